@@ -1,0 +1,34 @@
+"""Import MXNet once, turning the known install mistakes into one clear line.
+
+Every module of the package imports ``mx``, ``np``, ``npx``... from here, so
+the check runs before any other MXNet use and numpy mode is switched on the
+way the book does (``npx.set_np()`` at the top of every MXNet chapter).
+"""
+
+_HINT = ("gluon_aug needs an MXNet build: install the CPU build with "
+         "`pip install -e \".[cpu]\"` or, on a machine with CUDA 11.2 and an "
+         "NVIDIA driver, the GPU build with `pip install -e \".[gpu]\"` "
+         "(never both)")
+
+try:
+    import mxnet as mx
+except ModuleNotFoundError as err:
+    if err.name != 'mxnet':
+        raise
+    raise ImportError(f"MXNet is not installed. {_HINT}.") from None
+except AttributeError as err:   # numpy >= 1.24 removed np.bool (apache/mxnet#21165)
+    raise ImportError(
+        f"MXNet 1.9.1 cannot run with the installed NumPy ({err}); "
+        "install `numpy<1.24` (pip install \"numpy<1.24\").") from None
+except OSError as err:          # mxnet-cu112 without libcuda / CUDA 11.2 libraries
+    raise ImportError(
+        f"MXNet failed to load its native library ({err}). The GPU build "
+        f"needs the NVIDIA driver and CUDA 11.2 libraries; on a machine "
+        f"without them use the CPU build. {_HINT}.") from None
+
+from mxnet import autograd, gluon, image, init, np, npx  # noqa: E402
+from mxnet.gluon import nn  # noqa: E402
+
+npx.set_np()
+
+__all__ = ['mx', 'autograd', 'gluon', 'image', 'init', 'np', 'npx', 'nn']

@@ -1,0 +1,145 @@
+"""The book's multi-device training loop (sec_image_augmentation).
+
+``train_batch_ch13`` splits a batch across devices, records one loss per
+shard, back-propagates each and calls ``trainer.step(labels.shape[0],
+ignore_stale_grad=True)``. ``train_ch13`` runs epochs, times only the batch
+steps and prints the book's two closing lines. Where augmentation runs is
+not the engine's business: per-sample augmentation happens in the loader,
+and a per-batch, on-device augmenter can be given as a `split_f` that
+augments each shard after splitting it.
+"""
+import time
+
+from tqdm.auto import tqdm
+
+from ._mxnet import autograd, gluon, init
+from .data import load_cifar10
+from .devices import split_batch, try_all_gpus
+from .metrics import Accumulator, Timer, accuracy
+from .plotting import Animator
+
+
+def evaluate_accuracy_gpus(net, data_iter, split_f=split_batch):
+    """Compute the accuracy for a model on a dataset using multiple GPUs
+    (d2l, sec_multi_gpu_concise).
+
+    Runs outside ``autograd.record``, so BatchNorm uses its running statistics.
+    """
+    # Query the list of devices
+    devices = list(net.collect_params().values())[0].list_ctx()
+    # No. of correct predictions, no. of predictions
+    metric = Accumulator(2)
+    for features, labels in data_iter:
+        X_shards, y_shards = split_f(features, labels, devices)
+        # Run in parallel
+        pred_shards = [net(X_shard) for X_shard in X_shards]
+        metric.add(sum(float(accuracy(pred_shard, y_shard)) for
+                       pred_shard, y_shard in zip(pred_shards, y_shards)), labels.size)
+    return metric[0] / metric[1]
+
+
+def train_batch_ch13(net, features, labels, loss, trainer, devices, split_f=split_batch):
+    """Train for a minibatch with multiple GPUs (d2l, sec_image_augmentation).
+
+    Returns (sum of the per-example losses, number of correct predictions).
+    """
+    X_shards, y_shards = split_f(features, labels, devices)
+    with autograd.record():
+        pred_shards = [net(X_shard) for X_shard in X_shards]
+        ls = [loss(pred_shard, y_shard) for pred_shard, y_shard
+              in zip(pred_shards, y_shards)]
+    for l in ls:
+        l.backward()
+    # The `True` flag allows parameters with stale gradients, which is useful
+    # later (e.g., in fine-tuning BERT)
+    trainer.step(labels.shape[0], ignore_stale_grad=True)
+    train_loss_sum = sum([float(l.sum()) for l in ls])
+    train_acc_sum = sum(accuracy(pred_shard, y_shard)
+                        for pred_shard, y_shard in zip(pred_shards, y_shards))
+    return train_loss_sum, train_acc_sum
+
+
+def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs,
+               devices=None, split_f=split_batch, *, animator=None,
+               progress=True, on_epoch=None):
+    """Train a model with multiple GPUs (d2l, sec_image_augmentation).
+
+    Prints ``loss L, train acc A, test acc B`` and ``S examples/sec on
+    [devices]`` as the book does (S counts only the timed batch steps).
+    Keyword additions: `animator` (an ``Animator`` to draw into, e.g. to save
+    it afterwards), `progress` (a tqdm bar on stderr), `on_epoch` (called
+    with a dict of the epoch's figures after each epoch).
+    `devices=None` means ``try_all_gpus()``, resolved at call time.
+    """
+    devices = try_all_gpus() if devices is None else devices
+    timer, num_batches = Timer(), len(train_iter)
+    if animator is None:
+        animator = Animator(xlabel='epoch', xlim=[1, num_epochs], ylim=[0, 1],
+                            legend=['train loss', 'train acc', 'test acc'])
+    # The book plots 5 points an epoch; max() keeps tiny loaders from dividing by 0.
+    plot_every = max(1, num_batches // 5)
+    bar = tqdm(total=num_epochs * num_batches, disable=not progress, unit='batch',
+               dynamic_ncols=True)
+    for epoch in range(num_epochs):
+        # Sum of training loss, sum of training accuracy, no. of examples,
+        # no. of predictions
+        metric = Accumulator(4)
+        epoch_start, n_timed = time.perf_counter(), len(timer.times)
+        bar.set_description(f'epoch {epoch + 1}/{num_epochs}')
+        for i, (features, labels) in enumerate(train_iter):
+            timer.start()
+            l, acc = train_batch_ch13(
+                net, features, labels, loss, trainer, devices, split_f)
+            metric.add(l, acc, labels.shape[0], labels.size)
+            timer.stop()
+            bar.update(1)
+            if (i + 1) % plot_every == 0 or i == num_batches - 1:
+                animator.add(epoch + (i + 1) / num_batches,
+                             (metric[0] / metric[2], metric[1] / metric[3], None))
+                bar.set_postfix(loss=f'{metric[0] / metric[2]:.3f}',
+                                acc=f'{metric[1] / metric[3]:.3f}')
+        test_acc = evaluate_accuracy_gpus(net, test_iter, split_f)
+        animator.add(epoch + 1, (None, None, test_acc))
+        if on_epoch is not None:
+            on_epoch({'epoch': epoch + 1,
+                      'train_loss': metric[0] / metric[2],
+                      'train_acc': metric[1] / metric[3],
+                      'test_acc': test_acc,
+                      'examples': int(metric[2]),
+                      'examples_per_sec': metric[2] / sum(timer.times[n_timed:]),
+                      'epoch_seconds': time.perf_counter() - epoch_start})
+    bar.close()
+    print(f'loss {metric[0] / metric[2]:.3f}, train acc '
+          f'{metric[1] / metric[3]:.3f}, test acc {test_acc:.3f}')
+    print(f'{metric[2] * num_epochs / timer.sum():.1f} examples/sec on '
+          f'{str(devices)}')
+
+
+def train_with_data_aug(train_augs, test_augs, net, lr=0.001, *, batch_size=256,
+                        num_epochs=10, devices=None, root=None, num_workers=None,
+                        limit_train=None, limit_test=None, optimizer='adam',
+                        fresh_init=True, hybridize=True, split_f=split_batch,
+                        animator=None, progress=True, on_epoch=None):
+    """Train `net` on CIFAR-10 with `train_augs`, test with `test_augs`
+    (d2l, sec_image_augmentation): Adam, batch 256, 10 epochs by default.
+
+    Unlike the chapter's version, `net` is (re)initialized with Xavier on
+    `devices` before training (`fresh_init=True`), so comparing augmentations
+    (the chapter's exercise 1) never continues from an already trained net.
+    The other keyword arguments are passed to ``load_cifar10`` and
+    ``train_ch13``; their defaults reproduce the book.
+    """
+    devices = try_all_gpus() if devices is None else devices
+    if fresh_init:
+        net.initialize(init=init.Xavier(), ctx=devices, force_reinit=True)
+    train_iter = load_cifar10(True, train_augs, batch_size, root,
+                              num_workers=num_workers, limit=limit_train)
+    test_iter = load_cifar10(False, test_augs, batch_size, root,
+                             num_workers=num_workers, limit=limit_test)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), optimizer,
+                            {'learning_rate': lr})
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices,
+               split_f, animator=animator, progress=progress, on_epoch=on_epoch)

@@ -1,0 +1,124 @@
+"""The book's figure helpers, drawn live in Jupyter and saved as PNG headless.
+
+``set_figsize``, ``show_images`` and ``Animator`` keep d2l's signatures. In a
+Jupyter kernel the Animator redraws its figure after every ``add`` as the
+book's does; in a script (no display) it only collects the points, and
+``Animator.savefig(path)`` writes the figure.
+"""
+import matplotlib
+
+if not matplotlib.get_backend().lower().startswith(('module://matplotlib_inline', 'qt', 'tk',
+                                                   'gtk', 'wx', 'macosx', 'nbagg', 'webagg')):
+    matplotlib.use('Agg')  # headless: never try to open a window
+from matplotlib import pyplot as plt  # noqa: E402
+
+
+def in_notebook():
+    """True inside a Jupyter (IPython kernel) session."""
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError:
+        return False
+    return shell is not None and 'IPKernelApp' in getattr(shell, 'config', {})
+
+
+def use_svg_display():
+    """Use the svg format to display a plot in Jupyter (d2l, sec_calculus)."""
+    if in_notebook():
+        from matplotlib_inline import backend_inline
+        backend_inline.set_matplotlib_formats('svg')
+
+
+def set_figsize(figsize=(3.5, 2.5)):
+    """Set the figure size for matplotlib (d2l, sec_calculus)."""
+    use_svg_display()
+    plt.rcParams['figure.figsize'] = figsize
+
+
+def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
+    """Set the axes for matplotlib (d2l, sec_calculus)."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_xscale(xscale)
+    axes.set_yscale(yscale)
+    axes.set_xlim(xlim)
+    axes.set_ylim(ylim)
+    if legend:
+        axes.legend(legend)
+    axes.grid()
+
+
+def _to_numpy(img):
+    return img.asnumpy() if hasattr(img, 'asnumpy') else img
+
+
+def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
+    """Plot a list of images (d2l, sec_fashion_mnist); returns the axes."""
+    figsize = (num_cols * scale, num_rows * scale)
+    _, axes = plt.subplots(num_rows, num_cols, figsize=figsize, squeeze=False)
+    axes = axes.flatten()
+    for i, (ax, img) in enumerate(zip(axes, imgs)):
+        ax.imshow(_to_numpy(img))
+        ax.axes.get_xaxis().set_visible(False)
+        ax.axes.get_yaxis().set_visible(False)
+        if titles:
+            ax.set_title(titles[i])
+    for ax in axes[len(imgs):]:
+        ax.axis('off')
+    return axes
+
+
+class Animator:
+    """For plotting data in animation (d2l, sec_softmax_scratch)."""
+
+    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None,
+                 ylim=None, xscale='linear', yscale='linear',
+                 fmts=('-', 'm--', 'g-.', 'r:'), nrows=1, ncols=1,
+                 figsize=(3.5, 2.5)):
+        if legend is None:
+            legend = []
+        use_svg_display()
+        self.fig, self.axes = plt.subplots(nrows, ncols, figsize=figsize)
+        if nrows * ncols == 1:
+            self.axes = [self.axes, ]
+        self.config_axes = lambda: set_axes(
+            self.axes[0], xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+        self.X, self.Y, self.fmts = None, None, fmts
+        self.live = in_notebook()
+
+    def add(self, x, y):
+        """Add one or several points (None skips a line) and redraw."""
+        if not hasattr(y, "__len__"):
+            y = [y]
+        n = len(y)
+        if not hasattr(x, "__len__"):
+            x = [x] * n
+        if not self.X:
+            self.X = [[] for _ in range(n)]
+        if not self.Y:
+            self.Y = [[] for _ in range(n)]
+        for i, (a, b) in enumerate(zip(x, y)):
+            if a is not None and b is not None:
+                self.X[i].append(a)
+                self.Y[i].append(b)
+        if self.live:
+            from IPython import display
+            self._draw()
+            display.display(self.fig)
+            display.clear_output(wait=True)
+
+    def _draw(self):
+        self.axes[0].cla()
+        for x, y, fmt in zip(self.X or [], self.Y or [], self.fmts):
+            self.axes[0].plot(x, y, fmt)
+        self.config_axes()
+
+    def savefig(self, path, dpi=100):
+        """Draw every point added so far and save the figure (PNG by extension)."""
+        self._draw()
+        self.fig.tight_layout()
+        self.fig.savefig(path, dpi=dpi)
+
+    def close(self):
+        plt.close(self.fig)

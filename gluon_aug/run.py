@@ -1,0 +1,137 @@
+"""One training run as the command line describes it: validate, train, record.
+
+``run_cifar(...)`` is what ``python -m train.cifar`` calls. It checks every
+input before touching the disk or the devices (bad input raises
+``UsageError``), trains through the book's ``train_with_data_aug`` and, with
+`out`, writes ``metrics.json`` and ``curves.png``.
+"""
+import json
+import math
+import os
+import platform
+import sys
+import time
+
+from ._mxnet import gluon, mx
+from .data import check_cifar_folder
+from .devices import parse_devices
+from .engine import train_with_data_aug
+from .errors import UsageError
+from .models import get_model
+from .plotting import Animator
+from .presets import eval_transform, get_preset
+from .seeding import draw_seed, seed_everything
+
+
+def library_versions():
+    versions = {'python': platform.python_version(), 'mxnet': mx.__version__}
+    for name in ('numpy', 'gluoncv', 'matplotlib', 'tqdm'):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            versions[name] = None
+    from . import __version__
+    versions['gluon_aug'] = __version__
+    return versions
+
+
+def check_positive(name, value, kind=int):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value \
+            or value <= 0 or (kind is int and int(value) != value):
+        what = 'a positive integer' if kind is int else 'a positive number'
+        raise UsageError(f"{name} must be {what}, got {value!r}")
+
+
+def prepare_out_dir(out, overwrite):
+    """Refuse to overwrite a previous run; make sure `out` is writable."""
+    if os.path.exists(os.path.join(out, 'metrics.json')) and not overwrite:
+        raise UsageError(f"--out {out!r} already holds a run (metrics.json); pass another "
+                         "folder, or --overwrite to replace it")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, '.write-test')
+        with open(probe, 'w'):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        raise UsageError(f"--out {out!r} is not writable ({err.strerror}); pass a folder "
+                         "you can write to") from None
+
+
+def write_json(path, obj):
+    """Write JSON atomically: a reader never sees half a file."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=2)
+        f.write('\n')
+    os.replace(tmp, path)
+
+
+def run_cifar(*, aug='flip', model='resnet18', epochs=10, batch_size=256, lr=0.001,
+              devices=None, data=None, num_workers=None, limit_train=None,
+              limit_test=None, out=None, seed=None, overwrite=False, progress=True):
+    """Train `model` on CIFAR-10 with preset `aug`; return the metrics dict.
+
+    Defaults are the book's experiment: d2l ResNet-18, Adam lr 0.001, batch
+    256, 10 epochs, all GPUs (else one CPU), the `flip` preset.
+    """
+    # -- validate everything first: bad input must not cost a download or a file
+    check_positive('--epochs', epochs)
+    check_positive('--batch-size', batch_size)
+    check_positive("--lr", lr, kind=float)
+    if not math.isfinite(lr):
+        raise UsageError(f"--lr must be a finite positive number, got {lr!r}")
+    for name, value in (('--limit-train', limit_train), ('--limit-test', limit_test)):
+        if value is not None:
+            check_positive(name, value)
+    if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
+        raise UsageError(f"--num-workers must be 0 or more, got {num_workers!r}")
+    train_augs, test_augs = get_preset(aug), eval_transform()
+    ctxs = parse_devices(devices)
+    if batch_size < len(ctxs):
+        raise UsageError(f"--batch-size {batch_size} is smaller than the {len(ctxs)} devices "
+                         f"it is split across; pass at least {len(ctxs)}")
+    net = get_model(model, num_classes=10)
+    if data is not None:
+        check_cifar_folder(data)  # before any output: a bad folder must not leave files
+    if out is not None:
+        prepare_out_dir(out, overwrite)
+
+    seed = draw_seed() if seed is None else seed
+    seed_everything(seed)
+    config = {'aug': aug, 'model': model, 'epochs': epochs, 'batch_size': batch_size,
+              'lr': lr, 'optimizer': 'adam', 'devices': str(ctxs),
+              'data': os.path.abspath(data) if data else None,
+              'num_workers': num_workers, 'limit_train': limit_train,
+              'limit_test': limit_test, 'seed': seed,
+              'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
+              'command': sys.argv}
+    history = []
+    animator = Animator(xlabel='epoch', xlim=[1, epochs], ylim=[0, 1],
+                        legend=['train loss', 'train acc', 'test acc'])
+    start = time.perf_counter()
+    train_with_data_aug(train_augs, test_augs, net, lr, batch_size=batch_size,
+                        num_epochs=epochs, devices=ctxs, root=data,
+                        num_workers=num_workers, limit_train=limit_train,
+                        limit_test=limit_test, animator=animator, progress=progress,
+                        on_epoch=history.append)
+    total_examples = history[-1]['examples'] * epochs
+    step_seconds = sum(h['examples'] / h['examples_per_sec'] for h in history)
+    metrics = {
+        'config': config,
+        'versions': library_versions(),
+        'epochs': history,
+        'final': {'train_loss': history[-1]['train_loss'],
+                  'train_acc': history[-1]['train_acc'],
+                  'test_acc': history[-1]['test_acc'],
+                  # the book's figure: last epoch's count x epochs / timed step seconds
+                  'examples_per_sec': total_examples / step_seconds,
+                  'wall_seconds': time.perf_counter() - start},
+    }
+    if out is not None:
+        write_json(os.path.join(out, 'metrics.json'), metrics)
+        animator.savefig(os.path.join(out, 'curves.png'))
+    animator.close()
+    return metrics

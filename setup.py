@@ -1,0 +1,36 @@
+"""gluon_aug: the MXNet Gluon path of d2l.ai's "Image Augmentation" as a package.
+
+Install the CPU build for machines without a GPU, the CUDA 11.2 build for GPU
+machines; never both (they provide the same `mxnet` module):
+
+    pip install -e ".[cpu,test]"      # or ".[gpu,test]" on a GPU machine
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name='gluon_aug',
+    version='0.1.0',
+    description="d2l.ai's Image Augmentation chapter (MXNet Gluon path) as an installable package",
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.8',
+    packages=find_packages(include=['gluon_aug', 'gluon_aug.*', 'train', 'train.*']),
+    install_requires=[
+        # MXNet 1.9.1 uses np.bool and friends, removed in NumPy 1.24: `import
+        # mxnet` fails with "module 'numpy' has no attribute 'bool'"
+        # (apache/mxnet#21165), and with NumPy 2 (np.PZERO).
+        'numpy<1.24',
+        'gluoncv>=0.10.5',   # CIFAR model zoo (--model cifar_resnet20_v1 ...)
+        'matplotlib',
+        'tqdm',
+    ],
+    extras_require={
+        # The MXNet build is an extra because the two wheels are alternatives
+        # that install the same module; 1.9.1 is the release the book's MXNet
+        # path was built with (d2l 1.0.3) and the last of the 1.x line.
+        'cpu': ['mxnet==1.9.1'],
+        'gpu': ['mxnet-cu112==1.9.1'],   # needs the NVIDIA driver and CUDA 11.2 libraries
+        'test': ['pytest'],
+    },
+    entry_points={'console_scripts': ['gluon-aug-cifar=train.cifar:main']},
+)

@@ -1,0 +1,73 @@
+"""Train on CIFAR-10 with the book's MXNet path (d2l.ai, "Image Augmentation").
+
+The book's experiment (d2l ResNet-18, Adam lr 0.001, batch 256, 10 epochs,
+all GPUs, random left-right flips):
+
+    python -m train.cifar --aug flip
+
+A quick run on this repo's 10,000-image subset with a small GluonCV model,
+split-batch across two CPU contexts:
+
+    python -m train.cifar --aug flip --data ../shared/data/cifar10-subset \\
+        --model cifar_resnet20_v1 --epochs 2 --devices cpu:2 --out runs/demo
+
+Prints the book's two closing lines on stdout, a progress bar on stderr and,
+with --out, writes metrics.json and curves.png.
+"""
+import sys
+
+from train import cli
+
+PROG = 'python -m train.cifar'
+
+
+def get_args_parser(add_help=True):
+    from gluon_aug.presets import PRESETS
+    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0],
+                           add_help=add_help)
+    p.add_argument('--aug', default='flip', choices=sorted(PRESETS),
+                   help="augmentation preset for training (default: flip, the book's "
+                        "train_augs; none = ToTensor only)")
+    p.add_argument('--model', default='resnet18',
+                   help='resnet18 (d2l, default) or a GluonCV CIFAR model such as '
+                        'cifar_resnet20_v1')
+    p.add_argument('--epochs', type=int, default=10, help='epochs (default: 10)')
+    p.add_argument('-b', '--batch-size', type=int, default=256,
+                   help='batch size, split across devices (default: 256)')
+    p.add_argument('--lr', type=float, default=0.001, help='Adam learning rate (default: 0.001)')
+    p.add_argument('--devices', default=None,
+                   help='gpu (all), gpu:N (first N), gpu:0,1, gpu(3), cpu, cpu:N '
+                        '(N CPU contexts) (default: all GPUs, else cpu)')
+    p.add_argument('--data', default=None, metavar='DIR',
+                   help='folder with data_batch_*.bin and test_batch.bin (default: '
+                        "Gluon's $MXNET_HOME/datasets/cifar10, downloaded if needed)")
+    p.add_argument('-j', '--num-workers', type=int, default=None,
+                   help='DataLoader worker processes (default: 4, as the book)')
+    p.add_argument('--limit-train', type=int, default=None, metavar='N',
+                   help='use only the first N training examples')
+    p.add_argument('--limit-test', type=int, default=None, metavar='N',
+                   help='use only the first N test examples')
+    p.add_argument('--out', default=None, metavar='DIR',
+                   help='write metrics.json and curves.png here (refuses a folder '
+                        'holding a previous run unless --overwrite)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow --out to replace a previous run')
+    p.add_argument('--seed', type=int, default=None,
+                   help='random seed (default: drawn, and recorded in metrics.json)')
+    p.add_argument('--no-progress', dest='progress', action='store_false',
+                   help='hide the progress bar')
+    return p
+
+
+def main(argv=None):
+    gluon_aug = cli.import_library(PROG)
+    args = get_args_parser().parse_args(argv)
+    try:
+        gluon_aug.run_cifar(**vars(args))
+    except gluon_aug.UsageError as err:
+        return cli.fail(PROG, err)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
