@@ -37,11 +37,17 @@ def try_all_gpus():
 
 
 def split_batch(X, y, devices):
-    """Split `X` and `y` into multiple devices (d2l, sec_multi_gpu_concise)."""
+    """Split `X` and `y` into multiple devices (d2l, sec_multi_gpu_concise).
+
+    Unlike the book's, a batch that does not divide evenly (a last batch, a
+    --limit-train N, three devices) is split unevenly instead of raising; a
+    batch smaller than the device count leaves some devices idle, which
+    ``trainer.step(..., ignore_stale_grad=True)`` allows.
+    """
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"split_batch: {X.shape[0]} examples but {y.shape[0]} labels")
-    return (gluon.utils.split_and_load(X, devices),
-            gluon.utils.split_and_load(y, devices))
+    return (gluon.utils.split_and_load(X, devices, even_split=False),
+            gluon.utils.split_and_load(y, devices, even_split=False))
 
 
 _SPEC_HELP = ("use gpu, gpu:N (first N), gpu:0,1 (indices), gpu(3), cpu or cpu:N "

@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny generated CIFAR-10 folders and the shared real data."""
+import os
+import subprocess
+import sys
+
+import numpy as onp
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
+SUBSET = os.path.join(SHARED, 'cifar10-subset')
+CAT = os.path.join(SHARED, 'images', 'cat1.jpg')
+
+
+def make_cifar_folder(path, n_train=(40,), n_test=20, seed=0):
+    """Write data_batch_{1..k}.bin with n_train[i] records each and test_batch.bin.
+
+    Returns {'train': (images, labels), 'test': (images, labels)} as written.
+    """
+    from gluon_aug.data import write_cifar_bin
+    rng = onp.random.RandomState(seed)
+    os.makedirs(path, exist_ok=True)
+    written = {}
+    parts = []
+    for i, n in enumerate(n_train, start=1):
+        imgs = rng.randint(0, 256, size=(n, 32, 32, 3)).astype(onp.uint8)
+        labels = rng.randint(0, 10, size=n)
+        write_cifar_bin(os.path.join(path, f'data_batch_{i}.bin'), imgs, labels)
+        parts.append((imgs, labels))
+    written['train'] = (onp.concatenate([p[0] for p in parts]),
+                        onp.concatenate([p[1] for p in parts]))
+    imgs = rng.randint(0, 256, size=(n_test, 32, 32, 3)).astype(onp.uint8)
+    labels = rng.randint(0, 10, size=n_test)
+    write_cifar_bin(os.path.join(path, 'test_batch.bin'), imgs, labels)
+    written['test'] = (imgs, labels)
+    return written
+
+
+@pytest.fixture
+def cifar_dir(tmp_path):
+    path = tmp_path / 'cifar'
+    written = make_cifar_folder(str(path), n_train=(40, 24), n_test=20)
+    return str(path), written
+
+
+def run_module(*args, env=None, timeout=600, cwd=ROOT):
+    """Run `python -m ...` from the repo root; return CompletedProcess (text)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, '-m', *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_script(path, *args, env=None, timeout=600):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, os.path.join(ROOT, path), *args], cwd=ROOT,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(proc, *needles):
+    """Exit 2, no traceback, exactly one line on stderr, containing `needles`."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert 'Traceback' not in proc.stderr, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
