@@ -54,7 +54,7 @@ def test_split_batch_splits_evenly_across_contexts():
 def test_split_batch_splits_uneven_and_tiny_batches_instead_of_raising():
     devices = [mx.cpu(0), mx.cpu(1), mx.cpu(2)]
     X_shards, y_shards = split_batch(np.arange(7), np.arange(7), devices)
-    assert [len(s) for s in X_shards] == [2, 2, 3]
+    assert sorted(len(s) for s in X_shards) == [2, 2, 3]
     assert [v for s in y_shards for v in s.asnumpy().tolist()] == list(range(7))
     X_shards, _ = split_batch(np.arange(2), np.arange(2), devices)
     assert [len(s) for s in X_shards] == [1, 1]
