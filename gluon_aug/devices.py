@@ -46,8 +46,12 @@ def split_batch(X, y, devices):
     """
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"split_batch: {X.shape[0]} examples but {y.shape[0]} labels")
-    return (gluon.utils.split_and_load(X, devices, even_split=False),
-            gluon.utils.split_and_load(y, devices, even_split=False))
+    X_shards = gluon.utils.split_and_load(X, devices, even_split=False)
+    y_shards = gluon.utils.split_and_load(y, devices, even_split=False)
+    if X.shape[0] < len(devices):  # MXNet then returns empty shards: drop them
+        keep = [i for i, shard in enumerate(X_shards) if shard.shape[0]]
+        X_shards, y_shards = [X_shards[i] for i in keep], [y_shards[i] for i in keep]
+    return X_shards, y_shards
 
 
 _SPEC_HELP = ("use gpu, gpu:N (first N), gpu:0,1 (indices), gpu(3), cpu or cpu:N "
