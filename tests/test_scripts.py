@@ -1,0 +1,42 @@
+"""The figure scripts: the chapter's gallery and the first CIFAR-10 images."""
+import os
+
+import pytest
+
+from conftest import CAT, assert_one_line_error, run_script
+
+GALLERY = ['original', 'flip_left_right', 'flip_top_bottom', 'resized_crop', 'brightness',
+           'hue', 'color_jitter', 'composed']
+
+
+@pytest.mark.skipif(not os.path.isfile(CAT), reason=f'the book photo is not at {CAT}')
+def test_gallery_writes_one_png_per_chapter_augmenter(tmp_path):
+    proc = run_script('scripts/augment_gallery.py', '--image', CAT, '--out', str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(tmp_path)) == sorted(f'{n}.png' for n in GALLERY)
+    from matplotlib.image import imread
+    img = imread(str(tmp_path / 'flip_left_right.png'))
+    assert img.shape[1] > 1.5 * img.shape[0]  # a 2x4 grid is wider than tall
+
+
+def test_gallery_given_a_non_image_is_one_line_exit_2(tmp_path):
+    bogus = tmp_path / 'notes.jpg'
+    bogus.write_text('not a picture')
+    out = tmp_path / 'out'
+    proc = run_script('scripts/augment_gallery.py', '--image', str(bogus), '--out', str(out))
+    assert_one_line_error(proc, 'cannot read', 'notes.jpg')
+    assert not out.exists()
+    proc = run_script('scripts/augment_gallery.py', '--image', str(tmp_path / 'x.jpg'),
+                      '--out', str(out))
+    assert_one_line_error(proc, 'does not exist')
+
+
+def test_show_cifar_draws_the_first_images(cifar_dir, tmp_path):
+    path, _ = cifar_dir
+    out = tmp_path / 'first32.png'
+    proc = run_script('scripts/show_cifar.py', '--data', path, '--out', str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:4] == b'\x89PNG'
+    proc = run_script('scripts/show_cifar.py', '--data', str(tmp_path / 'none'), '--out',
+                      str(out))
+    assert_one_line_error(proc, 'does not exist')
