@@ -82,8 +82,9 @@ class Animator:
         self.fig, self.axes = plt.subplots(nrows, ncols, figsize=figsize)
         if nrows * ncols == 1:
             self.axes = [self.axes, ]
+        self.xlim, self.ylim = xlim, ylim  # attributes, so a caller may widen them
         self.config_axes = lambda: set_axes(
-            self.axes[0], xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+            self.axes[0], xlabel, ylabel, self.xlim, self.ylim, xscale, yscale, legend)
         self.X, self.Y, self.fmts = None, None, fmts
         self.live = in_notebook()
 
@@ -114,8 +115,15 @@ class Animator:
             self.axes[0].plot(x, y, fmt)
         self.config_axes()
 
-    def savefig(self, path, dpi=100):
-        """Draw every point added so far and save the figure (PNG by extension)."""
+    def savefig(self, path, dpi=100, fit_y=False):
+        """Draw every point added so far and save the figure (PNG by extension).
+
+        `fit_y` raises the top of the y range to show every point (a loss
+        above 1 leaves the book's [0, 1] range).
+        """
+        if fit_y and self.Y and self.ylim is not None:
+            top = max([v for ys in self.Y for v in ys] + [self.ylim[1]])
+            self.ylim = [self.ylim[0], top * 1.05 if top > self.ylim[1] else top]
         self._draw()
         self.fig.tight_layout()
         self.fig.savefig(path, dpi=dpi)

@@ -132,6 +132,6 @@ def run_cifar(*, aug='flip', model='resnet18', epochs=10, batch_size=256, lr=0.0
     }
     if out is not None:
         write_json(os.path.join(out, 'metrics.json'), metrics)
-        animator.savefig(os.path.join(out, 'curves.png'))
+        animator.savefig(os.path.join(out, 'curves.png'), fit_y=True)
     animator.close()
     return metrics

@@ -28,6 +28,9 @@ def test_animator_saves_all_points_as_png(tmp_path):
     assert [list(l.get_xdata()) for l in lines] == [[0.5, 1.0, 2.0], [0.5, 1.0, 2.0], [1.0, 2.0]]
     assert [t.get_text() for t in anim.axes[0].get_legend().get_texts()] == \
         ['train loss', 'train acc', 'test acc']
+    anim.add(2.5, (1.6, 0.7, None))  # a loss above the book's [0, 1] range
+    anim.savefig(str(path), fit_y=True)
+    assert anim.axes[0].get_ylim() == (0, 1.6 * 1.05)
     anim.close()
 
 
