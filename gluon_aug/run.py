@@ -9,6 +9,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -60,6 +61,16 @@ def prepare_out_dir(out, overwrite):
                          "you can write to") from None
 
 
+def command_line(argv=None):
+    """The command that started this process, as the user would type it."""
+    argv = list(sys.argv if argv is None else argv)
+    head = argv[0]
+    parent, name = os.path.split(os.path.abspath(head))
+    if os.path.basename(parent) == 'train' and name.endswith('.py'):
+        head = f'python -m train.{name[:-3]}'  # run as `python -m train.X`
+    return ' '.join([head] + [shlex.quote(a) for a in argv[1:]])
+
+
 def write_json(path, obj):
     """Write JSON atomically: a reader never sees half a file."""
     tmp = path + '.tmp'
@@ -69,7 +80,7 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def run_cifar(*, aug='flip', model='resnet18', epochs=10, batch_size=256, lr=0.001,
+def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch_size=256, lr=0.001,
               devices=None, data=None, num_workers=None, limit_train=None,
               limit_test=None, out=None, seed=None, overwrite=False, progress=True):
     """Train `model` on CIFAR-10 with preset `aug`; return the metrics dict.
@@ -88,7 +99,7 @@ def run_cifar(*, aug='flip', model='resnet18', epochs=10, batch_size=256, lr=0.0
             check_positive(name, value)
     if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
         raise UsageError(f"--num-workers must be 0 or more, got {num_workers!r}")
-    train_augs, test_augs = get_preset(aug), eval_transform()
+    train_augs, test_augs = get_preset(aug, normalize), eval_transform(normalize)
     ctxs = parse_devices(devices)
     if batch_size < len(ctxs):
         raise UsageError(f"--batch-size {batch_size} is smaller than the {len(ctxs)} devices "
@@ -101,13 +112,13 @@ def run_cifar(*, aug='flip', model='resnet18', epochs=10, batch_size=256, lr=0.0
 
     seed = draw_seed() if seed is None else seed
     seed_everything(seed)
-    config = {'aug': aug, 'model': model, 'epochs': epochs, 'batch_size': batch_size,
+    config = {'aug': aug, 'normalize': normalize, 'model': model, 'epochs': epochs, 'batch_size': batch_size,
               'lr': lr, 'optimizer': 'adam', 'devices': str(ctxs),
               'data': os.path.abspath(data) if data else None,
               'num_workers': num_workers, 'limit_train': limit_train,
               'limit_test': limit_test, 'seed': seed,
               'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
-              'command': sys.argv}
+              'command': command_line()}
     history = []
     animator = Animator(xlabel='epoch', xlim=[1, epochs], ylim=[0, 1],
                         legend=['train loss', 'train acc', 'test acc'])

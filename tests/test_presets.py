@@ -2,7 +2,7 @@ import numpy as onp
 import pytest
 
 import gluon_aug
-from gluon_aug import PRESETS, UsageError, get_preset
+from gluon_aug import PRESETS, UsageError, get_preset, seed_everything
 from gluon_aug._mxnet import gluon, mx, np
 from gluon_aug.presets import eval_transform
 
@@ -18,6 +18,28 @@ def test_every_preset_maps_uint8_hwc_to_float_chw_in_unit_range(name):
     out = get_preset(name)(_image())
     assert out.shape == (3, 32, 32) and out.dtype == onp.float32
     assert 0.0 <= float(out.min()) and float(out.max()) <= 1.0
+
+
+@pytest.mark.parametrize('name', sorted(PRESETS))
+def test_normalize_standardizes_with_cifar_statistics(name):
+    from gluon_aug.presets import CIFAR10_MEAN, CIFAR10_STD
+    img = _image(3)
+    seed_everything(5)
+    plain = get_preset(name)(img).asnumpy()
+    seed_everything(5)
+    normed = get_preset(name, normalize=True)(img).asnumpy()
+    mean = onp.array(CIFAR10_MEAN).reshape(3, 1, 1)
+    std = onp.array(CIFAR10_STD).reshape(3, 1, 1)
+    onp.testing.assert_allclose(normed, (plain - mean) / std, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('name', [n for n in PRESETS if n != 'none'])
+def test_random_presets_really_draw(name):
+    img = _image(4)
+    aug = get_preset(name)
+    outs = [aug(img).asnumpy() for _ in range(6)]
+    assert any(not onp.array_equal(outs[0], o) for o in outs[1:])
+    assert (get_preset('none')(img) == get_preset('none')(img)).all()
 
 
 def test_flip_preset_flips_about_half_the_time():
@@ -56,5 +78,5 @@ def test_books_train_augs_is_flip_then_totensor():
 
 
 def test_unknown_preset_lists_the_choices():
-    with pytest.raises(UsageError, match='choose one of: flip, none'):
+    with pytest.raises(UsageError, match='choose one of: none, flip, flip-crop'):
         get_preset('sharpen')

@@ -21,13 +21,15 @@ from train import cli
 PROG = 'python -m train.cifar'
 
 
-def get_args_parser(add_help=True):
+def add_run_args(p, include_aug=True):
+    """The flags of one training run; train.compare adds them to its own parser."""
     from gluon_aug.presets import PRESETS
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0],
-                           add_help=add_help)
-    p.add_argument('--aug', default='flip', choices=sorted(PRESETS),
-                   help="augmentation preset for training (default: flip, the book's "
-                        "train_augs; none = ToTensor only)")
+    if include_aug:
+        p.add_argument('--aug', default='flip', choices=list(PRESETS),
+                       help="augmentation preset for training (default: flip, the book's "
+                            "train_augs; none = ToTensor only; --list-augs describes them)")
+    p.add_argument('--normalize', action='store_true',
+                   help="standardize with CIFAR-10's channel mean and std (train and test)")
     p.add_argument('--model', default='resnet18',
                    help='resnet18 (d2l, default) or a GluonCV CIFAR model such as '
                         'cifar_resnet20_v1')
@@ -47,9 +49,6 @@ def get_args_parser(add_help=True):
                    help='use only the first N training examples')
     p.add_argument('--limit-test', type=int, default=None, metavar='N',
                    help='use only the first N test examples')
-    p.add_argument('--out', default=None, metavar='DIR',
-                   help='write metrics.json and curves.png here (refuses a folder '
-                        'holding a previous run unless --overwrite)')
     p.add_argument('--overwrite', action='store_true',
                    help='allow --out to replace a previous run')
     p.add_argument('--seed', type=int, default=None,
@@ -59,9 +58,27 @@ def get_args_parser(add_help=True):
     return p
 
 
+def get_args_parser(add_help=True):
+    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0],
+                           add_help=add_help)
+    add_run_args(p)
+    p.add_argument('--out', default=None, metavar='DIR',
+                   help='write metrics.json and curves.png here (refuses a folder '
+                        'holding a previous run unless --overwrite)')
+    p.add_argument('--list-augs', action='store_true',
+                   help="list the presets and the augmentation classes the installed MXNet "
+                        "and GluonCV provide, then exit")
+    return p
+
+
 def main(argv=None):
     gluon_aug = cli.import_library(PROG)
     args = get_args_parser().parse_args(argv)
+    if args.list_augs:
+        from gluon_aug.catalog import format_catalog
+        print(format_catalog())
+        return 0
+    del args.list_augs
     try:
         gluon_aug.run_cifar(**vars(args))
     except gluon_aug.UsageError as err:

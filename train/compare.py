@@ -1,0 +1,44 @@
+"""The chapter's exercise 1: train with and without augmentation, compare.
+
+    python -m train.compare --augs none flip flip-crop --data ../shared/data/cifar10-subset \\
+        --model cifar_resnet20_v1 --epochs 10 --devices cpu:2 --out runs/compare
+
+Trains one freshly initialized net per preset with the same seed, data, model
+and budget (every train.cifar flag applies), then writes compare.md (the
+table, with the train-test gap), compare.json and compare.png into --out and
+prints the table.
+"""
+import sys
+
+from train import cli
+from train.cifar import add_run_args
+
+PROG = 'python -m train.compare'
+
+
+def get_args_parser(add_help=True):
+    from gluon_aug.presets import PRESETS
+    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
+    p.add_argument('--augs', nargs='+', required=True, choices=list(PRESETS), metavar='NAME',
+                   help=f"presets to compare, e.g. none flip ({', '.join(PRESETS)})")
+    p.add_argument('--out', required=True, metavar='DIR',
+                   help='folder for compare.md, compare.json, compare.png and one sub-folder '
+                        'per preset')
+    add_run_args(p, include_aug=False)
+    return p
+
+
+def main(argv=None):
+    gluon_aug = cli.import_library(PROG)
+    from gluon_aug.compare import compare_presets
+    args = vars(get_args_parser().parse_args(argv))
+    try:
+        _, table = compare_presets(args.pop('augs'), args.pop('out'), **args)
+    except gluon_aug.UsageError as err:
+        return cli.fail(PROG, err)
+    print(table)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
