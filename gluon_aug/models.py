@@ -83,6 +83,14 @@ class LegacyAdapter(nn.Block):
         with _legacy_scope():
             return super().initialize(*args, **kwargs)
 
+    def save_parameters(self, *args, **kwargs):
+        with _legacy_scope():  # numpy mode would reject the legacy NDArrays
+            return super().save_parameters(*args, **kwargs)
+
+    def load_parameters(self, *args, **kwargs):
+        with _legacy_scope():
+            return super().load_parameters(*args, **kwargs)
+
     def forward(self, x):
         with _legacy_scope():
             return self.inner(x.as_nd_ndarray()).as_np_ndarray()
