@@ -126,7 +126,7 @@ class CIFAR10(gluon.data.Dataset):
 
 
 def load_cifar10(is_train, augs, batch_size, root=None, *, num_workers=None,
-                 limit=None, thread_pool=False, timeout=120):
+                 limit=None, shard=None, thread_pool=False, timeout=120):
     """Read CIFAR-10 and return a DataLoader that applies `augs` to the images
     (d2l, sec_image_augmentation).
 
@@ -134,15 +134,22 @@ def load_cifar10(is_train, augs, batch_size, root=None, *, num_workers=None,
     (None: Gluon's location, downloading), `num_workers` (None: the book's
     ``get_dataloader_workers()``), `limit` keeps the first `limit` examples,
     `thread_pool` uses threads instead of worker processes, `timeout` the
-    seconds a worker may take for one batch.
+    seconds a worker may take for one batch. `shard=(num_parts, index)` keeps
+    one disjoint part (after `limit`) for distributed training; training
+    shards then give every part the same number of full batches
+    (``distributed.shard_dataset``).
     """
     dataset = CIFAR10(root, train=is_train)
     if limit is not None:
         if limit < 1:
             raise UsageError(f"limit must be at least 1 example, got {limit}")
         dataset = dataset.take(limit)
+    batching = {'batch_size': batch_size, 'shuffle': is_train}
+    if shard is not None:
+        from .distributed import shard_dataset
+        dataset, batching = shard_dataset(dataset, shard, batch_size, is_train)
     if num_workers is None:
         num_workers = get_dataloader_workers()
     return gluon.data.DataLoader(
-        dataset.transform_first(augs), batch_size=batch_size, shuffle=is_train,
+        dataset.transform_first(augs), **batching,
         num_workers=num_workers, thread_pool=thread_pool, timeout=timeout)

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from ._mxnet import autograd, gluon, init
 from .data import load_cifar10
 from .devices import split_batch, try_all_gpus
+from .distributed import create_kvstore, optimizer_rescale, rank_and_size
 from .metrics import Accumulator, Timer, accuracy
 from .plotting import Animator
 
@@ -119,7 +120,7 @@ def train_with_data_aug(train_augs, test_augs, net, lr=0.001, *, batch_size=256,
                         num_epochs=10, devices=None, root=None, num_workers=None,
                         limit_train=None, limit_test=None, optimizer='adam',
                         fresh_init=True, hybridize=True, split_f=split_batch,
-                        animator=None, progress=True, on_epoch=None):
+                        animator=None, progress=True, on_epoch=None, kvstore='device'):
     """Train `net` on CIFAR-10 with `train_augs`, test with `test_augs`
     (d2l, sec_image_augmentation): Adam, batch 256, 10 epochs by default.
 
@@ -128,17 +129,28 @@ def train_with_data_aug(train_augs, test_augs, net, lr=0.001, *, batch_size=256,
     (the chapter's exercise 1) never continues from an already trained net.
     The other keyword arguments are passed to ``load_cifar10`` and
     ``train_ch13``; their defaults reproduce the book.
+
+    `kvstore` goes to ``gluon.Trainer`` (default ``'device'``, the Trainer's
+    own): a name (``'local'``, ``'dist_sync'``, ... ``None``/``'none'``) or a
+    ``KVStore``. With a distributed one each worker trains on its shard of the
+    training set at `batch_size` per worker, all workers test on the whole test
+    set, and the gradient is averaged over the global batch (see
+    ``gluon_aug.distributed``).
     """
+    kvstore = create_kvstore(kvstore)   # joins a dist_* job; names pass through
+    rank, num_workers = rank_and_size(kvstore)
+    shard = (num_workers, rank) if num_workers > 1 else None
     devices = try_all_gpus() if devices is None else devices
     if fresh_init:
         net.initialize(init=init.Xavier(), ctx=devices, force_reinit=True)
     train_iter = load_cifar10(True, train_augs, batch_size, root,
-                              num_workers=num_workers, limit=limit_train)
+                              num_workers=num_workers, limit=limit_train, shard=shard)
     test_iter = load_cifar10(False, test_augs, batch_size, root,
                              num_workers=num_workers, limit=limit_test)
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), optimizer,
-                            {'learning_rate': lr})
+                            {'learning_rate': lr, **optimizer_rescale(kvstore)},
+                            kvstore=kvstore)
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices,

@@ -16,6 +16,8 @@ import time
 from ._mxnet import gluon, mx
 from .data import check_cifar_folder
 from .devices import parse_devices
+from .distributed import (broadcast_seed, check_kvstore, create_kvstore,
+                          exit_promptly_on_error, rank_and_size, worker_seed)
 from .engine import train_with_data_aug
 from .errors import UsageError
 from .models import get_model
@@ -52,7 +54,7 @@ def prepare_out_dir(out, overwrite):
         raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
     try:
         os.makedirs(out, exist_ok=True)
-        probe = os.path.join(out, '.write-test')
+        probe = os.path.join(out, f'.write-test-{os.getpid()}')  # workers may share `out`
         with open(probe, 'w'):
             pass
         os.remove(probe)
@@ -82,11 +84,14 @@ def write_json(path, obj):
 
 def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch_size=256, lr=0.001,
               devices=None, data=None, num_workers=None, limit_train=None,
-              limit_test=None, out=None, seed=None, overwrite=False, progress=True):
+              limit_test=None, out=None, seed=None, overwrite=False, progress=True,
+              kvstore='device'):
     """Train `model` on CIFAR-10 with preset `aug`; return the metrics dict.
 
     Defaults are the book's experiment: d2l ResNet-18, Adam lr 0.001, batch
     256, 10 epochs, all GPUs (else one CPU), the `flip` preset.
+    With a ``dist_*`` `kvstore` (see ``gluon_aug.distributed``) this is one
+    worker: `batch_size` is per worker, rank 0 alone writes `out`.
     """
     # -- validate everything first: bad input must not cost a download or a file
     check_positive('--epochs', epochs)
@@ -99,6 +104,7 @@ def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch
             check_positive(name, value)
     if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
         raise UsageError(f"--num-workers must be 0 or more, got {num_workers!r}")
+    check_kvstore(kvstore)
     train_augs, test_augs = get_preset(aug, normalize), eval_transform(normalize)
     ctxs = parse_devices(devices)
     if batch_size < len(ctxs):
@@ -110,24 +116,31 @@ def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch
     if out is not None:
         prepare_out_dir(out, overwrite)
 
-    seed = draw_seed() if seed is None else seed
-    seed_everything(seed)
+    kv = create_kvstore(kvstore)  # dist_*: joins the job, waiting for every worker
+    rank, workers = rank_and_size(kv)
+    seed = broadcast_seed(kv, draw_seed() if seed is None else seed)  # rank 0's seed
+    seed_everything(worker_seed(seed, rank, workers))
     config = {'aug': aug, 'normalize': normalize, 'model': model, 'epochs': epochs, 'batch_size': batch_size,
               'lr': lr, 'optimizer': 'adam', 'devices': str(ctxs),
               'data': os.path.abspath(data) if data else None,
               'num_workers': num_workers, 'limit_train': limit_train,
               'limit_test': limit_test, 'seed': seed,
               'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
-              'command': command_line()}
+              'command': command_line(), 'kvstore': kvstore}
+    if workers > 1:
+        config.update(workers=workers, rank=rank, global_batch_size=batch_size * workers,
+                      worker_seed=worker_seed(seed, rank, workers))
     history = []
     animator = Animator(xlabel='epoch', xlim=[1, epochs], ylim=[0, 1],
                         legend=['train loss', 'train acc', 'test acc'])
     start = time.perf_counter()
-    train_with_data_aug(train_augs, test_augs, net, lr, batch_size=batch_size,
-                        num_epochs=epochs, devices=ctxs, root=data,
-                        num_workers=num_workers, limit_train=limit_train,
-                        limit_test=limit_test, animator=animator, progress=progress,
-                        on_epoch=history.append)
+    with exit_promptly_on_error(kv):
+        train_with_data_aug(train_augs, test_augs, net, lr, batch_size=batch_size,
+                            num_epochs=epochs, devices=ctxs, root=data,
+                            num_workers=num_workers, limit_train=limit_train,
+                            limit_test=limit_test, animator=animator,
+                            progress=progress and rank == 0, on_epoch=history.append,
+                            kvstore=kv)
     total_examples = history[-1]['examples'] * epochs
     step_seconds = sum(h['examples'] / h['examples_per_sec'] for h in history)
     metrics = {
@@ -141,7 +154,7 @@ def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch
                   'examples_per_sec': total_examples / step_seconds,
                   'wall_seconds': time.perf_counter() - start},
     }
-    if out is not None:
+    if out is not None and rank == 0:
         write_json(os.path.join(out, 'metrics.json'), metrics)
         animator.savefig(os.path.join(out, 'curves.png'), fit_y=True)
     animator.close()

@@ -35,7 +35,8 @@ def add_run_args(p, include_aug=True):
                         'cifar_resnet20_v1')
     p.add_argument('--epochs', type=int, default=10, help='epochs (default: 10)')
     p.add_argument('-b', '--batch-size', type=int, default=256,
-                   help='batch size, split across devices (default: 256)')
+                   help='batch size, split across devices (default: 256); with a dist_* '
+                        '--kvstore it is per worker: the global batch is this x workers')
     p.add_argument('--lr', type=float, default=0.001, help='Adam learning rate (default: 0.001)')
     p.add_argument('--devices', default=None,
                    help='gpu (all), gpu:N (first N), gpu:0,1, gpu(3), cpu, cpu:N '
@@ -65,6 +66,12 @@ def get_args_parser(add_help=True):
     p.add_argument('--out', default=None, metavar='DIR',
                    help='write metrics.json and curves.png here (refuses a folder '
                         'holding a previous run unless --overwrite)')
+    from gluon_aug.distributed import KVSTORES
+    p.add_argument('--kvstore', default='device', choices=KVSTORES,
+                   help="gluon.Trainer's kvstore (default: device); dist_sync, "
+                        "dist_device_sync, dist_async train data-parallel across processes "
+                        "or machines: start them with python -m train.launch -n WORKERS -- "
+                        "python -m train.cifar ... (README, 'Distributed training')")
     p.add_argument('--list-augs', action='store_true',
                    help="list the presets and the augmentation classes the installed MXNet "
                         "and GluonCV provide, then exit")
