@@ -138,8 +138,8 @@ def train_with_data_aug(train_augs, test_augs, net, lr=0.001, *, batch_size=256,
     ``gluon_aug.distributed``).
     """
     kvstore = create_kvstore(kvstore)   # joins a dist_* job; names pass through
-    rank, num_workers = rank_and_size(kvstore)
-    shard = (num_workers, rank) if num_workers > 1 else None
+    rank, num_dist_workers = rank_and_size(kvstore)  # not num_workers: that is the loader's
+    shard = (num_dist_workers, rank) if num_dist_workers > 1 else None
     devices = try_all_gpus() if devices is None else devices
     if fresh_init:
         net.initialize(init=init.Xavier(), ctx=devices, force_reinit=True)
