@@ -1,0 +1,125 @@
+"""Batched twin of Gluon's ``RandomColorJitter``: NCHW float32 RGB in [0, 1].
+
+The formulas are MXNet 1.9.1's (``src/operator/image/image_random-inl.h``:
+``AdjustBrightnessImpl``, ``AdjustContrastImpl``, ``AdjustSaturationImpl``,
+``AdjustHueImpl`` with ``RGB2HLSConvert``/``HLS2RGBConvert``,
+``RandomColorJitter``), rewritten for [0, 1] floats and a batch:
+
+- brightness a:  x * a
+- contrast a:    x * a + (1 - a) * mean(gray)     (per image, gray = 0.299 R + 0.587 G + 0.114 B)
+- saturation a:  x * a + (1 - a) * g              (per pixel; see below for g)
+- hue t (turns): rotate the hue by 360 t degrees in the HLS hexcone, keeping
+  each pixel's max and min channel (lightness and HLS saturation unchanged)
+
+Each result is clipped to [0, 1]: the per-sample pipeline applies these ops to
+uint8 images, where MXNet's ``saturate_cast`` clips after every op (it also
+rounds to integers, which this float twin does not).
+
+``RandomColorJitter(b, c, s, h)`` draws, per image, a = 1 + U(-b, b),
+1 + U(-c, c), 1 + U(-s, s) and t = U(-h, h), and applies the ops whose
+amount is > 0 in a uniformly random order (``std::shuffle``); so does
+``BatchColorJitter``, per sample. (``RandomHue(h)`` draws t in [1 - h, 1 + h]
+turns, the same rotation modulo one turn.)
+
+MXNet 1.9.1's saturation has a bug: its gray is ``gray = input[c] * coef[c]``
+inside the channel loop (``=``, not ``+=``), i.e. g = 0.114 B, not the luma.
+``mxnet_saturation=True`` (default) reproduces it, so the batch backend
+matches the sample one; ``False`` blends toward the luma, as intended (and as
+torchvision does).
+"""
+from ._mxnet import nn
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+def _gray(F, x):
+    """(N, 1, H, W) luma of an NCHW RGB batch."""
+    return LUMA[0] * x[:, 0:1] + LUMA[1] * x[:, 1:2] + LUMA[2] * x[:, 2:3]
+
+
+def adjust_brightness(F, x, a):
+    """x * a, clipped; `a` (N, 1, 1, 1) or scalar."""
+    return F.np.clip(x * a, 0, 1)
+
+
+def adjust_contrast(F, x, a):
+    """Blend with each image's mean gray: x * a + (1 - a) * mean(gray), clipped."""
+    mean = F.np.mean(_gray(F, x), axis=(1, 2, 3), keepdims=True)
+    return F.np.clip(x * a + (1 - a) * mean, 0, 1)
+
+
+def adjust_saturation(F, x, a, mxnet_saturation=True):
+    """Blend with the per-pixel gray g: x * a + (1 - a) * g, clipped (g: module docstring)."""
+    gray = LUMA[2] * x[:, 2:3] if mxnet_saturation else _gray(F, x)
+    return F.np.clip(x * a + (1 - a) * gray, 0, 1)
+
+
+def adjust_hue(F, x, t):
+    """Rotate the hue by `t` turns (t * 360 degrees); max and min channel stay."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    vmax = F.np.maximum(F.np.maximum(r, g), b)
+    vmin = F.np.minimum(F.np.minimum(r, g), b)
+    diff = vmax - vmin
+    d = F.np.where(diff > 0, diff, F.np.ones_like(diff))   # gray pixels: any hue
+    # hue in sectors of 60 degrees, in [0, 6): RGB2HLSConvert's cases, same order
+    h = F.np.where(vmax == r, (g - b) / d,
+                   F.np.where(vmax == g, (b - r) / d + 2, (r - g) / d + 4))
+    h = h + 6 * t
+    h = h - 6 * F.np.floor(h / 6)
+
+    def channel(n):  # HLS2RGBConvert's sector table, as one formula
+        k = n + h
+        k = k - 6 * F.np.floor(k / 6)
+        return vmax - diff * F.np.clip(F.np.minimum(k, 4 - k), 0, 1)
+    return F.np.clip(F.np.concatenate([channel(5), channel(3), channel(1)], axis=1), 0, 1)
+
+
+class BatchColorJitter(nn.HybridBlock):
+    """Per-sample brightness, contrast, saturation and hue jitter in random order.
+
+    Input and output (N, 3, H, W) float32 RGB in [0, 1]. Parameters as Gluon's
+    ``RandomColorJitter`` (module docstring): factors 1 + U(-amount, amount),
+    hue shift U(-hue, hue) turns, a uniformly random order of the enabled ops
+    (amount > 0) per sample. ``draw(F, x)`` returns one (N, 1, 1, 1) tensor
+    per enabled op (in the order brightness, contrast, saturation, hue) and the
+    (N, m) order (a permutation of 0..m-1 per sample, indexing the enabled
+    ops); ``apply(F, x, *factors, order)`` is deterministic.
+    """
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, mxnet_saturation=True):
+        super().__init__()
+        self.amounts = (brightness, contrast, saturation, hue)
+        self.mxnet_saturation = mxnet_saturation
+        ops = (adjust_brightness, adjust_contrast, self._saturation, adjust_hue)
+        # (op, amount, identity parameter) of the enabled ops
+        self.ops = [(op, amount, 0.0 if op is adjust_hue else 1.0)
+                    for op, amount in zip(ops, self.amounts) if amount > 0]
+
+    def _saturation(self, F, x, a):
+        return adjust_saturation(F, x, a, self.mxnet_saturation)
+
+    def draw(self, F, x):
+        z = F.np.zeros_like(x[:, :1, :1, :1])
+        params = [F.np.random.uniform(low=z + ident - amount, high=z + ident + amount)
+                  for _, amount, ident in self.ops]
+        if not self.ops:
+            return (z,)
+        keys = F.np.random.uniform(low=F.np.tile(z.reshape(-1, 1), (1, len(self.ops))), high=1)
+        return tuple(params) + (F.np.argsort(keys, axis=1),)
+
+    def apply(self, F, x, *params):
+        *factors, order = params
+        for stage in range(len(self.ops)):
+            chosen = order[:, stage:stage + 1].reshape(-1, 1, 1, 1)
+            # every op runs at every stage, as the identity unless chosen here
+            for j, ((op, _, ident), a) in enumerate(zip(self.ops, factors)):
+                x = op(F, x, F.np.where(chosen == j, a, F.np.full_like(a, ident)))
+        return x
+
+    def hybrid_forward(self, F, x):
+        return self.apply(F, x, *self.draw(F, x))
+
+    def __repr__(self):
+        b, c, s, h = self.amounts
+        return (f'{type(self).__name__}(brightness={b}, contrast={c}, saturation={s}, '
+                f'hue={h}' + ('' if self.mxnet_saturation else ', mxnet_saturation=False') + ')')
