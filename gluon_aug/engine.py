@@ -61,7 +61,7 @@ def train_batch_ch13(net, features, labels, loss, trainer, devices, split_f=spli
 
 
 def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs,
-               devices=None, split_f=split_batch, *, animator=None,
+               devices=None, split_f=split_batch, *, eval_split_f=None, animator=None,
                progress=True, on_epoch=None):
     """Train a model with multiple GPUs (d2l, sec_image_augmentation).
 
@@ -71,8 +71,11 @@ def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs,
     it afterwards), `progress` (a tqdm bar on stderr), `on_epoch` (called
     with a dict of the epoch's figures after each epoch).
     `devices=None` means ``try_all_gpus()``, resolved at call time.
+    `eval_split_f` splits the test batches (None: `split_f`, as the book
+    does; pass ``split_batch`` when `split_f` augments, see ``batch_aug``).
     """
     devices = try_all_gpus() if devices is None else devices
+    eval_split_f = split_f if eval_split_f is None else eval_split_f
     timer, num_batches = Timer(), len(train_iter)
     if animator is None:
         animator = Animator(xlabel='epoch', xlim=[1, num_epochs], ylim=[0, 1],
@@ -99,7 +102,7 @@ def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs,
                              (metric[0] / metric[2], metric[1] / metric[3], None))
                 bar.set_postfix(loss=f'{metric[0] / metric[2]:.3f}',
                                 acc=f'{metric[1] / metric[3]:.3f}')
-        test_acc = evaluate_accuracy_gpus(net, test_iter, split_f)
+        test_acc = evaluate_accuracy_gpus(net, test_iter, eval_split_f)
         animator.add(epoch + 1, (None, None, test_acc))
         if on_epoch is not None:
             on_epoch({'epoch': epoch + 1,
@@ -119,7 +122,7 @@ def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs,
 def train_with_data_aug(train_augs, test_augs, net, lr=0.001, *, batch_size=256,
                         num_epochs=10, devices=None, root=None, num_workers=None,
                         limit_train=None, limit_test=None, optimizer='adam',
-                        fresh_init=True, hybridize=True, split_f=split_batch,
+                        fresh_init=True, hybridize=True, split_f=split_batch, eval_split_f=None,
                         animator=None, progress=True, on_epoch=None, kvstore='device'):
     """Train `net` on CIFAR-10 with `train_augs`, test with `test_augs`
     (d2l, sec_image_augmentation): Adam, batch 256, 10 epochs by default.
@@ -154,4 +157,5 @@ def train_with_data_aug(train_augs, test_augs, net, lr=0.001, *, batch_size=256,
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices,
-               split_f, animator=animator, progress=progress, on_epoch=on_epoch)
+               split_f, eval_split_f=eval_split_f,
+               animator=animator, progress=progress, on_epoch=on_epoch)
