@@ -285,3 +285,31 @@ def test_local_kvstore_names_pass_through_unchanged():
     assert create_kvstore('device') == 'device' and create_kvstore('none') is None
     assert create_kvstore(None) is None and optimizer_rescale('device') == {}
     assert check_kvstore('local') == 'local'
+
+
+def test_worker_failing_after_joining_ends_the_job_promptly(tmp_path):
+    # Without exit_promptly_on_error the failing worker would hang in MXNet's exit
+    # barrier while rank 0 waits for its push: the launcher would never notice.
+    script = tmp_path / 'fail_after_join.py'
+    script.write_text(textwrap.dedent('''
+        import time
+        import mxnet as mx
+        from gluon_aug import distributed
+        kv = distributed.create_kvstore('dist_sync', timeout=60)
+        kv.init(3, mx.nd.zeros((2,)))
+        with distributed.exit_promptly_on_error(kv):
+            if kv.rank == 1:
+                raise RuntimeError('worker 1 breaks after joining')
+            kv.push(3, mx.nd.ones((2,)))
+            out = mx.nd.zeros((2,))
+            kv.pull(3, out=out)
+            out.wait_to_read()     # never completes: rank 1 does not push
+            time.sleep(120)
+    '''))
+    start = time.monotonic()
+    proc = run_module('train.launch', '-n', '2', '--grace', '3', '--', sys.executable,
+                      str(script), timeout=90)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert time.monotonic() - start < 45
+    assert '[worker 1] RuntimeError: worker 1 breaks after joining' in proc.stdout
+    assert 'worker 1 exited with status 1; ending the other processes' in proc.stderr
