@@ -14,8 +14,9 @@ import sys
 import time
 
 from ._mxnet import gluon, mx
+from .batch_aug import batch_split, get_batch_preset
 from .data import check_cifar_folder
-from .devices import parse_devices
+from .devices import parse_devices, split_batch
 from .distributed import (broadcast_seed, check_kvstore, create_kvstore,
                           exit_promptly_on_error, rank_and_size, worker_seed)
 from .engine import train_with_data_aug
@@ -82,7 +83,8 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch_size=256, lr=0.001,
+def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resnet18',
+              epochs=10, batch_size=256, lr=0.001,
               devices=None, data=None, num_workers=None, limit_train=None,
               limit_test=None, out=None, seed=None, overwrite=False, progress=True,
               kvstore='device'):
@@ -90,6 +92,9 @@ def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch
 
     Defaults are the book's experiment: d2l ResNet-18, Adam lr 0.001, batch
     256, 10 epochs, all GPUs (else one CPU), the `flip` preset.
+    `aug_backend='batch'` runs the preset's batched twin (``batch_aug``) on
+    each device's shard inside the training step; the loader then only
+    converts to tensors, and Normalize runs after the augmentation.
     With a ``dist_*`` `kvstore` (see ``gluon_aug.distributed``) this is one
     worker: `batch_size` is per worker, rank 0 alone writes `out`.
     """
@@ -106,6 +111,14 @@ def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch
         raise UsageError(f"--num-workers must be 0 or more, got {num_workers!r}")
     check_kvstore(kvstore)
     train_augs, test_augs = get_preset(aug, normalize), eval_transform(normalize)
+    split = {}
+    if aug_backend == 'batch':  # the loader converts, each device augments its shard
+        batch_aug = get_batch_preset(aug, normalize)
+        batch_aug.hybridize()
+        train_augs = eval_transform(False)
+        split = {'split_f': batch_split(batch_aug), 'eval_split_f': split_batch}
+    elif aug_backend != 'sample':
+        raise UsageError(f"--aug-backend must be sample or batch, got {aug_backend!r}")
     ctxs = parse_devices(devices)
     if batch_size < len(ctxs):
         raise UsageError(f"--batch-size {batch_size} is smaller than the {len(ctxs)} devices "
@@ -120,7 +133,7 @@ def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch
     rank, workers = rank_and_size(kv)
     seed = broadcast_seed(kv, draw_seed() if seed is None else seed)  # rank 0's seed
     seed_everything(worker_seed(seed, rank, workers))
-    config = {'aug': aug, 'normalize': normalize, 'model': model, 'epochs': epochs, 'batch_size': batch_size,
+    config = {'aug': aug, 'aug_backend': aug_backend, 'normalize': normalize, 'model': model, 'epochs': epochs, 'batch_size': batch_size,
               'lr': lr, 'optimizer': 'adam', 'devices': str(ctxs),
               'data': os.path.abspath(data) if data else None,
               'num_workers': num_workers, 'limit_train': limit_train,
@@ -135,7 +148,7 @@ def run_cifar(*, aug='flip', normalize=False, model='resnet18', epochs=10, batch
                         legend=['train loss', 'train acc', 'test acc'])
     start = time.perf_counter()
     with exit_promptly_on_error(kv):
-        train_with_data_aug(train_augs, test_augs, net, lr, batch_size=batch_size,
+        train_with_data_aug(train_augs, test_augs, net, lr, batch_size=batch_size, **split,
                             num_epochs=epochs, devices=ctxs, root=data,
                             num_workers=num_workers, limit_train=limit_train,
                             limit_test=limit_test, animator=animator,

@@ -30,6 +30,10 @@ def add_run_args(p, include_aug=True):
                             "train_augs; none = ToTensor only; --list-augs describes them)")
     p.add_argument('--normalize', action='store_true',
                    help="standardize with CIFAR-10's channel mean and std (train and test)")
+    p.add_argument('--aug-backend', default='sample', choices=('sample', 'batch'),
+                   help="where --aug runs: sample = per image in the loader (default, the "
+                        "book's), batch = per device shard inside the training step, "
+                        "batched (gluon_aug.batch_aug)")
     p.add_argument('--model', default='resnet18',
                    help='resnet18 (d2l, default) or a GluonCV CIFAR model such as '
                         'cifar_resnet20_v1')
