@@ -14,7 +14,8 @@ pipelines. Each block draws **independent parameters per sample** with one
 random tensor per batch (no Python loop over images): its ``draw(F, x)``
 returns the parameters as ``(N, 1, 1, 1)`` tensors and its ``apply(F, x,
 *params)`` is deterministic, so tests can pass forced parameters
-(``block.apply(mx.np, x, ...)``). Blocks work imperatively, hybridized, and on
+(``block.apply(mx.nd, x, ...)``: `F` is the namespace
+holding ``np``/``npx``, as in ``hybrid_forward``). Blocks work imperatively, hybridized, and on
 any context (the random numbers come from that context's generator).
 
 Geometry is one separable resampling, ``out = Wy @ x @ Wx^T``, with per-sample
