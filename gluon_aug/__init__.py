@@ -11,7 +11,7 @@ from .data import CIFAR10, load_cifar10, get_dataloader_workers  # noqa: E402
 from .devices import parse_devices, split_batch, try_all_gpus, try_gpu  # noqa: E402
 from .engine import (evaluate_accuracy_gpus, train_batch_ch13, train_ch13,  # noqa: E402
                      train_with_data_aug)
-from .errors import UsageError  # noqa: E402
+from .errors import RunError, UsageError  # noqa: E402
 from .gallery import apply  # noqa: E402
 from .metrics import Accumulator, Timer, accuracy  # noqa: E402
 from .models import Residual, get_model, resnet18  # noqa: E402
@@ -21,7 +21,8 @@ from .run import run_cifar  # noqa: E402
 from .seeding import seed_everything  # noqa: E402
 
 __all__ = [
-    'Accumulator', 'Animator', 'CIFAR10', 'PRESETS', 'Residual', 'Timer', 'UsageError',
+    'Accumulator', 'Animator', 'CIFAR10', 'PRESETS', 'Residual', 'RunError', 'Timer',
+    'UsageError',
     'accuracy', 'apply', 'evaluate_accuracy_gpus', 'get_dataloader_workers', 'get_model',
     'get_preset', 'load_cifar10', 'parse_devices', 'resnet18', 'run_cifar',
     'seed_everything', 'set_figsize', 'show_images', 'split_batch', 'test_augs',

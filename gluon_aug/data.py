@@ -6,6 +6,7 @@ major). ``CIFAR10`` reads any folder of such files (``data_batch_*.bin`` for
 training, however many; ``test_batch.bin`` for testing) and yields what
 Gluon's own ``vision.CIFAR10`` yields: an HWC uint8 image and an int32 label.
 """
+import multiprocessing
 import os
 import re
 
@@ -13,7 +14,8 @@ import numpy as onp
 
 from ._mxnet import gluon, mx
 from .download import ensure_cifar10
-from .errors import UsageError
+from .errors import RunError, UsageError
+from .sampling import EpochSampler, SeededTransform
 
 RECORD_BYTES = 3073
 CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer',
@@ -125,8 +127,40 @@ class CIFAR10(gluon.data.Dataset):
         return len(self._label)
 
 
+class DataLoader(gluon.data.DataLoader):
+    """Gluon's DataLoader, but a worker that dies or hangs is one clear error.
+
+    (MXNet waits `timeout` seconds for a batch, then raises a bare TimeoutError.)
+    `epoch_sampler` is the ``EpochSampler`` of a seeded loader, else None.
+    """
+
+    def __init__(self, *args, epoch_sampler=None, **kwargs):
+        if epoch_sampler is not None:
+            kwargs['sampler'] = epoch_sampler
+        super().__init__(*args, **kwargs)
+        self.epoch_sampler = epoch_sampler
+
+    def __iter__(self):
+        it = super().__iter__()
+        while True:
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            except multiprocessing.TimeoutError:
+                raise RunError(
+                    f"no batch from the DataLoader workers within {self._timeout} s: a worker "
+                    "died or hung (out of memory? /dev/shm full?); retry with --num-workers 0, "
+                    "--thread-pool, or a larger --loader-timeout") from None
+            except (ConnectionError, EOFError) as err:  # a worker died mid-transfer
+                raise RunError(
+                    f"a DataLoader worker died while sending a batch ({type(err).__name__}); "
+                    "retry with --num-workers 0 or --thread-pool") from None
+            yield batch
+
+
 def load_cifar10(is_train, augs, batch_size, root=None, *, num_workers=None,
-                 limit=None, shard=None, thread_pool=False, timeout=120):
+                 limit=None, shard=None, thread_pool=False, timeout=120, seed=None):
     """Read CIFAR-10 and return a DataLoader that applies `augs` to the images
     (d2l, sec_image_augmentation).
 
@@ -137,7 +171,9 @@ def load_cifar10(is_train, augs, batch_size, root=None, *, num_workers=None,
     seconds a worker may take for one batch. `shard=(num_parts, index)` keeps
     one disjoint part (after `limit`) for distributed training; training
     shards then give every part the same number of full batches
-    (``distributed.shard_dataset``).
+    (``distributed.shard_dataset``). With `seed`, the order and every
+    example's augmentation depend only on (seed, epoch, position), whatever
+    the workers (``sampling.EpochSampler``; not combined with `shard`).
     """
     dataset = CIFAR10(root, train=is_train)
     if limit is not None:
@@ -150,6 +186,8 @@ def load_cifar10(is_train, augs, batch_size, root=None, *, num_workers=None,
         dataset, batching = shard_dataset(dataset, shard, batch_size, is_train)
     if num_workers is None:
         num_workers = get_dataloader_workers()
-    return gluon.data.DataLoader(
-        dataset.transform_first(augs), **batching,
-        num_workers=num_workers, thread_pool=thread_pool, timeout=timeout)
+    common = {'num_workers': num_workers, 'thread_pool': thread_pool, 'timeout': timeout}
+    if seed is not None and shard is None:
+        return DataLoader(SeededTransform(dataset, augs), batch_size=batch_size,
+                          epoch_sampler=EpochSampler(len(dataset), is_train, seed), **common)
+    return DataLoader(dataset.transform_first(augs), **batching, **common)

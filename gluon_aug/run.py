@@ -19,7 +19,8 @@ from .data import check_cifar_folder
 from .devices import parse_devices, split_batch
 from .distributed import (broadcast_seed, check_kvstore, create_kvstore,
                           exit_promptly_on_error, rank_and_size, worker_seed)
-from .engine import train_with_data_aug
+from .checkpoint import Checkpointer, check_same_config, load_checkpoint
+from .engine import summary_lines, train_with_data_aug
 from .errors import UsageError
 from .models import get_model
 from .plotting import Animator
@@ -48,9 +49,10 @@ def check_positive(name, value, kind=int):
 
 def prepare_out_dir(out, overwrite):
     """Refuse to overwrite a previous run; make sure `out` is writable."""
-    if os.path.exists(os.path.join(out, 'metrics.json')) and not overwrite:
-        raise UsageError(f"--out {out!r} already holds a run (metrics.json); pass another "
-                         "folder, or --overwrite to replace it")
+    previous = [n for n in ('metrics.json', 'checkpoint.pkl') if os.path.exists(os.path.join(out, n))]
+    if previous and not overwrite:
+        raise UsageError(f"--out {out!r} already holds a run ({', '.join(previous)}); pass "
+                         "another folder, --resume to continue it, or --overwrite to replace it")
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
     try:
@@ -87,7 +89,8 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
               epochs=10, batch_size=256, lr=0.001,
               devices=None, data=None, num_workers=None, limit_train=None,
               limit_test=None, out=None, seed=None, overwrite=False, progress=True,
-              kvstore='device'):
+              kvstore='device', resume=None, checkpoint_every=None, thread_pool=False,
+              loader_timeout=120):
     """Train `model` on CIFAR-10 with preset `aug`; return the metrics dict.
 
     Defaults are the book's experiment: d2l ResNet-18, Adam lr 0.001, batch
@@ -97,6 +100,11 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
     converts to tensors, and Normalize runs after the augmentation.
     With a ``dist_*`` `kvstore` (see ``gluon_aug.distributed``) this is one
     worker: `batch_size` is per worker, rank 0 alone writes `out`.
+
+    With `out`, a checkpoint is saved after every epoch (and every
+    `checkpoint_every` batches); `resume` (a previous run's `out`) continues
+    from its checkpoint and ends bitwise identical to an uninterrupted run.
+    The final parameters are saved as ``model.params``.
     """
     # -- validate everything first: bad input must not cost a download or a file
     check_positive('--epochs', epochs)
@@ -110,6 +118,17 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
     if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
         raise UsageError(f"--num-workers must be 0 or more, got {num_workers!r}")
     check_kvstore(kvstore)
+    if checkpoint_every is not None:
+        check_positive('--checkpoint-every', checkpoint_every)
+    check_positive('--loader-timeout', loader_timeout, kind=float)
+    ckpt = None
+    if resume is not None:
+        if out is not None and os.path.abspath(out) != os.path.abspath(resume):
+            raise UsageError(f"--out {out!r} and --resume {resume!r} differ; a resumed run "
+                             "writes into the folder it resumes, pass only --resume")
+        out = resume
+        ckpt = load_checkpoint(resume)
+        seed = ckpt['state']['config']['seed'] if seed is None else seed
     train_augs, test_augs = get_preset(aug, normalize), eval_transform(normalize)
     split = {}
     if aug_backend == 'batch':  # the loader converts, each device augments its shard
@@ -127,7 +146,7 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
     if data is not None:
         check_cifar_folder(data)  # before any output: a bad folder must not leave files
     if out is not None:
-        prepare_out_dir(out, overwrite)
+        prepare_out_dir(out, overwrite or resume is not None)
 
     kv = create_kvstore(kvstore)  # dist_*: joins the job, waiting for every worker
     rank, workers = rank_and_size(kv)
@@ -139,23 +158,40 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
               'num_workers': num_workers, 'limit_train': limit_train,
               'limit_test': limit_test, 'seed': seed,
               'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
-              'command': command_line(), 'kvstore': kvstore}
+              'command': command_line(), 'kvstore': kvstore,
+              'checkpoint_every': checkpoint_every}
+    if ckpt is not None:
+        check_same_config(ckpt['state']['config'], config, resume)
+        if ckpt['state']['epoch'] > epochs:
+            raise UsageError(f"--resume {resume!r} has finished {ckpt['state']['epoch']} "
+                             f"epochs, more than --epochs {epochs}; pass --epochs of at least "
+                             f"{ckpt['state']['epoch']}")
     if workers > 1:
         config.update(workers=workers, rank=rank, global_batch_size=batch_size * workers,
                       worker_seed=worker_seed(seed, rank, workers))
     history = []
     animator = Animator(xlabel='epoch', xlim=[1, epochs], ylim=[0, 1],
                         legend=['train loss', 'train acc', 'test acc'])
+    if workers > 1 and (ckpt is not None or checkpoint_every):
+        raise UsageError("checkpoints are not supported with a dist_* kvstore yet (the "
+                         "optimizer state lives on the parameter servers); drop --resume "
+                         "and --checkpoint-every")
+    # One process: checkpoint into `out`. A distributed job saves none (see above).
+    saver = Checkpointer(out if workers == 1 else None, config, history, animator,
+                         every=checkpoint_every, ckpt=ckpt)
     start = time.perf_counter()
     with exit_promptly_on_error(kv):
         train_with_data_aug(train_augs, test_augs, net, lr, batch_size=batch_size, **split,
                             num_epochs=epochs, devices=ctxs, root=data,
                             num_workers=num_workers, limit_train=limit_train,
                             limit_test=limit_test, animator=animator,
-                            progress=progress and rank == 0, on_epoch=history.append,
-                            kvstore=kv)
-    total_examples = history[-1]['examples'] * epochs
-    step_seconds = sum(h['examples'] / h['examples_per_sec'] for h in history)
+                            progress=progress and rank == 0, kvstore=kv,
+                            seed=worker_seed(seed, rank, workers), thread_pool=thread_pool,
+                            loader_timeout=loader_timeout, setup=saver.setup,
+                            on_batch=saver.on_batch, on_epoch=saver.on_epoch)
+    timed = [h for h in history if h['examples_per_sec']]  # a resumed run times fewer
+    examples_per_sec = (sum(h['examples'] for h in timed) /
+                        sum(h['examples'] / h['examples_per_sec'] for h in timed)) if timed else 0.0
     metrics = {
         'config': config,
         'versions': library_versions(),
@@ -163,11 +199,16 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
         'final': {'train_loss': history[-1]['train_loss'],
                   'train_acc': history[-1]['train_acc'],
                   'test_acc': history[-1]['test_acc'],
-                  # the book's figure: last epoch's count x epochs / timed step seconds
-                  'examples_per_sec': total_examples / step_seconds,
+                  # the book's figure: examples / timed step seconds
+                  'examples_per_sec': examples_per_sec,
                   'wall_seconds': time.perf_counter() - start},
     }
+    if ckpt is not None and ckpt['state']['epoch'] == epochs:  # nothing was left to train
+        for line in summary_lines(history[-1]['train_loss'], history[-1]['train_acc'],
+                                  history[-1]['test_acc'], examples_per_sec, ctxs):
+            print(line)
     if out is not None and rank == 0:
+        saver.net.save_parameters(os.path.join(out, 'model.params'))
         write_json(os.path.join(out, 'metrics.json'), metrics)
         animator.savefig(os.path.join(out, 'curves.png'), fit_y=True)
     animator.close()

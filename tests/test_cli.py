@@ -93,6 +93,12 @@ BAD = [
     (['--devices', 'cpu;2'], ['is not a device spec']),
     (['--limit-train', '0'], ['--limit-train must be a positive integer']),
     (['--num-workers', '-1'], ['--num-workers must be 0 or more']),
+    (['--batch-size', '0'], ['--batch-size must be a positive integer']),
+    (['--devices', 'cpu:0'], ['the count must be at least 1']),
+    (['--limit-test', '-5'], ['--limit-test must be a positive integer']),
+    (['--checkpoint-every', '0'], ['--checkpoint-every must be a positive integer']),
+    (['--loader-timeout', '0'], ['--loader-timeout must be a positive number']),
+    (['--kvstore', 'nccl'], ["invalid choice: 'nccl'"]),
 ]
 
 

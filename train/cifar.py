@@ -60,6 +60,11 @@ def add_run_args(p, include_aug=True):
                    help='random seed (default: drawn, and recorded in metrics.json)')
     p.add_argument('--no-progress', dest='progress', action='store_false',
                    help='hide the progress bar')
+    p.add_argument('--thread-pool', action='store_true',
+                   help='load with threads instead of worker processes (no shared memory)')
+    p.add_argument('--loader-timeout', type=float, default=120, metavar='S',
+                   help='seconds a loader worker may take for a batch before the run stops '
+                        'with an error (default: 120)')
     return p
 
 
@@ -76,6 +81,12 @@ def get_args_parser(add_help=True):
                         "dist_device_sync, dist_async train data-parallel across processes "
                         "or machines: start them with python -m train.launch -n WORKERS -- "
                         "python -m train.cifar ... (README, 'Distributed training')")
+    p.add_argument('--resume', default=None, metavar='DIR',
+                   help="continue the run whose --out was DIR from its last checkpoint (pass "
+                        "the same settings; the result is bitwise identical to an "
+                        "uninterrupted run)")
+    p.add_argument('--checkpoint-every', type=int, default=None, metavar='N',
+                   help='with --out, also checkpoint every N batches (default: each epoch)')
     p.add_argument('--list-augs', action='store_true',
                    help="list the presets and the augmentation classes the installed MXNet "
                         "and GluonCV provide, then exit")
@@ -94,6 +105,9 @@ def main(argv=None):
         gluon_aug.run_cifar(**vars(args))
     except gluon_aug.UsageError as err:
         return cli.fail(PROG, err)
+    except gluon_aug.RunError as err:
+        cli.fail(PROG, err)
+        return 1
     return 0
 
 

@@ -1,0 +1,141 @@
+"""Seeded runs repeat exactly; a run killed with SIGKILL and resumed ends bitwise
+identical to one never interrupted; bad resumes are refused with one line."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, assert_one_line_error, make_cifar_folder, run_module
+
+RUN = ['--model', 'cifar_resnet20_v1', '--epochs', '3', '--batch-size', '16',
+       '--devices', 'cpu:2', '--no-progress', '--seed', '5', '--checkpoint-every', '1']
+TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds'}
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('cifar'))
+    make_cifar_folder(path, n_train=(48,), n_test=16)  # 3 batches an epoch
+    return path
+
+
+def outcome(out):
+    """What must be identical between runs: final parameters, metrics but timings."""
+    metrics = json.load(open(os.path.join(out, 'metrics.json')))
+    epochs = [{k: v for k, v in e.items() if k not in TIMING} for e in metrics['epochs']]
+    final = {k: v for k, v in metrics['final'].items() if k not in TIMING}
+    with open(os.path.join(out, 'model.params'), 'rb') as f:
+        return f.read(), epochs, final
+
+
+@pytest.fixture(scope='module')
+def reference(data, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('ref') / 'run')
+    proc = run_module('train.cifar', '--data', data, '--out', out, '-j', '0', *RUN)
+    assert proc.returncode == 0, proc.stderr
+    return outcome(out), proc.stdout.splitlines()[-2]
+
+
+def test_same_seed_repeats_exactly_with_0_or_2_loader_workers(data, reference, tmp_path):
+    for workers in ('2', '0'):
+        out = str(tmp_path / f'j{workers}')
+        proc = run_module('train.cifar', '--data', data, '--out', out, '-j', workers, *RUN)
+        assert proc.returncode == 0, proc.stderr
+        assert outcome(out) == reference[0]
+
+
+def test_without_seed_runs_differ_and_record_their_seed(data, tmp_path):
+    seeds, params = [], []
+    args = [a for a in RUN if a not in ('--seed', '5')] + ['--epochs', '1', '-j', '0']
+    for n in range(2):
+        out = str(tmp_path / f'r{n}')
+        proc = run_module('train.cifar', '--data', data, '--out', out, *args)
+        assert proc.returncode == 0, proc.stderr
+        seeds.append(json.load(open(os.path.join(out, 'metrics.json')))['config']['seed'])
+        params.append(outcome(out)[0])
+    assert seeds[0] != seeds[1] and params[0] != params[1]
+    # the recorded seed repeats the run
+    out = str(tmp_path / 'again')
+    proc = run_module('train.cifar', '--data', data, '--out', out, *args, '--seed', str(seeds[0]))
+    assert proc.returncode == 0, proc.stderr
+    assert outcome(out)[0] == params[0]
+
+
+def _killed_then_resumed(data, out, die_at=None, kill_after_checkpoint=None):
+    env = dict(os.environ)
+    if die_at:
+        env['GLUON_AUG_DIE_AT'] = die_at
+    cmd = [sys.executable, '-m', 'train.cifar', '--data', data, '-j', '0', *RUN]
+    first = subprocess.Popen(cmd + ['--out', out], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if kill_after_checkpoint is not None:  # an arbitrary moment, seen from outside
+            deadline = time.time() + 120
+            while not os.path.exists(os.path.join(out, 'checkpoint.pkl')):
+                assert time.time() < deadline and first.poll() is None
+                time.sleep(0.05)
+            time.sleep(kill_after_checkpoint)
+            first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert first.returncode == -signal.SIGKILL, 'the first run must die mid-way'
+    assert not os.path.exists(os.path.join(out, 'metrics.json'))
+    proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--resume', out)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize('die_at', ['batch:4', 'eval:2', 'checkpoint:3', 'checkpoint:12'])
+def test_resume_after_sigkill_is_bitwise_identical(die_at, data, reference, tmp_path):
+    out = str(tmp_path / 'run')
+    proc = _killed_then_resumed(data, out, die_at=die_at)
+    assert outcome(out) == reference[0]
+    assert proc.stdout.splitlines()[-2] == reference[1]  # the book's first closing line
+
+
+def test_resume_after_sigkill_from_outside_at_a_random_moment(data, reference, tmp_path):
+    out = str(tmp_path / 'run')
+    _killed_then_resumed(data, out, kill_after_checkpoint=random.uniform(0.0, 1.0))
+    assert outcome(out) == reference[0]
+
+
+def test_loss_that_becomes_nan_stops_with_one_line_and_keeps_the_checkpoint(data, tmp_path):
+    out = tmp_path / 'run'
+    proc = run_module('train.cifar', '--data', data, '--out', str(out), '-j', '0', *RUN,
+                      '--lr', '1e38')
+    assert proc.returncode == 1
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and 'Traceback' not in proc.stderr
+    assert 'loss became nan at epoch 1, batch 2' in lines[0]
+    assert (out / 'checkpoint.pkl').exists() and not (out / 'metrics.json').exists()
+
+
+def test_bad_resumes_are_refused_with_one_line(data, reference, tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    proc = run_module('train.cifar', '--data', data, *RUN, '--resume', str(empty))
+    assert_one_line_error(proc, 'holds no checkpoint')
+    # an interrupted run: resuming it with other settings, or starting over it, is refused
+    out = tmp_path / 'run'
+    env = {'GLUON_AUG_DIE_AT': 'batch:2'}
+    proc = run_module('train.cifar', '--data', data, '--out', str(out), '-j', '0', *RUN, env=env)
+    assert proc.returncode == -signal.SIGKILL
+    saved = (out / 'checkpoint.pkl').read_bytes()
+    proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--batch-size', '8',
+                      '--resume', str(out))
+    assert_one_line_error(proc, 'was trained with batch_size=16', 'batch_size=8')
+    proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--model', 'resnet18',
+                      '--resume', str(out))
+    assert_one_line_error(proc, "model='cifar_resnet20_v1'")
+    proc = run_module('train.cifar', '--data', data, '--out', str(out), '-j', '0', *RUN)
+    assert_one_line_error(proc, 'already holds a run (checkpoint.pkl)', '--resume')
+    assert (out / 'checkpoint.pkl').read_bytes() == saved
+    (out / 'checkpoint.pkl').write_bytes(saved[:1000])
+    proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--resume', str(out))
+    assert_one_line_error(proc, 'checkpoint.pkl is corrupt')
