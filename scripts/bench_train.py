@@ -1,0 +1,99 @@
+"""The training loop's overhead over the bare compute step, per backend and mode.
+
+    python scripts/bench_train.py                          # cifar_resnet20_v1, ~5 minutes
+    python scripts/bench_train.py --model resnet18 --batches 4
+
+Full loop: what ``train.cifar`` runs for one epoch's training part (DataLoader,
+augmentation per sample in workers or per batch on the device, split across
+devices, ``train_batch_ch13``, metric sums), timed end to end. Bare step:
+``train_batch_ch13`` on one in-memory batch of the same shape, no loading and
+no augmentation. Overhead = 1 - loop/bare. Writes its section of docs/BENCHMARKS.md.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import train  # noqa: E402,F401  (OMP_NUM_THREADS before MXNet loads)
+import benchlib  # noqa: E402
+
+SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10-subset')
+
+
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', default='cifar_resnet20_v1')
+    p.add_argument('--aug', default='flip', help='preset (default: flip, the book\'s)')
+    p.add_argument('--data', default=SUBSET)
+    p.add_argument('-b', '--batch-size', type=int, default=256)
+    p.add_argument('--batches', type=int, default=8, help='batches per measurement')
+    p.add_argument('--devices', default='cpu')
+    p.add_argument('-j', '--num-workers', type=int, default=2)
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--no-write', action='store_true')
+    args = p.parse_args(argv)
+
+    import gluon_aug as ga
+    from gluon_aug._mxnet import gluon, init, np
+    from gluon_aug.batch_aug import batch_split, get_batch_preset
+    devices = ga.parse_devices(args.devices)
+    n = args.batch_size * args.batches
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    rows = []
+    for hybridize in (True, False):
+        for backend in ('sample', 'batch'):
+            ga.seed_everything(0)
+            net = ga.get_model(args.model)
+            net.initialize(init.Xavier(), ctx=devices)
+            net(np.zeros((1, 3, 32, 32), ctx=devices[0]))
+            if hybridize:
+                net.hybridize(static_alloc=True, static_shape=True)
+            trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 1e-3})
+            if backend == 'sample':
+                augs, split_f = ga.get_preset(args.aug), ga.split_batch
+            else:
+                aug = get_batch_preset(args.aug)
+                aug.hybridize()
+                augs, split_f = ga.presets.eval_transform(), batch_split(aug)
+            loader = ga.load_cifar10(True, augs, args.batch_size, args.data,
+                                     num_workers=args.num_workers, limit=n, seed=0)
+
+            def loop():
+                metric = ga.Accumulator(4)
+                for X, y in loader:
+                    l, acc = ga.train_batch_ch13(net, X, y, loss, trainer, devices, split_f)
+                    metric.add(l, acc, y.shape[0], y.size)
+            X, y = next(iter(ga.load_cifar10(True, ga.test_augs, args.batch_size, args.data,
+                                             num_workers=0, limit=args.batch_size, seed=0)))
+
+            def bare():
+                for _ in range(args.batches):
+                    ga.train_batch_ch13(net, X, y, loss, trainer, devices)
+            t_loop = benchlib.median_time(loop, args.repeats)
+            t_bare = benchlib.median_time(bare, args.repeats)
+            row = (backend, 'hybridized' if hybridize else 'imperative', n / t_loop, n / t_bare,
+                   100 * (1 - t_bare / t_loop))
+            rows.append(row)
+            print(f'{row[0]:6s} {row[1]:10s} loop {row[2]:7.1f} img/s  bare step {row[3]:7.1f} '
+                  f'img/s  overhead {row[4]:5.1f}%', flush=True)
+            del loader
+    table = ['| backend | mode | full loop (img/s) | bare step (img/s) | loop overhead |',
+             '|---|---|---|---|---|']
+    table += [f'| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.1f}% |' for r in rows]
+    md = '\n'.join([
+        '## Training loop overhead', '',
+        f"Command: `python scripts/bench_train.py {' '.join(argv or sys.argv[1:])}`. "
+        f"Model {args.model}, preset {args.aug}, batch {args.batch_size}, devices "
+        f"{devices}, {args.num_workers} loader workers, {args.batches} batches a measurement, "
+        f"medians over {args.repeats}. Machine: {benchlib.machine()}.", '', *table, '',
+        'The batch backend augments inside the step, so its bare-step column (no '
+        'augmentation) is the same computation as the sample backend\'s; its overhead '
+        'includes the on-device augmentation.'])
+    print(md)
+    if not args.no_write:
+        benchlib.write_section('bench_train', md)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
