@@ -201,6 +201,8 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
                   'test_acc': history[-1]['test_acc'],
                   # the book's figure: examples / timed step seconds
                   'examples_per_sec': examples_per_sec,
+                  # 1/5/15-minute load: timings are only comparable on an idle machine
+                  'load_average': list(os.getloadavg()),
                   'wall_seconds': time.perf_counter() - start},
     }
     if ckpt is not None and ckpt['state']['epoch'] == epochs:  # nothing was left to train
