@@ -29,22 +29,24 @@ def measure(name, size, workers, repeats, quick):
     rng = onp.random.RandomState(0)
     dataset = gluon.data.SimpleDataset(
         [np.array(rng.randint(0, 256, (size, size, 3)), dtype='uint8') for _ in range(n)])
-    per_sample = []
-    for w in (0, workers):
+    per_sample = {}
+    # Worker processes first: forking after this process has run OpenMP kernels
+    # (the 0-worker measurement) made RandomColorJitter's workers hang or segfault.
+    for w in (workers, 0):
         loader = gluon.data.DataLoader(dataset.transform(get_preset(name)), batch_size=batch,
                                        num_workers=w)
 
         def epoch():
             for out in loader:
                 out.wait_to_read()
-        per_sample.append(n / benchlib.median_time(epoch, repeats))
+        per_sample[w] = n / benchlib.median_time(epoch, repeats)
         del loader
     X = np.array(rng.uniform(size=(batch, 3, size, size)).astype('float32'))
     aug = get_batch_preset(name)
     aug.hybridize()
     batched = batch / benchlib.median_time(lambda: aug(X).wait_to_read(),
                                            max(3, repeats * 3), warmup=2)
-    return per_sample + [batched]
+    return [per_sample[0], per_sample[workers], batched]
 
 
 def main(argv=None):

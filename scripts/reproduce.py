@@ -1,6 +1,6 @@
 """Reproduce this project's figures and the augmentation comparison, then write docs/RESULTS.md.
 
-    python scripts/reproduce.py                  # about 25 minutes on a 2-core CPU
+    python scripts/reproduce.py                  # about 20 minutes on an idle 2-core CPU
 
 Runs, in sequence: the chapter's gallery on the book's cat photo, the first 32
 training images, and `python -m train.compare --augs none flip flip-crop` on
