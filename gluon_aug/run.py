@@ -117,6 +117,11 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
             check_positive(name, value)
     if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
         raise UsageError(f"--num-workers must be 0 or more, got {num_workers!r}")
+    if str(kvstore).startswith('dist') and (resume is not None or checkpoint_every):
+        # checked before joining: a worker failing after it would hold up the others
+        raise UsageError("checkpoints are not supported with a dist_* kvstore yet (the "
+                         "optimizer state lives on the parameter servers); drop --resume "
+                         "and --checkpoint-every")
     check_kvstore(kvstore)
     if checkpoint_every is not None:
         check_positive('--checkpoint-every', checkpoint_every)
@@ -152,8 +157,8 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
     rank, workers = rank_and_size(kv)
     seed = broadcast_seed(kv, draw_seed() if seed is None else seed)  # rank 0's seed
     seed_everything(worker_seed(seed, rank, workers))
-    config = {'aug': aug, 'aug_backend': aug_backend, 'normalize': normalize, 'model': model, 'epochs': epochs, 'batch_size': batch_size,
-              'lr': lr, 'optimizer': 'adam', 'devices': str(ctxs),
+    config = {'aug': aug, 'aug_backend': aug_backend, 'normalize': normalize, 'model': model,
+              'epochs': epochs, 'batch_size': batch_size, 'lr': lr, 'optimizer': 'adam', 'devices': str(ctxs),
               'data': os.path.abspath(data) if data else None,
               'num_workers': num_workers, 'limit_train': limit_train,
               'limit_test': limit_test, 'seed': seed,
@@ -172,10 +177,6 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
     history = []
     animator = Animator(xlabel='epoch', xlim=[1, epochs], ylim=[0, 1],
                         legend=['train loss', 'train acc', 'test acc'])
-    if workers > 1 and (ckpt is not None or checkpoint_every):
-        raise UsageError("checkpoints are not supported with a dist_* kvstore yet (the "
-                         "optimizer state lives on the parameter servers); drop --resume "
-                         "and --checkpoint-every")
     # One process: checkpoint into `out`. A distributed job saves none (see above).
     saver = Checkpointer(out if workers == 1 else None, config, history, animator,
                          every=checkpoint_every, ckpt=ckpt)

@@ -99,6 +99,7 @@ BAD = [
     (['--checkpoint-every', '0'], ['--checkpoint-every must be a positive integer']),
     (['--loader-timeout', '0'], ['--loader-timeout must be a positive number']),
     (['--kvstore', 'nccl'], ["invalid choice: 'nccl'"]),
+    (['--kvstore', 'dist_sync', '--checkpoint-every', '5'], ['not supported with a dist_*']),
 ]
 
 
