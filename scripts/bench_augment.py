@@ -98,10 +98,7 @@ def main(argv=None):
         'the device (batch 256 at 32x32, 32 at 224x224); the loader\'s ToTensor is not '
         f'counted there. Medians over {repeats} repeats; each row in its own process.', '',
         *table])
-    print(md)
-    if not args.no_write:
-        benchlib.write_section('bench_augment', md)
-    return 0
+    return benchlib.report('bench_augment', md, write=not args.no_write)
 
 
 if __name__ == '__main__':

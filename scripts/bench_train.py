@@ -89,10 +89,7 @@ def main(argv=None):
         'The batch backend augments inside the step, so its bare-step column (no '
         'augmentation) is the same computation as the sample backend\'s; its overhead '
         'includes the on-device augmentation.'])
-    print(md)
-    if not args.no_write:
-        benchlib.write_section('bench_train', md)
-    return 0
+    return benchlib.report('bench_train', md, write=not args.no_write)
 
 
 if __name__ == '__main__':

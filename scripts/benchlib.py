@@ -53,3 +53,11 @@ def write_section(name, markdown):
     os.makedirs(os.path.dirname(REPORT), exist_ok=True)
     with open(REPORT, 'w') as f:
         f.write(text)
+
+
+def report(name, markdown, write=True):
+    """Print a benchmark's markdown and, unless `write` is False, store its section."""
+    print(markdown)
+    if write:
+        write_section(name, markdown)
+    return 0
