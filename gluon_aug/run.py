@@ -138,7 +138,7 @@ def run_cifar(*, aug='flip', aug_backend='sample', normalize=False, model='resne
     split = {}
     if aug_backend == 'batch':  # the loader converts, each device augments its shard
         batch_aug = get_batch_preset(aug, normalize)
-        batch_aug.hybridize()
+        batch_aug.hybridize(static_alloc=True, static_shape=True)
         train_augs = eval_transform(False)
         split = {'split_f': batch_split(batch_aug), 'eval_split_f': split_batch}
     elif aug_backend != 'sample':

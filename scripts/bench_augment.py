@@ -43,7 +43,7 @@ def measure(name, size, workers, repeats, quick):
         del loader
     X = np.array(rng.uniform(size=(batch, 3, size, size)).astype('float32'))
     aug = get_batch_preset(name)
-    aug.hybridize()
+    aug.hybridize(static_alloc=True, static_shape=True)
     batched = batch / benchlib.median_time(lambda: aug(X).wait_to_read(),
                                            max(3, repeats * 3), warmup=2)
     return [per_sample[0], per_sample[workers], batched]

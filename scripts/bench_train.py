@@ -53,7 +53,7 @@ def main(argv=None):
                 augs, split_f = ga.get_preset(args.aug), ga.split_batch
             else:
                 aug = get_batch_preset(args.aug)
-                aug.hybridize()
+                aug.hybridize(static_alloc=True, static_shape=True)
                 augs, split_f = ga.presets.eval_transform(), batch_split(aug)
             loader = ga.load_cifar10(True, augs, args.batch_size, args.data,
                                      num_workers=args.num_workers, limit=n, seed=0)

@@ -248,7 +248,7 @@ def test_erasing_rate_and_box_shapes_match_RandomErasing():
 @pytest.mark.parametrize('name', list(PRESETS))
 def test_presets_work_hybridized_on_two_cpu_contexts(name):
     aug = get_batch_preset(name)
-    aug.hybridize()
+    aug.hybridize(static_alloc=True, static_shape=True)   # as run_cifar does
     x = rand_batch(n=4)
     outs = [aug(x.as_in_context(ctx)) for ctx in (mx.cpu(0), mx.cpu(1))]
     for out, ctx in zip(outs, (mx.cpu(0), mx.cpu(1))):
@@ -325,3 +325,75 @@ def test_cli_batch_backend_end_to_end(tmp_path):
 def test_run_cifar_refuses_an_unknown_backend(tmp_path):
     with pytest.raises(gluon_aug.UsageError, match='--aug-backend must be sample or batch'):
         gluon_aug.run_cifar(aug_backend='gpu', data=str(tmp_path))
+
+
+def _sequential(x, steps):
+    """Run (block, params) steps one at a time: the unfused reference."""
+    for block, params in steps:
+        x = block.apply(F, x, *params)
+    return x
+
+
+@pytest.mark.parametrize('chain', ['crop-flip', 'crop-uncrop', 'flip-crop-resize', 'resize-flip-crop',
+                                   'flip-resize-flip'])
+def test_fused_geometry_equals_the_steps_run_one_by_one(chain):
+    from gluon_aug.batch_aug import remap
+    x = rand_batch(n=4, h=12, w=10)
+    n = x.shape[0]
+    make = {'crop': lambda: (BatchPadCrop(pad=3), (col([0, 6, 3, 5]), col([6, 0, 2, 3]))),
+            'uncrop': lambda: (BatchPadCrop(pad=3), (col([6, 0, 3, 1]), col([0, 6, 4, 3]))),
+            'flip': lambda: (BatchFlipLeftRight(), (col([1, 0, 1, 1]) > 0,)),
+            'resize': lambda: (BatchResizedCrop((7, 9)), (col([0, 2, 5, 1]), col([0, 3, 1, 4]),
+                                                          col([12, 6, 7, 10]), col([10, 5, 9, 3])))}
+    steps = [make[name]() for name in chain.split('-')]
+    fused = remap(F, x, steps).asnumpy()
+    want = _sequential(x, steps).asnumpy()
+    assert fused.shape[0] == n
+    onp.testing.assert_allclose(fused, want, atol=1e-5)
+    if chain == 'crop-uncrop':   # shifting back must not bring back what the first zeroed
+        assert (fused == 0).sum() == (want == 0).sum() > 0
+
+
+@pytest.mark.parametrize('name', ['flip-crop', 'resized-crop', 'erasing', 'book-all'])
+def test_pipeline_with_fused_steps_equals_the_blocks_one_by_one(name):
+    pipeline = get_batch_preset(name, normalize=True)
+    x = rand_batch(n=6)
+    mx.random.seed(3)
+    fused = pipeline(x).asnumpy()
+    mx.random.seed(3)     # the same draws, in the same order: only the fusion differs
+    y = x
+    for block in pipeline:
+        y = block(y)
+    onp.testing.assert_allclose(fused, y.asnumpy(), atol=1e-4)
+
+
+def test_a_hybridized_pipeline_follows_a_change_of_channel_count():
+    pipeline = get_batch_preset('resized-crop')
+    pipeline.hybridize(static_alloc=True, static_shape=True)
+    for channels in (3, 1, 3):
+        x = np.array(onp.random.RandomState(channels).uniform(
+            size=(4, channels, 32, 32)).astype('float32'))
+        mx.random.seed(5)
+        out = pipeline(x).asnumpy()
+        mx.random.seed(5)
+        y = x
+        for block in pipeline:
+            y = block(y)
+        assert out.shape == (4, channels, 32, 32)
+        onp.testing.assert_allclose(out, y.asnumpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize('hue_at', [0, 1, 2, 3])
+def test_jitter_with_hue_at_each_position_equals_the_ops_in_order(hue_at):
+    x = rand_batch(n=2, h=5, w=6)
+    jitter = bc.BatchColorJitter(0.5, 0.5, 0.5, 0.3)
+    factors = [col([1.4, 0.6]), col([0.5, 1.3]), col([1.2, 0.2]), col([0.2, -0.15])]
+    others = [0, 2, 1] if hue_at % 2 else [2, 0, 1]
+    order = others[:hue_at] + [3] + others[hue_at:]
+    out = jitter.apply(F, x, *factors, np.array([order, order[::-1]]))
+    ops = [bc.adjust_brightness, bc.adjust_contrast, bc.adjust_saturation, bc.adjust_hue]
+    for i, perm in enumerate([order, order[::-1]]):
+        y = x[i:i + 1]
+        for j in perm:
+            y = ops[j](F, y, factors[j][i:i + 1])
+        onp.testing.assert_allclose(out[i].asnumpy(), y[0].asnumpy(), atol=1e-5)
