@@ -125,6 +125,8 @@ def remap(F, x, steps, channels=None):
     image get zero bilinear weight, which is the same zero fill.
     `channels`: passed on to ``resample``.
     """
+    if len(steps) == 1 and isinstance(steps[0][0], BatchFlipLeftRight):
+        return steps[0][0].mirror(F, x, *steps[0][1])
     crops = [k for k, (block, _) in enumerate(steps) if isinstance(block, BatchResizedCrop)]
     if len(crops) > 1:
         raise ValueError('remap: at most one BatchResizedCrop per chain')
@@ -233,6 +235,14 @@ class BatchFlipLeftRight(BatchIndexMap):
 
     def draw(self, F, x):
         return (uniform(F, x, k=None) < self.p,)
+
+    def mirror(self, F, x, flip):
+        """A flip alone: a reversed slice and a 0/1 blend, exact (1 y + 0 x == y)
+        and cheaper than a gather (same at 32x32, ~3x at 224x224; np.flip and a
+        broadcast np.where are ~10x and ~3x slower on MXNet's CPU backend)."""
+        mirrored = x[:, :, :, ::-1] if self.axis == 3 else x[:, :, ::-1, :]
+        m = flip.astype('float32')  # batches are float32 (ToTensor's output)
+        return m * mirrored + (1 - m) * x
 
     def source(self, F, rows, cols, H, W, flip):
         m = flip.astype('float32')          # 0/1 per sample: j -> j or size - 1 - j
