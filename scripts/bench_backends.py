@@ -25,7 +25,8 @@ SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10
 
 def main(argv=None):
     import argparse
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    from train import cli
+    p = cli.ArgumentParser(prog='scripts/bench_backends.py', description=__doc__.split('\n\n')[0])
     p.add_argument('--aug', default='flip-crop')
     p.add_argument('--model', default='cifar_resnet20_v1')
     p.add_argument('--epochs', type=int, default=6)
@@ -35,15 +36,19 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=os.path.join(benchlib.ROOT, 'runs', 'backends'))
     p.add_argument('--no-write', action='store_true')
+    p.add_argument('--report-only', action='store_true',
+                   help='only rewrite the report from the runs already in --out')
     args = p.parse_args(argv)
     if not os.path.isdir(args.data):
-        print(f"bench_backends.py: error: --data {args.data!r} is not a folder; pass --data",
-              file=sys.stderr)
-        return 2
-    load_before = os.getloadavg()[0]
+        return cli.fail(p.prog, f"--data {args.data!r} is not a folder; pass --data")
     runs = {}
     for backend in ('sample', 'batch'):
         out = os.path.join(args.out, backend)
+        if args.report_only:
+            if not os.path.exists(os.path.join(out, 'metrics.json')):
+                return cli.fail(p.prog, f'no run in {out!r}; run without --report-only')
+            runs[backend] = json.load(open(os.path.join(out, 'metrics.json')))
+            continue
         cmd = [sys.executable, '-m', 'train.cifar', '--aug', args.aug, '--aug-backend', backend,
                '--model', args.model, '--epochs', str(args.epochs), '--batch-size',
                str(args.batch_size), '--data', args.data, '--num-workers', str(args.num_workers),
@@ -52,7 +57,7 @@ def main(argv=None):
         print('+', ' '.join(cmd[1:]), flush=True)
         subprocess.run(cmd, cwd=benchlib.ROOT, check=True)
         runs[backend] = json.load(open(os.path.join(out, 'metrics.json')))
-    tail = [e['test_acc'] for e in runs['sample']['epochs'][-3:]]
+    spread = {b: [e['test_acc'] for e in m['epochs'][-3:]] for b, m in runs.items()}
     rows = ['| backend | train loss | train acc | test acc | examples/sec (step only) | wall time |',
             '|---|---|---|---|---|---|']
     for backend, m in runs.items():
@@ -60,19 +65,29 @@ def main(argv=None):
         rows.append(f"| {backend} | {f['train_loss']:.3f} | {f['train_acc']:.3f} | "
                     f"{f['test_acc']:.3f} | {f['examples_per_sec']:.1f} | "
                     f"{f['wall_seconds'] / 60:.1f} min |")
+    by_epoch = ['| backend | ' + ' | '.join(f'epoch {e["epoch"]}' for e in runs['sample']['epochs'])
+                + ' |', '|---|' + '---|' * len(runs['sample']['epochs'])]
+    for what in ('train_acc', 'test_acc'):
+        for backend, m in runs.items():
+            by_epoch.append(f"| {backend}, {what.replace('_', ' ')} | "
+                            + ' | '.join(f'{e[what]:.3f}' for e in m['epochs']) + ' |')
     import platform
     md = '\n'.join([
         '## Accuracy: per-sample vs batched backend', '',
-        f"Command: `python scripts/bench_backends.py {' '.join(argv or sys.argv[1:])}`. "
+        f"Command: `python scripts/bench_backends.py "
+        f"{' '.join(a for a in (argv or sys.argv[1:]) if a != '--report-only')}`. "
         f"`train.cifar --aug {args.aug}` with model {args.model}, {args.epochs} epochs, batch "
         f"{args.batch_size}, Adam lr 0.001, seed {args.seed}, one CPU context, "
         f"{args.num_workers} loader workers, on the {os.path.basename(args.data)} data; "
-        f"Python {platform.python_version()}, load average before the runs "
-        f"{load_before:.2f}.", '', *rows, '',
+        f"Python {platform.python_version()}; 1-minute load average at the end of each run: "
+        + ', '.join(f"{b} {m['final'].get('load_average', [float('nan')])[0]:.2f}"
+                    for b, m in runs.items()) + '.',
+        '', *rows, '', 'Per epoch:', '', *by_epoch, '',
         'The backends draw different random numbers (per-image NumPy/MXNet draws in the '
         'loader vs one tensor per batch on the device), so equal accuracy means equal up '
-        'to run-to-run noise: over the sample run\'s last three epochs its test accuracy '
-        f'moved between {min(tail):.3f} and {max(tail):.3f}. examples/sec is the book\'s '
+        'to run-to-run noise. Over the last three epochs test accuracy moved between '
+        + ' and '.join(f'{min(v):.3f}-{max(v):.3f} ({b})' for b, v in spread.items())
+        + ' within each run. examples/sec is the book\'s '
         'figure (training step only; the batch backend\'s step includes its augmentation).'])
     return benchlib.report('bench_backends', md, write=not args.no_write)
 

@@ -1,4 +1,4 @@
-"""The figure scripts: the chapter's gallery and the first CIFAR-10 images."""
+"""The scripts: the chapter's gallery, the first CIFAR-10 images, the benchmarks' inputs."""
 import os
 
 import pytest
@@ -40,3 +40,30 @@ def test_show_cifar_draws_the_first_images(cifar_dir, tmp_path):
     proc = run_script('scripts/show_cifar.py', '--data', str(tmp_path / 'none'), '--out',
                       str(out))
     assert_one_line_error(proc, 'does not exist')
+
+
+def test_bench_pytorch_reads_the_same_images_as_the_library(cifar_dir):
+    """Its NumPy reader (the torch side has no MXNet) against gluon_aug's CIFAR10."""
+    import importlib.util
+    import numpy as onp
+    from gluon_aug.data import CIFAR10
+    path, _ = cifar_dir
+    spec = importlib.util.spec_from_file_location(
+        'bench_pytorch', os.path.join(os.path.dirname(__file__), '..', 'scripts', 'bench_pytorch.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    images, labels = module.read_cifar_images(path, 30)
+    ours = CIFAR10(path, train=True)
+    assert images.shape == (30, 32, 32, 3) and images.dtype == onp.uint8
+    for i in (0, 17, 29):
+        img, label = ours[i]
+        assert onp.array_equal(images[i], img.asnumpy()) and labels[i] == label
+
+
+@pytest.mark.parametrize('script, args, needle', [
+    ('scripts/bench_pytorch.py', ['--torch-python', '/nonexistent/python'], '--torch-python'),
+    ('scripts/bench_pytorch.py', [], 'required: --torch-python'),
+    ('scripts/bench_backends.py', ['--data', '/nonexistent/cifar'], '--data'),
+])
+def test_benchmark_scripts_refuse_bad_input_in_one_line(script, args, needle):
+    assert_one_line_error(run_script(script, *args), needle)
