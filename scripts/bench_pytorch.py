@@ -151,7 +151,7 @@ def main(argv=None):
             return cli.fail(p.prog, f'{flag} {path!r} does not exist; pass {flag}')
     sys.path.insert(0, HERE)
     import benchlib
-    load_before = os.getloadavg()[0]
+    machine = benchlib.machine()   # before the runs: it records the load average
     out = os.path.join(ROOT, 'runs', 'bench-pytorch')
     mxnet, torch, info = [], [], {}
     for _ in range(args.repeats):
@@ -178,8 +178,8 @@ def main(argv=None):
         f'd2l ResNet-18, Adam lr 0.001, batch {args.batch_size}, flip, {args.batches} batches of '
         f'the subset, {args.num_workers} loader workers, one CPU; the book\'s figure '
         f'(examples/sec of the training step only), medians over {args.repeats} alternating '
-        f"runs. Machine: {benchlib.machine()}; PyTorch {info.get('torch')} with "
-        f"{info.get('threads')} threads; load average before the runs {load_before:.2f}.", '',
+        f"runs. Machine: {machine}; PyTorch {info.get('torch')} with "
+        f"{info.get('threads')} threads.", '',
         '| implementation | examples/sec |', '|---|---|',
         f"| MXNet, `python -m train.cifar --aug flip` (hybridized) | {m:.1f} |",
         f"| PyTorch, the book's code | {t:.1f} |",
