@@ -74,10 +74,9 @@ def main(argv=None):
     import platform
     md = '\n'.join([
         '## Accuracy: per-sample vs batched backend', '',
-        f"Command: `python scripts/bench_backends.py "
-        f"{' '.join(a for a in (argv or sys.argv[1:]) if a != '--report-only')}".rstrip()
+        ('Command: `python scripts/bench_backends.py '
+         + ' '.join(a for a in (argv or sys.argv[1:]) if a != '--report-only')).rstrip()
         + '`. '
-        f"
         f"`train.cifar --aug {args.aug}` with model {args.model}, {args.epochs} epochs, batch "
         f"{args.batch_size}, Adam lr 0.001, seed {args.seed}, one CPU context, "
         f"{args.num_workers} loader workers, on the {os.path.basename(args.data)} data; "
