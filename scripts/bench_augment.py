@@ -74,6 +74,7 @@ def main(argv=None):
         return 0
 
     from gluon_aug import PRESETS
+    machine = benchlib.machine()   # before the runs: it records the load average
     rows = []
     for size in args.sizes:
         for name in args.presets or list(PRESETS):
@@ -96,7 +97,7 @@ def main(argv=None):
     md = '\n'.join([
         '## Augmentation throughput: per sample vs batched', '',
         f"Command: `python scripts/bench_augment.py {' '.join(argv or sys.argv[1:])}`. "
-        f'Machine: {benchlib.machine()}.', '',
+        f'Machine: {machine}.', '',
         'Per sample: the preset\'s Gluon transforms through `Dataset.transform` and a '
         'DataLoader (uint8 HWC in, float CHW batches out). Batched: the preset\'s twin from '
         '`gluon_aug.batch_aug.get_batch_preset`, hybridized, on an NCHW float batch already on '

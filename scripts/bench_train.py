@@ -1,7 +1,7 @@
 """The training loop's overhead over the bare compute step, per backend and mode.
 
-    python scripts/bench_train.py                          # cifar_resnet20_v1, ~5 minutes
-    python scripts/bench_train.py --model resnet18 --batches 4
+    python scripts/bench_train.py        # the book's ResNet-18 and flip: ~18 minutes on 2 cores
+    python scripts/bench_train.py --model cifar_resnet20_v1 --batches 8 --repeats 3   # ~5 minutes
 
 Full loop: what ``train.cifar`` runs for one epoch's training part (DataLoader,
 augmentation per sample in workers or per batch on the device, split across
@@ -22,14 +22,14 @@ SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10
 def main(argv=None):
     import argparse
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--model', default='cifar_resnet20_v1')
+    p.add_argument('--model', default='resnet18', help="default: the book's (train.cifar's)")
     p.add_argument('--aug', default='flip', help='preset (default: flip, the book\'s)')
     p.add_argument('--data', default=SUBSET)
     p.add_argument('-b', '--batch-size', type=int, default=256)
-    p.add_argument('--batches', type=int, default=8, help='batches per measurement')
+    p.add_argument('--batches', type=int, default=6, help='batches per measurement')
     p.add_argument('--devices', default='cpu')
     p.add_argument('-j', '--num-workers', type=int, default=2)
-    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--repeats', type=int, default=2)
     p.add_argument('--no-write', action='store_true')
     args = p.parse_args(argv)
 
@@ -38,6 +38,7 @@ def main(argv=None):
     from gluon_aug.batch_aug import batch_split, get_batch_preset
     devices = ga.parse_devices(args.devices)
     n = args.batch_size * args.batches
+    machine = benchlib.machine()   # before the runs: it records the load average
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     rows = []
     for hybridize in (True, False):
@@ -85,7 +86,7 @@ def main(argv=None):
         f"Command: `python scripts/bench_train.py {' '.join(argv or sys.argv[1:])}`. "
         f"Model {args.model}, preset {args.aug}, batch {args.batch_size}, devices "
         f"{devices}, {args.num_workers} loader workers, {args.batches} batches a measurement, "
-        f"medians over {args.repeats}. Machine: {benchlib.machine()}.", '', *table, '',
+        f"medians over {args.repeats}. Machine: {machine}.", '', *table, '',
         'The batch backend augments inside the step, so its bare-step column (no '
         'augmentation) is the same computation as the sample backend\'s; its overhead '
         'includes the on-device augmentation.'])

@@ -80,6 +80,7 @@ def main(argv=None):
     if args.child:
         print(json.dumps(measure(args.child)))
         return 0
+    machine = benchlib.machine()   # before the runs: it records the load average
     relevant = sorted(f for f in cpu_flags() if f.startswith(('avx512', 'amx')))
     results = {}
     for dtype in ('float32', 'bfloat16'):
@@ -106,7 +107,7 @@ def main(argv=None):
                    'AVX512_BF16 or AMX).')
     md = '\n'.join([
         '## bfloat16 on this CPU', '',
-        f"Command: `python scripts/probe_bf16.py`. Machine: {benchlib.machine()}. CPU flags "
+        f"Command: `python scripts/probe_bf16.py`. Machine: {machine}. CPU flags "
         f"for bf16: {', '.join(relevant) if relevant else 'no AVX-512 or AMX flags'}.", '',
         'One 3x3 convolution of ResNet-18\'s shape (batch 64, 64 -> 64 channels, 32x32), '
         'forward and backward, median of 5:', '',
