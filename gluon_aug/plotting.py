@@ -42,8 +42,8 @@ def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
     axes.set_ylabel(ylabel)
     axes.set_xscale(xscale)
     axes.set_yscale(yscale)
-    if xlim is not None and xlim[0] == xlim[1]:   # one epoch: centre its point, no warning
-        xlim = (xlim[0] - 0.5, xlim[1] + 0.5)
+    if xlim is not None and xlim[0] == xlim[1]:   # one epoch: show it whole, no warning
+        xlim = (xlim[0] - 1, xlim[1])
     axes.set_xlim(xlim)
     axes.set_ylim(ylim)
     if legend:
