@@ -45,8 +45,8 @@ from .transforms import RandomErasing, RandomPadCrop
 
 T = gluon.data.vision.transforms
 
-__all__ = ['BatchAugmenter', 'BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom', 'BatchPadCrop',
-           'BatchResizedCrop', 'BatchErasing', 'BatchNormalize', 'BatchColorJitter',
+__all__ = ['BatchAugmenter', 'BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight',
+           'BatchFlipTopBottom', 'BatchPadCrop', 'BatchResizedCrop', 'BatchErasing', 'BatchNormalize', 'BatchColorJitter',
            'to_batch', 'get_batch_preset', 'batch_split', 'BATCH_PRESETS']
 
 
@@ -125,8 +125,6 @@ def remap(F, x, steps, channels=None):
     image get zero bilinear weight, which is the same zero fill.
     `channels`: passed on to ``resample``.
     """
-    if len(steps) == 1 and isinstance(steps[0][0], BatchFlipLeftRight):
-        return steps[0][0].mirror(F, x, *steps[0][1])
     crops = [k for k, (block, _) in enumerate(steps) if isinstance(block, BatchResizedCrop)]
     if len(crops) > 1:
         raise ValueError('remap: at most one BatchResizedCrop per chain')
@@ -227,19 +225,20 @@ class BatchIndexMap(BatchAugmenter):
 class BatchFlipLeftRight(BatchIndexMap):
     """Mirror each image left-right with probability `p` (one Bernoulli(p) per sample)."""
 
+    stays_inside = True
+
     def __init__(self, p=0.5, axis=3):
         super().__init__()
         self.p, self.axis = p, axis
 
-    stays_inside = True
-
     def draw(self, F, x):
         return (uniform(F, x, k=None) < self.p,)
 
-    def mirror(self, F, x, flip):
+    def apply(self, F, x, flip):
         """A flip alone: a reversed slice and a 0/1 blend, exact (1 y + 0 x == y)
         and cheaper than a gather (same at 32x32, ~3x at 224x224; np.flip and a
-        broadcast np.where are ~10x and ~3x slower on MXNet's CPU backend)."""
+        broadcast np.where are ~10x and ~3x slower on MXNet's CPU backend). In a
+        chain with other moves it runs as part of one gather (``source``)."""
         mirrored = x[:, :, :, ::-1] if self.axis == 3 else x[:, :, ::-1, :]
         m = flip.astype('float32')  # batches are float32 (ToTensor's output)
         return m * mirrored + (1 - m) * x
@@ -466,6 +465,9 @@ class BatchPipeline(nn.HybridSequential):
         chain = []   # geometric steps not run yet: index maps and at most one resized crop
 
         def run(x, chain):
+            if len(chain) == 1:   # a step alone runs its own apply (a lone flip: a blend)
+                block, params = chain[0]
+                return block.apply(F, x, *params)
             channels = next((b._channels for b, _ in chain if b._channels), None)
             return remap(F, x, chain, channels) if chain else x
         for block in self._children.values():

@@ -176,22 +176,22 @@ class BatchColorJitter(nn.HybridBlock):
                     saturation = chosen
             return blend(F, x, a, contrast, saturation, self.mxnet_saturation)
 
-        def column(k):   # order[:, k] as (N, 1, 1, 1); k (N, 1) tensor
-            return F.npx.pick(order, k.reshape(-1), axis=1).reshape(-1, 1, 1, 1)
+        def op_at(k, run):   # order[:, k] as (N, 1, 1, 1) where `run`, else -1; k, run (N, 1)
+            k = F.np.minimum(k * run, m - 1)
+            op = F.npx.pick(order, k.reshape(-1), axis=1).reshape(-1, 1, 1, 1)
+            return (op + 1) * run.reshape(-1, 1, 1, 1) - 1
 
         if hue is None:
             for s in range(m):
                 x = stage(x, order[:, s:s + 1].reshape(-1, 1, 1, 1))
             return x
-        at = F.np.argmax((order == hue).astype('float32'), axis=1).astype('float32').reshape(-1, 1)  # hue's stage
+        at = F.np.argmax((order == hue).astype('float32'), axis=1)   # hue's stage
+        at = at.astype('float32').reshape(-1, 1)
         for s in range(m - 1):   # the ops ordered before hue
-            run = at > s
-            x = stage(x, (column(run * s) + 1) * run.reshape(-1, 1, 1, 1) - 1)
+            x = stage(x, op_at(at * 0 + s, at > s))
         x = adjust_hue(F, x, factors[hue])
         for s in range(m - 1):   # and after it
-            k = at + 1 + s
-            run = k < m
-            x = stage(x, (column(F.np.minimum(k, m - 1)) + 1) * run.reshape(-1, 1, 1, 1) - 1)
+            x = stage(x, op_at(at + 1 + s, at + 1 + s < m))
         return x
 
     def hybrid_forward(self, F, x):

@@ -149,7 +149,6 @@ def main(argv=None):
     for path, flag in ((args.data, '--data'), (args.torch_python, '--torch-python')):
         if not os.path.exists(path):
             return cli.fail(p.prog, f'{flag} {path!r} does not exist; pass {flag}')
-    sys.path.insert(0, HERE)
     import benchlib
     machine = benchlib.machine()   # before the runs: it records the load average
     out = os.path.join(ROOT, 'runs', 'bench-pytorch')

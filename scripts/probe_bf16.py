@@ -13,13 +13,10 @@ natively with AVX512_BF16 or AMX, and emulates it on other AVX-512 CPUs).
 """
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train  # noqa: E402,F401  (OMP_NUM_THREADS before MXNet loads)
 import benchlib  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def cpu_flags():
@@ -34,8 +31,7 @@ def cpu_flags():
 
 
 def median_ms(fn, repeats=5):
-    fn()
-    return 1e3 * benchlib.median_time(fn, repeats, warmup=0)
+    return 1e3 * benchlib.median_time(fn, repeats, warmup=1)
 
 
 def measure(dtype):
