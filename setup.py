@@ -5,11 +5,17 @@ machines; never both (they provide the same `mxnet` module):
 
     pip install -e ".[cpu,test]"      # or ".[gpu,test]" on a GPU machine
 """
+import re
+
 from setuptools import find_packages, setup
+
+# The version is written once, in gluon_aug/_version.py (the package reads it too).
+with open('gluon_aug/_version.py', encoding='utf-8') as f:
+    VERSION = re.search(r"__version__ = '([^']+)'", f.read()).group(1)
 
 setup(
     name='gluon_aug',
-    version='0.1.0',
+    version=VERSION,
     description="d2l.ai's Image Augmentation chapter (MXNet Gluon path) as an installable package",
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

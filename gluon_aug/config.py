@@ -1,0 +1,215 @@
+"""Every setting of one training run, with its default, written once: ``RunConfig``.
+
+The command line (``python -m train.cifar``) builds its flags, defaults and
+help from these fields (``add_arguments``); ``run_cifar(config)`` takes one;
+``metrics.json`` stores ``asdict(config)``. Each field's metadata says
+
+- ``flags``: its command-line flags (none: set from the library only);
+- ``resume``: a resumed run must match the checkpoint's value (it changes
+  what the next step computes);
+- ``describe``: ``train.compare`` names it in the comparison's description;
+- ``book``: ``--book`` accepts it, because it only sets what the chapter's
+  code is given (the data, the budget, the devices, the augmentation, the net).
+"""
+import dataclasses
+from dataclasses import dataclass, field
+
+from .distributed import KVSTORES, check_kvstore
+from .errors import UsageError
+from .presets import PRESETS
+
+# The chapter's budget: `batch_size = 256` (a global in the book), Adam with
+# `lr=0.001`, and `train_ch13(..., 10, devices)`.
+BOOK_BATCH_SIZE, BOOK_LR, BOOK_EPOCHS = 256, 0.001, 10
+
+
+def setting(default, help, flags=(), *, resume=False, describe=False, book=False,
+            default_text=None, **argparse_kwargs):
+    """A dataclass field carrying its command-line form and its roles."""
+    return field(default=default, metadata={
+        'help': help, 'flags': tuple(flags), 'resume': resume, 'describe': describe,
+        'book': book, 'default_text': default_text, 'argparse': argparse_kwargs})
+
+
+@dataclass
+class RunConfig:
+    """One training run (``python -m train.cifar``; defaults: the book's experiment)."""
+    # -- what is trained
+    aug: str = setting('flip', "augmentation preset for training (the book's train_augs is "
+                       "flip; none = ToTensor only; --list-augs describes them)", ('--aug',),
+                       resume=True, book=True, choices=tuple(PRESETS))
+    aug_backend: str = setting('sample', "where --aug runs: sample = per image in the loader "
+                               "(the book's), batch = per device shard inside the training "
+                               "step, batched (gluon_aug.batch_aug)", ('--aug-backend',),
+                               resume=True, choices=('sample', 'batch'))
+    normalize: bool = setting(False, "standardize with CIFAR-10's channel mean and std (train "
+                              "and test)", ('--normalize',), resume=True, describe=True,
+                              action='store_true')
+    model: str = setting('resnet18', "resnet18 (d2l) or a GluonCV CIFAR model such as "
+                         "cifar_resnet20_v1", ('--model',), resume=True, describe=True, book=True)
+    optimizer: str = setting('adam', "the Trainer's optimizer (the book's: adam)",
+                             resume=True, describe=True)
+    # -- the budget
+    epochs: int = setting(BOOK_EPOCHS, 'epochs', ('--epochs',), describe=True, book=True,
+                          type=int)
+    batch_size: int = setting(BOOK_BATCH_SIZE, 'batch size, split across devices; with a '
+                              'dist_* --kvstore it is per worker: the global batch is this x '
+                              'workers', ('-b', '--batch-size'), resume=True, describe=True,
+                              book=True, type=int)
+    lr: float = setting(BOOK_LR, 'learning rate', ('--lr',), resume=True, describe=True,
+                        book=True, type=float)
+    # -- where
+    devices: str = setting(None, 'gpu (all), gpu:N (first N), gpu:0,1, gpu(3), cpu, cpu:N '
+                           '(N CPU contexts)', ('--devices',), resume=True, describe=True,
+                           book=True, default_text='all GPUs, else cpu')
+    kvstore: str = setting('device', "gluon.Trainer's kvstore; dist_sync, dist_device_sync, "
+                           "dist_async train data-parallel across processes or machines: "
+                           "start them with python -m train.launch -n WORKERS -- python -m "
+                           "train.cifar ... (README, 'Distributed training')", ('--kvstore',),
+                           resume=True, choices=KVSTORES)
+    hybridize: bool = setting(True, "don't compile the net (hybridize with static_alloc and "
+                              "static_shape); the book runs it imperatively",
+                              ('--no-hybridize',), resume=True, action='store_false')
+    # -- the data
+    data: str = setting(None, 'folder with data_batch_*.bin and test_batch.bin',
+                        ('--data',), resume=True, describe=True, book=True, metavar='DIR',
+                        default_text="Gluon's $MXNET_HOME/datasets/cifar10, downloaded if "
+                                     "needed")
+    limit_train: int = setting(None, 'use only the first N training examples',
+                               ('--limit-train',), resume=True, describe=True, book=True,
+                               type=int, metavar='N', default_text='all')
+    limit_test: int = setting(None, 'use only the first N test examples', ('--limit-test',),
+                              resume=True, describe=True, book=True, type=int, metavar='N',
+                              default_text='all')
+    num_workers: int = setting(None, 'DataLoader worker processes (0: load in this process)',
+                               ('-j', '--num-workers'), describe=True, book=True, type=int,
+                               default_text="get_dataloader_workers(): 4, as the book")
+    thread_pool: bool = setting(False, 'load with threads instead of worker processes (no '
+                                'shared memory); the threads take turns augmenting, since '
+                                'the seeded generators are shared', ('--thread-pool',),
+                                action='store_true')
+    loader_timeout: float = setting(120.0, 'seconds a loader worker may take for a batch '
+                                    'before the run stops with an error',
+                                    ('--loader-timeout',), type=float, metavar='S')
+    seed: int = setting(None, 'random seed', ('--seed',), resume=True, describe=True, type=int,
+                        default_text='drawn, and recorded in metrics.json')
+    # -- output
+    out: str = setting(None, 'write metrics.json, curves.png, model.params and the '
+                       'checkpoint here (refuses a folder holding a previous run unless '
+                       '--overwrite)', ('--out',), book=True, metavar='DIR',
+                       default_text='none')
+    overwrite: bool = setting(False, 'allow --out to replace a previous run', ('--overwrite',),
+                              book=True, action='store_true')
+    resume: str = setting(None, 'continue the run whose --out was DIR from its last '
+                          'checkpoint (pass the same settings; the result is bitwise '
+                          'identical to an uninterrupted run)', ('--resume',), metavar='DIR')
+    checkpoint_every: int = setting(None, 'with --out, also checkpoint every N batches',
+                                    ('--checkpoint-every',), type=int, metavar='N',
+                                    default_text='each epoch')
+    progress: bool = setting(True, 'hide the progress bar', ('--no-progress',), book=True,
+                             action='store_false')
+    book: bool = setting(False, "run the chapter's code path and nothing else: imperative "
+                         "net, transform_first + shuffling DataLoader, train_ch13 as written; "
+                         "no seed, checkpoint or progress bar", ('--book',),
+                         action='store_true')
+
+
+def config_fields(role=None):
+    """RunConfig's fields, or those whose metadata has `role` (resume, describe, book)."""
+    return [f for f in dataclasses.fields(RunConfig) if role is None or f.metadata[role]]
+
+
+def flag_of(name):
+    """The long command-line flag of field `name` (its name, if it has none)."""
+    meta = RunConfig.__dataclass_fields__[name].metadata
+    longs = [f for f in meta['flags'] if f.startswith('--')]
+    return longs[0] if longs else name
+
+
+def add_arguments(parser, skip=()):
+    """Add a flag for every RunConfig field that has one (but `skip`), with its
+    default and help; ``config_from_args`` turns the parsed flags back."""
+    for f in config_fields():
+        meta = f.metadata
+        if f.name in skip or not meta['flags']:
+            continue
+        kwargs = dict(meta['argparse'])
+        shown = meta['default_text'] or f.default
+        if kwargs.get('action') not in ('store_true', 'store_false'):
+            meta_help = f"{meta['help']} (default: {shown})"
+        else:
+            meta_help = meta['help']
+        parser.add_argument(*meta['flags'], dest=f.name, default=f.default, help=meta_help,
+                            **kwargs)
+
+
+def config_from_args(args, **extra):
+    """A RunConfig from parsed flags (fields without a flag keep their defaults)."""
+    given = {f.name: getattr(args, f.name) for f in config_fields() if hasattr(args, f.name)}
+    return RunConfig(**given, **extra)
+
+
+def describe_config(config, relative_to=None):
+    """'model=..., epochs=..., ...': the fields marked `describe`, paths relative."""
+    import os
+    values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    parts = []
+    for f in config_fields('describe'):
+        value = values.get(f.name)
+        if f.name == 'data' and value:
+            value = os.path.relpath(value, relative_to or os.getcwd())
+        parts.append(f'{f.name}={value}')
+    return ', '.join(parts)
+
+
+def _check_positive(name, value, kind=int):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value \
+            or value <= 0 or (kind is int and int(value) != value) \
+            or value in (float('inf'), float('-inf')):
+        what = 'a positive integer' if kind is int else 'a positive number'
+        raise UsageError(f"{flag_of(name)} must be {what}, got {value!r}")
+
+
+def check_config(config):
+    """Raise UsageError naming the first bad setting; touches no file or device."""
+    for name in ('epochs', 'batch_size'):
+        _check_positive(name, getattr(config, name))
+    _check_positive('lr', config.lr, kind=float)
+    _check_positive('loader_timeout', config.loader_timeout, kind=float)
+    for name in ('limit_train', 'limit_test', 'checkpoint_every'):
+        if getattr(config, name) is not None:
+            _check_positive(name, getattr(config, name))
+    if config.num_workers is not None and (not isinstance(config.num_workers, int)
+                                           or config.num_workers < 0):
+        raise UsageError(f"--num-workers must be 0 or more, got {config.num_workers!r}")
+    for f in config_fields():
+        choices = f.metadata['argparse'].get('choices')
+        if choices and getattr(config, f.name) not in choices:
+            raise UsageError(f"{flag_of(f.name)} {getattr(config, f.name)!r} is not one of: "
+                             f"{', '.join(choices)}")
+    if str(config.kvstore).startswith('dist') and (config.resume or config.checkpoint_every):
+        raise UsageError("checkpoints are not supported with a dist_* kvstore yet (the "
+                         "optimizer state lives on the parameter servers); drop --resume "
+                         "and --checkpoint-every")
+    check_kvstore(config.kvstore)   # dist_*: the DMLC_* variables, before anything is written
+    if config.book:
+        check_book(config)
+
+
+def check_book(config):
+    """``--book`` runs the chapter's code path: refuse any setting that would change it."""
+    for f in config_fields():
+        if not f.metadata['book'] and f.name != 'book' and getattr(config, f.name) != f.default:
+            raise UsageError(
+                f"--book runs the chapter's code path, which {flag_of(f.name)} would change; "
+                f"drop {flag_of(f.name)}, or drop --book (README, 'Departures from the book')")
+
+
+def resume_view(config):
+    """The settings a resumed run must share with its checkpoint, comparable as a dict."""
+    import os
+    values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    view = {f.name: values.get(f.name) for f in config_fields('resume')}
+    if view.get('data'):
+        view['data'] = os.path.abspath(view['data'])
+    return view
