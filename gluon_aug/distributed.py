@@ -28,10 +28,10 @@ What this module adds around MXNet's kvstore:
   and server); either failing raises ``UsageError`` instead of hanging forever.
   It announces ``gluon_aug: joined dist_sync as worker rank R of N`` on stderr
   (``train.launch`` uses it to prefix that worker's output with its rank).
-- ``shard_dataset`` gives each worker a disjoint shard (``Dataset.shard``: the
-  shards together cover the set) and the same number of full batches on every
-  worker: the dist kvstore needs every worker to push the same number of times,
-  and ``Trainer.step`` refuses a changed batch size on a dist kvstore.
+- each worker reads a disjoint shard of the training set with the same number
+  of full batches on every worker (``sampling.shard_dataset``): the dist
+  kvstore needs every worker to push the same number of times, and
+  ``Trainer.step`` refuses a changed batch size on a dist kvstore.
 - ``optimizer_rescale`` makes ``Trainer.step(local batch)`` average over the
   global batch: MXNet's ``dist_sync`` server *sums* the workers' gradients and
   applies the optimizer with ``rescale_grad = 1/local batch`` (checked: two
@@ -227,53 +227,6 @@ def broadcast_seed(kvstore, seed):
     kvstore.pull(_SEED_KEY, out=out)
     hi, lo = (int(v) for v in out.asnumpy())
     return (hi << 16) | lo
-
-
-class EqualBatchSampler:
-    """`num_batches` batches of exactly `batch_size` distinct indices drawn from
-    a fresh permutation of range(`length`) each epoch (NumPy's global
-    generator, as Gluon's RandomSampler); the rest of the epoch is dropped."""
-
-    def __init__(self, length, batch_size, num_batches, shuffle=True):
-        if num_batches * batch_size > length:
-            raise ValueError(f"{num_batches} batches of {batch_size} exceed {length} examples")
-        self._length, self._batch_size = length, batch_size
-        self._num_batches, self._shuffle = num_batches, shuffle
-
-    def __iter__(self):
-        order = onp.random.permutation(self._length) if self._shuffle else onp.arange(self._length)
-        for i in range(self._num_batches):
-            yield order[i * self._batch_size:(i + 1) * self._batch_size].tolist()
-
-    def __len__(self):
-        return self._num_batches
-
-
-def shard_dataset(dataset, shard, batch_size, is_train):
-    """Worker `index`'s shard of `dataset` for ``shard=(num_parts, index)`` and
-    the DataLoader's batching keywords.
-
-    Shards are ``Dataset.shard``'s: contiguous, disjoint, covering the set
-    (sizes differ by at most one). For training every worker gets the same
-    number of full batches, ``len(dataset) // num_parts // batch_size``,
-    reshuffled each epoch; a worker's extra example takes its turn with the
-    others. Test shards are read in order, whole.
-    """
-    num_parts, index = shard
-    if not (isinstance(num_parts, int) and isinstance(index, int) and 0 <= index < num_parts):
-        raise UsageError(f"shard must be (num_parts, index) with 0 <= index < num_parts, "
-                         f"got {shard!r}")
-    total = len(dataset)
-    part = dataset.shard(num_parts, index)
-    if not is_train:
-        return part, {'batch_size': batch_size, 'shuffle': False}
-    num_batches = total // num_parts // batch_size
-    if num_batches < 1:
-        raise UsageError(f"--batch-size {batch_size} per worker is more than the "
-                         f"{total // num_parts} training examples each of the {num_parts} "
-                         f"workers holds; pass a --batch-size of at most {total // num_parts} "
-                         f"or use fewer workers")
-    return part, {'batch_sampler': EqualBatchSampler(len(part), batch_size, num_batches)}
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ import threading
 import numpy as onp
 
 from ._mxnet import gluon, mx
+from .errors import UsageError
 
 
 class EpochSampler(gluon.data.Sampler):
@@ -95,3 +96,50 @@ class SeededTransform(gluon.data.Dataset):
             except Exception as err:
                 raise RuntimeError(f"augmentation failed on example {idx}: "
                                    f"{type(err).__name__}: {err}") from err
+
+
+class EqualBatchSampler:
+    """`num_batches` batches of exactly `batch_size` distinct indices drawn from
+    a fresh permutation of range(`length`) each epoch (NumPy's global
+    generator, as Gluon's RandomSampler); the rest of the epoch is dropped."""
+
+    def __init__(self, length, batch_size, num_batches, shuffle=True):
+        if num_batches * batch_size > length:
+            raise ValueError(f"{num_batches} batches of {batch_size} exceed {length} examples")
+        self._length, self._batch_size = length, batch_size
+        self._num_batches, self._shuffle = num_batches, shuffle
+
+    def __iter__(self):
+        order = onp.random.permutation(self._length) if self._shuffle else onp.arange(self._length)
+        for i in range(self._num_batches):
+            yield order[i * self._batch_size:(i + 1) * self._batch_size].tolist()
+
+    def __len__(self):
+        return self._num_batches
+
+
+def shard_dataset(dataset, shard, batch_size, is_train):
+    """Worker `index`'s shard of `dataset` for ``shard=(num_parts, index)`` and
+    the DataLoader's batching keywords.
+
+    Shards are ``Dataset.shard``'s: contiguous, disjoint, covering the set
+    (sizes differ by at most one). For training every worker gets the same
+    number of full batches, ``len(dataset) // num_parts // batch_size``,
+    reshuffled each epoch; a worker's extra example takes its turn with the
+    others. Test shards are read in order, whole.
+    """
+    num_parts, index = shard
+    if not (isinstance(num_parts, int) and isinstance(index, int) and 0 <= index < num_parts):
+        raise UsageError(f"shard must be (num_parts, index) with 0 <= index < num_parts, "
+                         f"got {shard!r}")
+    total = len(dataset)
+    part = dataset.shard(num_parts, index)
+    if not is_train:
+        return part, {'batch_size': batch_size, 'shuffle': False}
+    num_batches = total // num_parts // batch_size
+    if num_batches < 1:
+        raise UsageError(f"--batch-size {batch_size} per worker is more than the "
+                         f"{total // num_parts} training examples each of the {num_parts} "
+                         f"workers holds; pass a --batch-size of at most {total // num_parts} "
+                         f"or use fewer workers")
+    return part, {'batch_sampler': EqualBatchSampler(len(part), batch_size, num_batches)}
