@@ -1,174 +1,270 @@
 """One checkpoint file holding everything a run needs to continue exactly.
 
-``checkpoint.pkl`` in the run's ``--out`` folder is a pickled dict with fixed
-keys: ``version``, ``params`` (every parameter's value on every device, as
-an ``.npz``: ``net.save_parameters`` would average the devices' copies, and
-BatchNorm's running statistics differ per device in split-batch training),
-``trainer`` (the bytes of ``trainer.save_states``: optimizer state and update
-counts), and ``state`` (epoch and batch position, the epoch's running sums,
-the history so far, the animator's points, the configuration). It is written
-to a temporary file, flushed to disk and renamed over the previous one, so a
-crash at any moment leaves either the old or the new checkpoint, never half
-of one. Only the latest is kept (ResNet-18 with Adam is ~135 MB a copy).
+``checkpoint.npz`` in the run's ``--out`` folder is a NumPy archive read with
+``allow_pickle=False``, so loading it never runs code (pickle, and MXNet's
+``Trainer.load_states``, would run whatever a crafted file holds). It holds
 
-RNG state needs no saving: the loader's randomness is a function of (seed,
-epoch, position) (see sampling.py) and the training step draws none.
+- ``param/J/D``: parameter J's value on device D (``save_parameters`` would
+  average the devices' copies, and BatchNorm's running statistics differ per
+  device in split-batch training);
+- ``opt/D/I/...``: the optimizer state arrays of parameter I on device D
+  (Adam's mean and variance, SGD's momentum), one per leaf of the state;
+- ``extra/NAME/...``: arrays of other stateful parts (weight averages, ...);
+- ``state``: UTF-8 JSON as bytes: format version, the position (epoch, batch,
+  the epoch's running sums), the history, the configuration, the data files'
+  sizes and SHA-1, the optimizer's update counts and scalar hyperparameters,
+  and the JSON part of the stateful parts.
+
+It is written in one piece to a temporary file, flushed, renamed over the
+previous one and the folder is flushed too, so a crash or power cut at any
+moment leaves the old or the new checkpoint, never half of one. Only the
+latest is kept (d2l ResNet-18 with Adam: ~135 MB). RNG state needs no saving:
+the loader's randomness is a function of (seed, epoch, position) (see
+sampling.py) and the training step draws none.
 """
+import errno
 import io
+import json
 import os
-import pickle
-import tempfile
+import zipfile
 
 import numpy as onp
 
-from . import faults
 from ._mxnet import mx
-from .errors import UsageError
+from .errors import RunError, UsageError
+from .loop import Callback, Position
 
-FILENAME = 'checkpoint.pkl'
-VERSION = 1
-KEYS = {'version', 'params', 'trainer', 'state'}
+FILENAME = 'checkpoint.npz'
+VERSION = 2
+_SCALARS = (bool, int, float, str, type(None))
 
 
-def params_bytes(net):
-    """Every parameter on every device, exactly, as ``.npz`` bytes."""
+def atomic_write(path, data):
+    """Replace `path` with the bytes `data`: all of it or (after any crash) nothing.
+
+    A failed write (a full disk, ...) removes its temporary file, keeps the
+    previous `path` and raises ``RunError``.
+    """
+    tmp = f'{path}.tmp'
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        try:
+            os.fsync(fd)   # the rename itself reaches the disk
+        finally:
+            os.close(fd)
+    except OSError as err:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        reason = 'the disk is full' if err.errno == errno.ENOSPC else err.strerror or str(err)
+        raise RunError(f"cannot write {path} ({reason}); the previous checkpoint, if any, is "
+                       "kept: free space or pass another --out, then --resume") from None
+
+
+# -- arrays of the net and the optimizer ------------------------------------------------
+
+def _array(value):
+    return value.asnumpy()
+
+
+def _set(data, value):
+    # copyto, not data[:] = ...: it also writes arrays in oneDNN's layout
+    array = mx.np.array if isinstance(data, mx.np.ndarray) else mx.nd.array
+    array(value, dtype=data.dtype).copyto(data)
+
+
+def net_arrays(net):
+    """Every parameter on every device, exactly: {'param/J/D': array}."""
     # keyed by position, not name: Gluon's name prefixes count instances per process
-    arrays = {f'{j}:{i}': data.asnumpy()
-              for j, p in enumerate(net.collect_params().values())
-              for i, data in enumerate(p.list_data())}
+    return {f'param/{j}/{d}': _array(data)
+            for j, p in enumerate(net.collect_params().values())
+            for d, data in enumerate(p.list_data())}
+
+
+def load_net_arrays(net, arrays):
+    """Inverse of ``net_arrays`` on a net initialized on the same devices."""
+    params = list(net.collect_params().values())
+    want = sum(len(p.list_data()) for p in params)
+    have = sum(1 for k in arrays if k.startswith('param/'))
+    if have != want:
+        raise ValueError(f'it holds {have} parameter arrays, the model has {want}')
+    for j, p in enumerate(params):
+        for d, data in enumerate(p.list_data()):
+            value = arrays[f'param/{j}/{d}']
+            if value.shape != data.shape:
+                raise ValueError(f'parameter {p.name}: checkpoint shape {value.shape}, '
+                                 f'model shape {data.shape}')
+            _set(data, value)
+
+
+def _flatten(state, key, arrays):
+    """A JSON tree of an optimizer state (None, an array, or tuples of them)."""
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return {'seq': [_flatten(s, f'{key}/{k}', arrays) for k, s in enumerate(state)],
+                'tuple': isinstance(state, tuple)}
+    arrays[key] = _array(state)
+    return {'array': key, 'np': isinstance(state, mx.np.ndarray)}
+
+
+def _unflatten(tree, arrays):
+    if tree is None:
+        return None
+    if 'seq' in tree:
+        items = [_unflatten(t, arrays) for t in tree['seq']]
+        return tuple(items) if tree['tuple'] else items
+    value = arrays[tree['array']]
+    array = mx.np.array if tree['np'] else mx.nd.array
+    return array(value, dtype=value.dtype)   # the Updater moves it to its weight's device
+
+
+def init_trainer(trainer):
+    """What ``Trainer`` does before its first update, done now (MXNet has no public
+    call for it): create the kvstore and, with several devices, copy device 0's
+    values into it and to every device."""
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    if trainer._params_to_init:
+        trainer._init_params()
+
+
+def updaters(trainer):
+    """The ``Updater`` objects that hold the optimizer state: one per device, or
+    the local kvstore's one when it updates (MXNet's default with several
+    devices). A distributed kvstore keeps it on its servers, out of reach."""
+    init_trainer(trainer)
+    if not trainer._update_on_kvstore:
+        return trainer._updaters
+    updater = getattr(trainer._kvstore, '_updater', None)
+    if updater is None:
+        raise ValueError('the optimizer state lives on the kvstore servers, which MXNet '
+                         'cannot read back')
+    return [updater]
+
+
+def trainer_state(trainer):
+    """(JSON, arrays) of the optimizer: states per updater, update counts, scalars."""
+    arrays = {}
+    trees = [{str(i): _flatten(s, f'opt/{d}/{i}', arrays) for i, s in upd.states.items()}
+             for d, upd in enumerate(updaters(trainer))]
+    opt = trainer._optimizer
+    meta = {'type': type(opt).__name__.lower(), 'states': trees,
+            'scalars': {k: v for k, v in vars(opt).items() if isinstance(v, _SCALARS)},
+            'counts': {str(dev): {str(i): n for i, n in counts.items()}
+                       for dev, counts in opt._all_index_update_counts.items()}}
+    return meta, arrays
+
+
+def load_trainer_state(trainer, meta, arrays):
+    """Inverse of ``trainer_state`` on a Trainer over the same parameters and devices."""
+    opt = trainer._optimizer
+    if meta['type'] != type(opt).__name__.lower():
+        raise ValueError(f"it holds {meta['type']} state, this run uses "
+                         f"{type(opt).__name__.lower()}")
+    targets = updaters(trainer)
+    if len(meta['states']) != len(targets):
+        raise ValueError(f"it holds {len(meta['states'])} optimizer states per parameter, "
+                         f"this run {len(targets)}")
+    for upd, trees in zip(targets, meta['states']):
+        upd.states = {int(i): _unflatten(t, arrays) for i, t in trees.items()}
+        upd.states_synced = dict.fromkeys(upd.states, False)
+    for k, v in meta['scalars'].items():
+        setattr(opt, k, v)
+    opt._all_index_update_counts = {int(dev): {int(i): n for i, n in counts.items()}
+                                    for dev, counts in meta['counts'].items()}
+    opt._index_update_count = opt._all_index_update_counts.setdefault(0, {})
+
+
+# -- the file ---------------------------------------------------------------------------
+
+def save_checkpoint(out, state, arrays):
+    """Write `state` (JSON-able dict) and `arrays` (name -> NumPy array) to out/FILENAME."""
+    blob = json.dumps(dict(state, version=VERSION)).encode('utf-8')
     buf = io.BytesIO()
-    onp.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def load_params_bytes(net, blob):
-    """Inverse of ``params_bytes``, on a net initialized on the same devices."""
-    with onp.load(io.BytesIO(blob)) as saved:
-        if len(saved.files) != sum(len(p.list_data()) for p in net.collect_params().values()):
-            raise ValueError('the checkpoint holds another number of parameter arrays')
-        for j, p in enumerate(net.collect_params().values()):
-            for i, data in enumerate(p.list_data()):
-                value = saved[f'{j}:{i}']
-                if value.shape != data.shape:
-                    raise ValueError(f'parameter {p.name}: checkpoint shape {value.shape}, '
-                                     f'model shape {data.shape}')
-                # copyto, not data[:] = ...: it also writes arrays in oneDNN's layout
-                array = mx.np.array if isinstance(data, mx.np.ndarray) else mx.nd.array
-                array(value, dtype=data.dtype).copyto(data)
-
-
-def _bytes_of(save, directory):
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        path = os.path.join(tmp, 'blob')
-        save(path)
-        with open(path, 'rb') as f:
-            return f.read()
-
-
-def save_checkpoint(out, net, trainer, state):
-    """Atomically replace ``out/checkpoint.pkl`` with the current run state."""
-    blob = pickle.dumps({'version': VERSION,
-                         'params': params_bytes(net),
-                         'trainer': _bytes_of(trainer.save_states, out),
-                         'state': state}, protocol=pickle.HIGHEST_PROTOCOL)
-    path = os.path.join(out, FILENAME)
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(blob[:len(blob) // 2])
-        faults.hit('checkpoint')  # the resume tests die here, half-way through
-        f.write(blob[len(blob) // 2:])
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    onp.savez(buf, state=onp.frombuffer(blob, dtype=onp.uint8), **arrays)
+    atomic_write(os.path.join(out, FILENAME), buf.getvalue())
 
 
 def load_checkpoint(out):
-    """Read ``out/checkpoint.pkl``; UsageError if it is missing or corrupt."""
+    """(state, arrays) of out/FILENAME; UsageError if it is missing, corrupt or foreign."""
     path = os.path.join(out, FILENAME)
     if not os.path.isfile(path):
         raise UsageError(f"--resume {out!r} holds no checkpoint ({FILENAME}); start the run "
                          "without --resume, or pass the --out folder of a run that saved one")
     try:
-        with open(path, 'rb') as f:
-            ckpt = pickle.load(f)
-        if not isinstance(ckpt, dict) or set(ckpt) != KEYS:
-            raise ValueError('unexpected contents')
-    except Exception as err:
-        raise UsageError(f"checkpoint {path} is corrupt ({type(err).__name__}: {err}); "
-                         "delete it and start again without --resume") from None
-    if ckpt['version'] != VERSION:
-        raise UsageError(f"checkpoint {path} has format version {ckpt['version']}, this "
+        with onp.load(path, allow_pickle=False) as saved:
+            arrays = {k: saved[k] for k in saved.files}
+        state = json.loads(arrays.pop('state').tobytes().decode('utf-8'))
+        if not isinstance(state, dict) or 'version' not in state:
+            raise ValueError('no format version')
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise UsageError(f"checkpoint {path} is corrupt or not a gluon_aug checkpoint "
+                         f"({type(err).__name__}: {err}); delete it and start again without "
+                         "--resume") from None
+    if state['version'] != VERSION:
+        raise UsageError(f"checkpoint {path} has format version {state['version']!r}, this "
                          f"gluon_aug reads version {VERSION}; resume with the version that "
-                         "wrote it")
-    return ckpt
+                         "wrote it, or start again without --resume")
+    return state, arrays
 
 
-def restore(ckpt, net, trainer, directory):
-    """Load the checkpoint's parameters (per device) and trainer states."""
-    # Parameters first: with update_on_kvstore the kvstore takes its weight copy
-    # from them when load_states initializes it...
-    load_params_bytes(net, ckpt['params'])
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        states = os.path.join(tmp, 'states')
-        with open(states, 'wb') as f:
-            f.write(ckpt['trainer'])
-        trainer.load_states(states)
-    # ...and again after: that initialization broadcasts device 0's values to every
-    # device, overwriting the per-device BatchNorm running statistics.
-    load_params_bytes(net, ckpt['params'])
+class Checkpointer(Callback):
+    """Saves the run after every epoch (and every `every` batches); restores it.
 
-
-# Configuration keys a resumed run must share with the checkpoint: anything
-# that changes what the next step computes. (epochs may grow; num_workers,
-# thread_pool and progress change nothing.)
-MATTERS = ('model', 'aug', 'normalize', 'aug_backend', 'batch_size', 'lr', 'optimizer',
-           'devices', 'data', 'limit_train', 'limit_test', 'seed', 'kvstore')
-
-
-def check_same_config(saved, config, out):
-    """UsageError naming the first setting where `config` differs from `saved`."""
-    for key in MATTERS:
-        if saved.get(key) != config.get(key):
-            raise UsageError(
-                f"--resume {out!r} was trained with {key}={saved.get(key)!r}, this run has "
-                f"{key}={config.get(key)!r}; pass the same settings, or start a new --out")
-
-
-class Checkpointer:
-    """Saves after every epoch (and every `every` batches) and restores on resume.
-
-    Its ``setup``, ``on_batch`` and ``on_epoch`` plug into
-    ``train_with_data_aug``; `history` (a list) and `animator` are the run's.
+    `info` (a JSON-able dict: the configuration, the data's fingerprint...)
+    is saved as it is; `parts` maps a name to an object with ``state_dict()
+    -> (json, arrays)`` and ``load_state_dict(json, arrays)`` (the curves,
+    a weight average...), saved and restored with the run.
     """
 
-    def __init__(self, out, config, history, animator, every=None, ckpt=None):
-        self.out, self.config, self.history, self.animator = out, config, history, animator
-        self.every, self.ckpt = every, ckpt
-        self.net = self.trainer = None
+    def __init__(self, out, net, trainer, info, every=None, parts=None):
+        self.out, self.net, self.trainer, self.info = out, net, trainer, info
+        self.every, self.parts, self.history = every, dict(parts or {}), []
 
-    def setup(self, net, trainer, train_iter):
-        self.net, self.trainer = net, trainer
-        if self.ckpt is None:
-            return None
-        state = self.ckpt['state']
-        restore(self.ckpt, net, trainer, self.out)
-        train_iter.epoch_sampler.set_position(state['epoch'],
-                                              state['batch'] * self.config['batch_size'])
+    def save(self, position):
+        trainer_meta, arrays = trainer_state(self.trainer)
+        arrays.update(net_arrays(self.net))
+        parts = {}
+        for name, part in self.parts.items():
+            meta, part_arrays = part.state_dict()
+            parts[name] = meta
+            arrays.update({f'extra/{name}/{k}': v for k, v in part_arrays.items()})
+        save_checkpoint(self.out, {
+            'info': self.info, 'epoch': position.epoch, 'batch': position.batch,
+            'sums': position.sums, 'history': self.history, 'trainer': trainer_meta,
+            'parts': parts}, arrays)
+
+    def restore(self, state, arrays):
+        """Load a checkpoint read by ``load_checkpoint``; return its ``Position``."""
+        try:
+            load_net_arrays(self.net, arrays)
+            # the kvstore takes its copy of the weights from device 0 here, and sends
+            # it to every device: the per-device values (BatchNorm's statistics) go
+            # back after it
+            init_trainer(self.trainer)
+            load_net_arrays(self.net, arrays)
+            load_trainer_state(self.trainer, state['trainer'], arrays)
+            for name, part in self.parts.items():
+                prefix = f'extra/{name}/'
+                part.load_state_dict(state['parts'][name],
+                                     {k[len(prefix):]: v for k, v in arrays.items()
+                                      if k.startswith(prefix)})
+        except (KeyError, ValueError, TypeError) as err:
+            raise UsageError(f"the checkpoint in {self.out!r} does not fit this run "
+                             f"({type(err).__name__}: {err}); resume with the settings that "
+                             "wrote it, or start a new --out") from None
         self.history[:] = state['history']
-        self.animator.X, self.animator.Y = state['animator']
-        return {k: state[k] for k in ('epoch', 'batch', 'sums')}
+        return Position(state['epoch'], state['batch'], state['sums'])
 
-    def save(self, epoch, batch, sums):
-        if self.out is None:
-            return
-        save_checkpoint(self.out, self.net, self.trainer, {
-            'epoch': epoch, 'batch': batch, 'sums': sums, 'history': list(self.history),
-            'animator': [self.animator.X, self.animator.Y], 'config': self.config})
+    def on_batch_end(self, epoch, batch, sums):
+        if self.every and batch % self.every == 0:
+            self.save(Position(epoch, batch, sums))
 
-    def on_batch(self, epoch, done, sums):
-        if self.every and done % self.every == 0:
-            self.save(epoch, done, sums)
-
-    def on_epoch(self, record):
+    def on_epoch_end(self, record):
         self.history.append(record)
-        self.save(record['epoch'], 0, [0.0] * 4)
+        self.save(Position(record['epoch']))

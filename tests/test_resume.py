@@ -1,7 +1,6 @@
 """Seeded runs repeat exactly; a run killed with SIGKILL and resumed ends bitwise
 identical to one never interrupted; bad resumes are refused with one line."""
 import hashlib
-import json
 import os
 import random
 import signal
@@ -11,23 +10,23 @@ import time
 
 import pytest
 
-from conftest import ROOT, assert_one_line_error, make_cifar_folder, run_module
+from conftest import cifar_folder_for_module, ROOT, assert_one_line_error, read_json, run_module
 
 RUN = ['--model', 'cifar_resnet20_v1', '--epochs', '3', '--batch-size', '16',
        '--devices', 'cpu:2', '--no-progress', '--seed', '5', '--checkpoint-every', '1']
-TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds', 'load_average'}
+TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds', 'load_average',
+          'examples_stepped'}   # how the run was timed or interrupted, not what it computed
+CHECKPOINT = 'checkpoint.npz'
 
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('cifar'))
-    make_cifar_folder(path, n_train=(48,), n_test=16)  # 3 batches an epoch
-    return path
+    return cifar_folder_for_module(tmp_path_factory, (48,), 16)  # 3 batches an epoch
 
 
 def outcome(out):
     """What must be identical between runs: final parameters, metrics but timings."""
-    metrics = json.load(open(os.path.join(out, 'metrics.json')))
+    metrics = read_json(os.path.join(out, 'metrics.json'))
     epochs = [{k: v for k, v in e.items() if k not in TIMING} for e in metrics['epochs']]
     final = {k: v for k, v in metrics['final'].items() if k not in TIMING}
     with open(os.path.join(out, 'model.params'), 'rb') as f:
@@ -57,7 +56,7 @@ def test_without_seed_runs_differ_and_record_their_seed(data, tmp_path):
         out = str(tmp_path / f'r{n}')
         proc = run_module('train.cifar', '--data', data, '--out', out, *args)
         assert proc.returncode == 0, proc.stderr
-        seeds.append(json.load(open(os.path.join(out, 'metrics.json')))['config']['seed'])
+        seeds.append(read_json(os.path.join(out, 'metrics.json'))['config']['seed'])
         params.append(outcome(out)[0])
     assert seeds[0] != seeds[1] and params[0] != params[1]
     # the recorded seed repeats the run
@@ -67,24 +66,31 @@ def test_without_seed_runs_differ_and_record_their_seed(data, tmp_path):
     assert outcome(out)[0] == params[0]
 
 
+def killed_at(die_at, *args):
+    """Run `python -m train.cifar ARGS` through tests/killpoint.py, dying at `die_at`."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'killpoint.py'), die_at,
+                           *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
 def _killed_then_resumed(data, out, die_at=None, kill_after_checkpoint=None):
-    env = dict(os.environ)
+    args = ['--data', data, '-j', '0', *RUN, '--out', out]
     if die_at:
-        env['GLUON_AUG_DIE_AT'] = die_at
-    cmd = [sys.executable, '-m', 'train.cifar', '--data', data, '-j', '0', *RUN]
-    first = subprocess.Popen(cmd + ['--out', out], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = killed_at(die_at, *args)
+    else:
+        first = subprocess.Popen([sys.executable, '-m', 'train.cifar', *args], cwd=ROOT,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if kill_after_checkpoint is not None:  # an arbitrary moment, seen from outside
             deadline = time.time() + 120
-            while not os.path.exists(os.path.join(out, 'checkpoint.pkl')):
+            while not os.path.exists(os.path.join(out, CHECKPOINT)):
                 assert time.time() < deadline and first.poll() is None
                 time.sleep(0.05)
             time.sleep(kill_after_checkpoint)
             first.send_signal(signal.SIGKILL)
-        first.communicate(timeout=300)
+            first.communicate(timeout=300)
     finally:
-        first.kill()
+        if isinstance(first, subprocess.Popen):
+            first.kill()
     assert first.returncode == -signal.SIGKILL, 'the first run must die mid-way'
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
     proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--resume', out)
@@ -114,7 +120,7 @@ def test_loss_that_becomes_nan_stops_with_one_line_and_keeps_the_checkpoint(data
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and 'Traceback' not in proc.stderr
     assert 'loss became nan at epoch 1, batch 2' in lines[0]
-    assert (out / 'checkpoint.pkl').exists() and not (out / 'metrics.json').exists()
+    assert (out / CHECKPOINT).exists() and not (out / 'metrics.json').exists()
 
 
 def test_bad_resumes_are_refused_with_one_line(data, reference, tmp_path):
@@ -124,10 +130,9 @@ def test_bad_resumes_are_refused_with_one_line(data, reference, tmp_path):
     assert_one_line_error(proc, 'holds no checkpoint')
     # an interrupted run: resuming it with other settings, or starting over it, is refused
     out = tmp_path / 'run'
-    env = {'GLUON_AUG_DIE_AT': 'batch:2'}
-    proc = run_module('train.cifar', '--data', data, '--out', str(out), '-j', '0', *RUN, env=env)
+    proc = killed_at('batch:2', '--data', data, '--out', str(out), '-j', '0', *RUN)
     assert proc.returncode == -signal.SIGKILL
-    saved = (out / 'checkpoint.pkl').read_bytes()
+    saved = (out / CHECKPOINT).read_bytes()
     proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--batch-size', '8',
                       '--resume', str(out))
     assert_one_line_error(proc, 'was trained with batch_size=16', 'batch_size=8')
@@ -135,8 +140,8 @@ def test_bad_resumes_are_refused_with_one_line(data, reference, tmp_path):
                       '--resume', str(out))
     assert_one_line_error(proc, "model='cifar_resnet20_v1'")
     proc = run_module('train.cifar', '--data', data, '--out', str(out), '-j', '0', *RUN)
-    assert_one_line_error(proc, 'already holds a run (checkpoint.pkl)', '--resume')
-    assert (out / 'checkpoint.pkl').read_bytes() == saved
-    (out / 'checkpoint.pkl').write_bytes(saved[:1000])
+    assert_one_line_error(proc, 'already holds a run (checkpoint.npz)', '--resume')
+    assert (out / CHECKPOINT).read_bytes() == saved
+    (out / CHECKPOINT).write_bytes(saved[:1000])
     proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--resume', str(out))
-    assert_one_line_error(proc, 'checkpoint.pkl is corrupt')
+    assert_one_line_error(proc, 'checkpoint.npz is corrupt')

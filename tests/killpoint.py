@@ -1,0 +1,83 @@
+"""Run ``python -m train.cifar ARGS``, but die with SIGKILL at a named point, as a
+power cut or the OOM killer would: the resume tests' fault injection, from outside
+the library.
+
+    python tests/killpoint.py POINT:N ARGS...
+
+POINT: ``batch`` (right after the N-th training step returns), ``eval`` (after
+the first test batch of the N-th evaluation), ``checkpoint`` (half-way through
+writing the N-th checkpoint file).
+"""
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from train import cli  # noqa: E402
+
+cli.configure_threads()   # before MXNet loads, as train.cifar's main does
+
+from gluon_aug import checkpoint, loop  # noqa: E402
+from train import cifar  # noqa: E402
+
+
+def die():
+    sys.stdout.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def counting(fn, nth, after):
+    """Wrap `fn`: its `nth` call ends with `after(result, args)`."""
+    calls = [0]
+
+    def wrapped(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == nth:
+            return after(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return wrapped
+
+
+def step_then_die(fn, args, kwargs):
+    fn(*args, **kwargs)
+    die()
+
+
+def evaluate_then_die(fn, args, kwargs):
+    net, data_iter, *rest = args
+
+    def first_batch_only():
+        for n, item in enumerate(data_iter):
+            yield item
+            if n == 0:
+                die()
+    return fn(net, first_batch_only(), *rest, **kwargs)
+
+
+def half_write_then_die(fn, args, kwargs):
+    path, data = args
+    with open(f'{path}.tmp', 'wb') as f:
+        f.write(data[:len(data) // 2])
+        f.flush()
+        os.fsync(f.fileno())
+    die()
+
+
+def main():
+    point, _, nth = sys.argv[1].partition(':')
+    nth = int(nth or 1)
+    if point == 'batch':
+        loop.train_batch_ch13 = counting(loop.train_batch_ch13, nth, step_then_die)
+    elif point == 'eval':
+        loop.evaluate_accuracy_gpus = counting(loop.evaluate_accuracy_gpus, nth,
+                                               evaluate_then_die)
+    elif point == 'checkpoint':
+        checkpoint.atomic_write = counting(checkpoint.atomic_write, nth, half_write_then_die)
+    else:
+        sys.exit(f'unknown kill point {point!r}: batch, eval or checkpoint')
+    sys.argv = ['train/cifar.py'] + sys.argv[2:]
+    return cifar.main(sys.argv[1:])
+
+
+if __name__ == '__main__':
+    sys.exit(main())
