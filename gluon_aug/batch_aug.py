@@ -11,12 +11,9 @@ Why after ToTensor: the geometric ops interpolate and the color ops blend, so
 they want floats; the loader's only per-image work is the cheap uint8 -> float
 conversion, and Normalize runs after augmentation, as in the per-sample
 pipelines. Each block draws **independent parameters per sample** with one
-random tensor per batch (no Python loop over images): its ``draw(F, x)``
-returns the parameters as ``(N, 1, 1, 1)`` tensors and its ``apply(F, x,
-*params)`` is deterministic, so tests can pass forced parameters
-(``block.apply(mx.nd, x, ...)``: `F` is the namespace
-holding ``np``/``npx``, as in ``hybrid_forward``). Blocks work imperatively, hybridized, and on
-any context (the random numbers come from that context's generator).
+random tensor per batch and applies them deterministically (``batch_base``).
+Blocks work imperatively, hybridized, and on any context (the random numbers
+come from that context's generator).
 
 Geometry: whole-pixel moves (flips, pad-and-crop) are ``BatchIndexMap``
 blocks that map output coordinates to input ones; ``BatchPipeline`` composes
@@ -25,181 +22,19 @@ into the one separable resampling of a resized crop when there is one
 (``out = Wy @ x @ Wx^T`` with per-sample weights ``max(0, 1 - |src - j|)``:
 clamped fractional coordinates give OpenCV's bilinear resize of a crop,
 ``INTER_LINEAR``, half-pixel centers). Zero fill stays exact through the
-composition. The code avoids ops that are slow on MXNet's CPU backend
-(``np.where``, ``np.flip``, broadcasting matmuls, ``np.mean``): see
-docs/BENCHMARKS.md for what that buys.
+composition.
 
-``get_batch_preset(name)`` returns a ready ``BatchPipeline`` for every
-preset of ``presets.PRESETS``, built by translating that preset's own steps,
-so the parameters cannot drift; ``batch_split(aug)`` turns it into the
-``split_f`` the engine calls.
+The kernels are in ``batch_geometry.py``, the base class in
+``batch_base.py``, colour jitter in ``batch_color.py``; ``batch_presets.py``
+translates every preset of ``presets.PRESETS`` into a ``BatchPipeline``.
 """
-import math
+from ._mxnet import nn
+from .batch_base import BatchAugmenter, check_batch, uniform
+from .batch_geometry import draw_boxes, image_size, offsets, remap
+from .presets import CIFAR10_MEAN, CIFAR10_STD
 
-from ._mxnet import gluon, nn
-from .batch_color import BatchColorJitter
-from .devices import split_batch
-from .errors import UsageError
-from .presets import CIFAR10_MEAN, CIFAR10_STD, PRESETS
-from .transforms import RandomErasing, RandomPadCrop
-
-T = gluon.data.vision.transforms
-
-__all__ = ['BatchAugmenter', 'BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight',
-           'BatchFlipTopBottom', 'BatchPadCrop', 'BatchResizedCrop', 'BatchErasing', 'BatchNormalize', 'BatchColorJitter',
-           'to_batch', 'get_batch_preset', 'batch_split', 'BATCH_PRESETS']
-
-
-def uniform(F, like, low=0.0, high=1.0, k=1):
-    """(N, k) draws from U[low, high), or (N, 1, 1, 1) if k is None; N = like.shape[0]."""
-    z = F.np.zeros_like(like[:, :1, :1, :1])
-    if k is not None:
-        z = F.np.tile(z.reshape(-1, 1), (1, k))
-    return F.np.random.uniform(low=z + low, high=z + high)
-
-
-def first_valid(F, valid, *candidates):
-    """Per row, the candidates at the first True of `valid` (N, k); plus any(valid), all (N, 1, 1, 1)."""
-    idx = F.np.argmax(valid, axis=1)  # the first maximum: the first valid try
-    picked = [F.npx.pick(c, idx, axis=1).reshape(-1, 1, 1, 1) for c in candidates]
-    return picked + [F.np.max(valid, axis=1).reshape(-1, 1, 1, 1)]
-
-
-def resample(F, x, rows, cols, channels=None, keep_rows=None, keep_cols=None):
-    """out[n, c, i, j] = sum_r,s wy(rows[n, i] - r) x[n, c, r, s] wx(cols[n, j] - s).
-
-    `rows` (N, 1, Ho, 1) and `cols` (N, 1, 1, Wo) are source coordinates in
-    pixels; w(d) = max(0, 1 - |d|) (bilinear; 0 outside the image = zero fill).
-    With `channels` known, the weights are repeated over the channel axis
-    first: on MXNet's CPU backend a broadcasting matmul is ~3x slower than
-    the same matmul on repeated weights. `keep_rows` (N, 1, Ho, 1) and
-    `keep_cols` (N, 1, 1, Wo), 0/1, zero whole output rows and columns.
-    """
-    r = F.npx.arange_like(x, axis=2).reshape(1, 1, 1, -1)
-    s = F.npx.arange_like(x, axis=3).reshape(1, 1, -1, 1)
-    wy = F.np.maximum(0, 1 - F.np.abs(rows - r))         # (N, 1, Ho, H)
-    wx = F.np.maximum(0, 1 - F.np.abs(cols - s))         # (N, 1, W, Wo)
-    if keep_rows is not None:
-        wy, wx = wy * keep_rows, wx * keep_cols
-    if channels:
-        wy, wx = (F.broadcast_axis(w.as_nd_ndarray(), axis=1, size=channels).as_np_ndarray()
-                  for w in (wy, wx))
-    return F.np.matmul(F.np.matmul(wy, x), wx)
-
-
-def in_range(F, coords, size):
-    """1.0 where 0 <= coords < size, else 0.0."""
-    return (coords >= 0) * (coords < size)
-
-
-def gather(F, x, rows, cols, inside=None):
-    """out[n, c, i, j] = x[n, c, rows[n, i], cols[n, j]], times `inside`.
-
-    `rows` (N, 1, Ho, 1) and `cols` (N, 1, 1, Wo) hold integer pixel
-    coordinates inside the image; `inside` (N, 1, Ho, Wo) of 1.0 or 0.0, or
-    None (all 1). One ``take`` over the flattened batch with int32 indices,
-    exact for batches of up to 2**31 values (MXNet's legacy ``take`` is ~2.5x
-    faster than ``np.take`` on CPU, and int32 indices ~2x faster than float).
-    """
-    H, W = image_size(F, x)
-    C = F.npx.arange_like(x, axis=1)[-1:] + 1
-    pix = (rows * W.reshape(1, 1, 1, 1) + cols).astype('int32')      # (N, 1, Ho, Wo)
-    n = F.npx.arange_like(x, axis=0).reshape(-1, 1, 1, 1)
-    c = F.npx.arange_like(x, axis=1).reshape(1, -1, 1, 1)
-    plane = (n * C.reshape(1, 1, 1, 1) + c).astype('int32') * \
-        (H * W).astype('int32').reshape(1, 1, 1, 1)                  # (N, C, 1, 1)
-    out = F.take(x.reshape(-1).as_nd_ndarray(), (plane + pix).as_nd_ndarray()).as_np_ndarray()
-    return out if inside is None else out * inside
-
-
-def remap(F, x, steps, channels=None):
-    """Run a chain of geometric steps as one gather, or as one resampling.
-
-    `steps`: (block, params) in the order they apply, all ``BatchIndexMap``
-    (whole-pixel moves: flips, pad-and-crop) except at most one
-    ``BatchResizedCrop``. Every step maps output coordinates to its input's
-    (``source``/``coords``); composing them backwards from the last step gives,
-    for every output pixel, where in `x` it reads. A whole-pixel step that
-    reads outside its image shows 0 there (its zero fill), tracked as a 0/1
-    row and column mask; before a resize, fractional coordinates outside the
-    image get zero bilinear weight, which is the same zero fill.
-    `channels`: passed on to ``resample``.
-    """
-    crops = [k for k, (block, _) in enumerate(steps) if isinstance(block, BatchResizedCrop)]
-    if len(crops) > 1:
-        raise ValueError('remap: at most one BatchResizedCrop per chain')
-    z = F.np.zeros_like(x[:, :1, :1, :1])                     # (N, 1, 1, 1): per sample
-    if crops:
-        k = crops[0]
-        before, (crop, crop_params), after = steps[:k], steps[k], steps[k + 1:]
-        out_w, out_h = crop.size
-        rows = F.np.arange(out_h, dtype='float32').reshape(1, 1, -1, 1) + z
-        cols = F.np.arange(out_w, dtype='float32').reshape(1, 1, 1, -1) + z
-        H, W = float(out_h), float(out_w)
-    else:
-        before, after = [], steps
-        H, W = image_size(F, x)
-        H, W = H.reshape(1, 1, 1, 1), W.reshape(1, 1, 1, 1)
-        rows = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1) + z
-        cols = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1) + z
-    keep_rows = keep_cols = None
-    for block, params in reversed(after):
-        rows, cols = block.source(F, rows, cols, H, W, *params)
-        if not block.stays_inside:
-            inside_rows, inside_cols = in_range(F, rows, H), in_range(F, cols, W)
-            keep_rows = inside_rows if keep_rows is None else keep_rows * inside_rows
-            keep_cols = inside_cols if keep_cols is None else keep_cols * inside_cols
-            # clamp, so the gather reads a real pixel (then multiplied by 0)
-            rows = F.np.minimum(F.np.maximum(rows, 0), H - 1)
-            cols = F.np.minimum(F.np.maximum(cols, 0), W - 1)
-    if not crops:
-        inside = None if keep_rows is None else keep_rows * keep_cols
-        return gather(F, x, rows, cols, inside)
-    rows, cols = crop.coords(F, rows, cols, *crop_params)
-    H, W = image_size(F, x)
-    H, W = H.reshape(1, 1, 1, 1), W.reshape(1, 1, 1, 1)
-    for block, params in reversed(before):
-        rows, cols = block.source(F, rows, cols, H, W, *params)
-    return resample(F, x, rows, cols, channels, keep_rows, keep_cols)
-
-
-def image_size(F, x):
-    """(H, W) of an NCHW batch as float (1,) tensors, usable when hybridized."""
-    return (F.npx.arange_like(x, axis=2)[-1:] + 1, F.npx.arange_like(x, axis=3)[-1:] + 1)
-
-
-class BatchAugmenter(nn.HybridBlock):
-    """Base: ``hybrid_forward(F, x) = apply(F, x, *draw(F, x))``."""
-
-    _channels = None  # C of the batches seen, for ops that repeat weights over C
-
-    def draw(self, F, x):
-        raise NotImplementedError
-
-    def apply(self, F, x, *params):
-        raise NotImplementedError
-
-    def hybrid_forward(self, F, x):
-        return self.apply(F, x, *self.draw(F, x))
-
-    def forward(self, x, *args):
-        if hasattr(x, 'ndim'):  # symbols (inside a hybridized parent) pass
-            check_batch(self, x)
-            self.set_channels(x.shape[1])
-        return super().forward(x, *args)
-
-    def set_channels(self, channels):
-        """Record the batches' channel count; a cached graph built for another is dropped."""
-        if channels != self._channels:
-            self._channels = channels
-            self._clear_cached_op()
-            return True
-        return False
-
-
-def check_batch(block, x):
-    if x.ndim != 4:
-        raise ValueError(f"{type(block).__name__} expects an NCHW batch, got shape {x.shape}")
+__all__ = ['BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom',
+           'BatchPadCrop', 'BatchResizedCrop', 'BatchErasing', 'BatchNormalize']
 
 
 class BatchIndexMap(BatchAugmenter):
@@ -284,32 +119,6 @@ class BatchPadCrop(BatchIndexMap):
         return f'{type(self).__name__}(pad={self.pad})'
 
 
-def draw_boxes(F, x, scale, ratio, tall=False, tries=10):
-    """The rectangle draw of ``random_size_crop``/``RandomErasing``, batched.
-
-    `tries` attempts per sample, the first that fits wins: area uniform in
-    `scale` x H x W, aspect log-uniform in `ratio`, sides rounded to integers
-    (width = sqrt(area x aspect), or the height if `tall`, as RandomErasing
-    has it); a try fits when 1 <= side <= image side. Returns (h, w, fits) as
-    (N, 1, 1, 1) tensors (h, w of the first fit; fits 1.0 or 0.0).
-    """
-    H, W = image_size(F, x)
-    area = uniform(F, x, scale[0], scale[1], k=tries) * H * W
-    aspect = F.np.exp(uniform(F, x, math.log(ratio[0]), math.log(ratio[1]), k=tries))
-    long, short = F.np.round(F.np.sqrt(area * aspect)), F.np.round(F.np.sqrt(area / aspect))
-    h, w = (long, short) if tall else (short, long)
-    fits = ((w >= 1) * (w <= W) * (h >= 1) * (h <= H)).astype('float32')
-    return first_valid(F, fits, h, w)
-
-
-def offsets(F, x, h, w):
-    """Uniform integer (top, left) so that an h x w box lies inside the image."""
-    H, W = image_size(F, x)
-    top = F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))
-    left = F.np.floor(uniform(F, x, k=None) * (W.reshape(1, 1, 1, 1) - w + 1))
-    return top, left
-
-
 class BatchResizedCrop(BatchAugmenter):
     """Twin of Gluon's ``RandomResizedCrop`` (``image.random_size_crop``).
 
@@ -320,6 +129,8 @@ class BatchResizedCrop(BatchAugmenter):
     sizes match, as on CIFAR). The crop is resized bilinearly (OpenCV's
     half-pixel mapping, edge clamped to the crop). Output (N, C, height, width).
     """
+
+    resizes = True   # remap: at most one per chain, folded into one resampling
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
         super().__init__()
@@ -395,57 +206,6 @@ class BatchNormalize(nn.HybridBlock):
         return f"{type(self).__name__}(mean={self.mean}, std={self.std})"
 
 
-def to_batch(step):
-    """The batched twin of one per-sample step of a preset (None for ToTensor)."""
-    if isinstance(step, T.ToTensor):
-        return None
-    if isinstance(step, T.RandomFlipLeftRight):
-        return BatchFlipLeftRight()
-    if isinstance(step, T.RandomFlipTopBottom):
-        return BatchFlipTopBottom()
-    if isinstance(step, RandomPadCrop):
-        return BatchPadCrop(step.pad)
-    if isinstance(step, T.RandomColorJitter):
-        return BatchColorJitter(*step._args)  # (brightness, contrast, saturation, hue)
-    if isinstance(step, T.RandomResizedCrop):
-        size, scale, ratio, interpolation = step._args
-        if interpolation != 1:
-            raise ValueError(f"no batched twin of {step!r}: only bilinear (1) resizing")
-        return BatchResizedCrop(size, scale, ratio)
-    if isinstance(step, RandomErasing):
-        return BatchErasing(step.p, step.scale, step.ratio, step.value)
-    raise ValueError(f"no batched twin of the per-sample step {step!r}")
-
-
-def _twin(factory):
-    def make():
-        return [b for b in map(to_batch, factory()) if b is not None]
-    make.__doc__ = factory.__doc__
-    return make
-
-
-# name -> factory of the batched steps, translated from presets.PRESETS.
-BATCH_PRESETS = {name: _twin(factory) for name, factory in PRESETS.items()}
-
-
-def get_batch_preset(name, normalize=False):
-    """A ready ``BatchPipeline`` augmenting NCHW [0, 1] batches as preset `name` does.
-
-    With `normalize`, CIFAR-10's channel standardization runs last, as in
-    ``presets.get_preset``. Call ``.hybridize()`` on it for speed.
-    """
-    try:
-        factory = BATCH_PRESETS[name]
-    except KeyError:
-        raise UsageError(f"unknown augmentation preset {name!r}; choose one of: "
-                         f"{', '.join(BATCH_PRESETS)}") from None
-    seq = BatchPipeline()
-    steps = factory() + ([BatchNormalize()] if normalize else [])
-    if steps:
-        seq.add(*steps)
-    return seq
-
-
 class BatchPipeline(nn.HybridSequential):
     """A ``HybridSequential`` of batched augmenters that fuses consecutive
     geometric steps (``BatchIndexMap``: flips, pad-and-crop; and at most one
@@ -471,9 +231,9 @@ class BatchPipeline(nn.HybridSequential):
             channels = next((b._channels for b, _ in chain if b._channels), None)
             return remap(F, x, chain, channels) if chain else x
         for block in self._children.values():
-            crop = isinstance(block, BatchResizedCrop)
+            crop = getattr(block, 'resizes', False)
             if isinstance(block, BatchIndexMap) or crop:
-                if crop and any(isinstance(b, BatchResizedCrop) for b, _ in chain):
+                if crop and any(getattr(b, 'resizes', False) for b, _ in chain):
                     x, chain = run(x, chain), []
                 # draws see the chain's input: index maps keep the size, and a
                 # step after the resize draws only per-sample values
@@ -482,14 +242,3 @@ class BatchPipeline(nn.HybridSequential):
             x, chain = run(x, chain), []
             x = block(x)
         return run(x, chain)
-
-
-def batch_split(aug):
-    """A ``split_f(X, y, devices)`` that splits with ``split_batch``, then runs `aug`
-    on each shard on its device. For training only: evaluate with ``split_batch``
-    (``train_ch13(..., eval_split_f=split_batch)``)."""
-    def split_and_augment(X, y, devices):
-        X_shards, y_shards = split_batch(X, y, devices)
-        return [aug(x) for x in X_shards], y_shards
-    split_and_augment.aug = aug
-    return split_and_augment

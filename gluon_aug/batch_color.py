@@ -27,12 +27,12 @@ inside the channel loop (``=``, not ``+=``), i.e. g = 0.114 B, not the luma.
 matches the sample one; ``False`` blends toward the luma, as intended (and as
 torchvision does).
 """
-from ._mxnet import nn
+from .batch_base import BatchAugmenter
 
 LUMA = (0.299, 0.587, 0.114)
 
 
-def _gray(F, x):
+def _gray(x):
     """(N, 1, H, W) luma of an NCHW RGB batch."""
     return LUMA[0] * x[:, 0:1] + LUMA[1] * x[:, 1:2] + LUMA[2] * x[:, 2:3]
 
@@ -50,13 +50,13 @@ def adjust_brightness(F, x, a):
 
 def adjust_contrast(F, x, a):
     """Blend with each image's mean gray: x * a + (1 - a) * mean(gray), clipped."""
-    mean = F.np.mean(_gray(F, x), axis=(1, 2, 3), keepdims=True)
+    mean = F.np.mean(_gray(x), axis=(1, 2, 3), keepdims=True)
     return F.np.clip(x * a + (1 - a) * mean, 0, 1)
 
 
 def adjust_saturation(F, x, a, mxnet_saturation=True):
     """Blend with the per-pixel gray g: x * a + (1 - a) * g, clipped (g: module docstring)."""
-    gray = LUMA[2] * x[:, 2:3] if mxnet_saturation else _gray(F, x)
+    gray = LUMA[2] * x[:, 2:3] if mxnet_saturation else _gray(x)
     return F.np.clip(x * a + (1 - a) * gray, 0, 1)
 
 
@@ -109,12 +109,12 @@ def blend(F, x, a, contrast, saturation, mxnet_saturation=True):
         gray_mean = LUMA[0] * m[:, 0:1] + LUMA[1] * m[:, 1:2] + LUMA[2] * m[:, 2:3]
         g = contrast * gray_mean
     if saturation is not None:
-        gray = LUMA[2] * x[:, 2:3] if mxnet_saturation else _gray(F, x)
+        gray = LUMA[2] * x[:, 2:3] if mxnet_saturation else _gray(x)
         g = g + saturation * gray
     return F.np.clip(a * x + (1 - a) * g, 0, 1)
 
 
-class BatchColorJitter(nn.HybridBlock):
+class BatchColorJitter(BatchAugmenter):
     """Per-sample brightness, contrast, saturation and hue jitter in random order.
 
     Input and output (N, 3, H, W) float32 RGB in [0, 1]. Parameters as Gluon's
@@ -193,9 +193,6 @@ class BatchColorJitter(nn.HybridBlock):
         for s in range(m - 1):   # and after it
             x = stage(x, op_at(at + 1 + s, at + 1 + s < m))
         return x
-
-    def hybrid_forward(self, F, x):
-        return self.apply(F, x, *self.draw(F, x))
 
     def __repr__(self):
         b, c, s, h = self.amounts
