@@ -11,12 +11,12 @@ prints the table.
 import sys
 
 from train import cli
-from train.cifar import add_run_args
 
 PROG = 'python -m train.compare'
 
 
 def get_args_parser(add_help=True):
+    from gluon_aug.config import add_arguments
     from gluon_aug.presets import PRESETS
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
     p.add_argument('--augs', nargs='+', required=True, choices=list(PRESETS), metavar='NAME',
@@ -24,20 +24,17 @@ def get_args_parser(add_help=True):
     p.add_argument('--out', required=True, metavar='DIR',
                    help='folder for compare.md, compare.json, compare.png and one sub-folder '
                         'per preset')
-    add_run_args(p, include_aug=False)
+    add_arguments(p, skip=('aug', 'out', 'resume', 'book'))
     return p
 
 
 def main(argv=None):
-    gluon_aug = cli.import_library(PROG)
+    cli.configure_threads()
+    cli.import_library(PROG)
     from gluon_aug.compare import compare_presets
-    args = vars(get_args_parser().parse_args(argv))
-    try:
-        _, table = compare_presets(args.pop('augs'), args.pop('out'), **args)
-    except gluon_aug.UsageError as err:
-        return cli.fail(PROG, err)
-    print(table)
-    return 0
+    from gluon_aug.config import config_from_args
+    args = get_args_parser().parse_args(argv)
+    return cli.call(PROG, compare_presets, args.augs, config_from_args(args), print_table=True)
 
 
 if __name__ == '__main__':
