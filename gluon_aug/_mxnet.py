@@ -26,9 +26,23 @@ except OSError as err:          # mxnet-cu112 without libcuda / CUDA 11.2 librar
         f"needs the NVIDIA driver and CUDA 11.2 libraries; on a machine "
         f"without them use the CPU build. {_HINT}.") from None
 
+import logging  # noqa: E402
+
 from mxnet import autograd, gluon, image, init, np, npx  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
 
-npx.set_np()
+
+def _set_np_quietly():
+    """``npx.set_np()``, without the root logging handler it leaves behind: it logs
+    with ``logging.info``, which calls ``basicConfig`` when the root logger has no
+    handler, and a user's later ``basicConfig(level=...)`` would then do nothing."""
+    before = list(logging.root.handlers)
+    npx.set_np()
+    for handler in logging.root.handlers[:]:
+        if handler not in before:
+            logging.root.removeHandler(handler)
+
+
+_set_np_quietly()
 
 __all__ = ['mx', 'autograd', 'gluon', 'image', 'init', 'np', 'npx', 'nn']

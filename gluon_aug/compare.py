@@ -9,10 +9,13 @@ difference between rows is the augmentation. Results go to ``compare.md``
 import os
 import time
 
+from matplotlib.figure import Figure
+
+from .config import RunConfig, describe_config
 from .errors import UsageError
-from .plotting import plt
+from .outputs import prepare_out_dir, write_json
 from .presets import get_preset
-from .run import prepare_out_dir, run_cifar, write_json
+from .run import run_cifar
 from .seeding import draw_seed
 
 COLUMNS = ('preset', 'train loss', 'train acc', 'test acc', 'gap (train - test)',
@@ -39,7 +42,8 @@ def format_table(rows):
 
 def plot_curves(runs, path):
     """Train (solid) and test (dashed) accuracy per epoch, one colour per preset."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig = Figure(figsize=(5.5, 3.5))   # no pyplot: the user's backend stays as it is
+    ax = fig.add_subplot()
     for i, (name, metrics) in enumerate(runs.items()):
         epochs = [e['epoch'] for e in metrics['epochs']]
         color = f'C{i}'
@@ -54,38 +58,34 @@ def plot_curves(runs, path):
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
-def describe_config(config):
-    keys = ('model', 'epochs', 'batch_size', 'lr', 'optimizer', 'normalize', 'devices', 'data',
-            'limit_train', 'limit_test', 'num_workers', 'seed')
-    return ', '.join(f'{k}={config.get(k)}' for k in keys)
-
-
-def compare_presets(augs, out, *, overwrite=False, seed=None, **run_kwargs):
-    """Train one fresh net per preset in `augs`; write and return the summary.
-
-    `run_kwargs` are ``run_cifar``'s (model, epochs, data, ...).
-    """
+def compare_presets(augs, config=None, *, out=None, print_table=False):
+    """Train one fresh net per preset in `augs` with `config` (a ``RunConfig``;
+    its `aug` is ignored); write the summary into `out` (default: config.out)
+    and return (rows, markdown table)."""
+    config = config or RunConfig()
+    out = config.out if out is None else out
+    if out is None:
+        raise UsageError("compare needs an --out folder for its table and runs")
     if not augs:
         raise UsageError("--augs needs at least one preset name")
     if len(set(augs)) != len(augs):
         raise UsageError(f"--augs names a preset twice: {' '.join(augs)}")
     for name in augs:
         get_preset(name)  # unknown names fail now, before any training
-    if os.path.exists(os.path.join(out, 'compare.json')) and not overwrite:
+    if os.path.exists(os.path.join(out, 'compare.json')) and not config.overwrite:
         raise UsageError(f"--out {out!r} already holds a comparison (compare.json); pass "
                          "another folder, or --overwrite to replace it")
     prepare_out_dir(out, overwrite=True)
-    seed = draw_seed() if seed is None else seed
+    seed = draw_seed() if config.seed is None else config.seed
     start = time.perf_counter()
     runs = {}
     for name in augs:
-        runs[name] = run_cifar(aug=name, seed=seed, out=os.path.join(out, name),
-                               overwrite=overwrite, **run_kwargs)
+        runs[name] = run_cifar(config, aug=name, seed=seed, out=os.path.join(out, name))
     rows = [summarize(name, m) for name, m in runs.items()]
     config = dict(runs[augs[0]]['config'], aug=list(augs))
+    command = runs[augs[0]]['run']['command']
     table = format_table(rows)
     md = ['# Augmentation comparison', '',
           f"Each preset trained a freshly initialized net with the same seed, data and budget: "
@@ -94,11 +94,13 @@ def compare_presets(augs, out, *, overwrite=False, seed=None, **run_kwargs):
           'accuracy (a large gap means overfitting). examples/sec counts only the timed '
           'training steps, as the book does; wall time covers the whole run.', '',
           table, '', '![accuracy per epoch](compare.png)', '',
-          f"Command: `{config['command']}`", '']
+          f"Command: `{command}`", '']
     with open(os.path.join(out, 'compare.md'), 'w') as f:
         f.write('\n'.join(md))
     write_json(os.path.join(out, 'compare.json'),
                {'config': config, 'rows': rows, 'wall_seconds': time.perf_counter() - start,
                 'runs': {n: m['epochs'] for n, m in runs.items()}})
     plot_curves(runs, os.path.join(out, 'compare.png'))
+    if print_table:
+        print(table)
     return rows, table

@@ -7,19 +7,19 @@ same, fall back to the original archive at the University of Toronto when
 MXNet's repository is unreachable, and verify every extracted file against
 Gluon's checksums whichever source served it.
 """
-import hashlib
 import os
 import shutil
 import tarfile
 import tempfile
 import urllib.request
 
-from ._mxnet import mx
+from ._mxnet import gluon, mx
 from .errors import UsageError
 
 ARCHIVE = 'cifar-10-binary.tar.gz'
 GLUON_ARCHIVE_SHA1 = 'fab780a1e191a7eda0f345501ccd62d20f7ed891'
 ORIGINAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'
+DEFAULT_GLUON_REPO = 'https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/'
 # SHA-1 of each file, as in mxnet/gluon/data/vision/datasets.py (CIFAR10).
 GLUON_SHA1 = {
     'data_batch_1.bin': 'aadd24acce27caa71bf4b10992e9e7b2d74c2540',
@@ -36,28 +36,29 @@ def default_root():
     return os.path.join(mx.base.data_dir(), 'datasets', 'cifar10')
 
 
+def gluon_repo_url(namespace, filename):
+    """Where Gluon's datasets live: `MXNET_GLUON_REPO` (default: MXNet's S3 bucket),
+    then namespace/filename, as Gluon's own downloads build it."""
+    base = os.environ.get('MXNET_GLUON_REPO', DEFAULT_GLUON_REPO)
+    return f"{base if base.endswith('/') else base + '/'}{namespace}/{filename}"
+
+
 def default_sources():
     """(url, archive sha1 or None) pairs, tried in order."""
-    gluon_url = mx.gluon.utils._get_repo_file_url('gluon/dataset/cifar10', ARCHIVE)
-    return [(gluon_url, GLUON_ARCHIVE_SHA1), (ORIGINAL_URL, None)]
-
-
-def sha1_of(path, chunk=1 << 20):
-    h = hashlib.sha1()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            h.update(block)
-    return h.hexdigest()
+    return [(gluon_repo_url('gluon/dataset/cifar10', ARCHIVE), GLUON_ARCHIVE_SHA1),
+            (ORIGINAL_URL, None)]
 
 
 def is_complete(root, checksums=GLUON_SHA1):
     """True when every file of `checksums` is in `root` with the right SHA-1."""
     return all(os.path.isfile(os.path.join(root, name)) and
-               sha1_of(os.path.join(root, name)) == sha1
+               gluon.utils.check_sha1(os.path.join(root, name), sha1)
                for name, sha1 in checksums.items())
 
 
 def _fetch(url, dest, timeout):
+    # Not gluon.utils.download: it has no timeout (an unreachable host hangs) and
+    # retries 5 times; offline, the user needs the one-line answer at once.
     with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, 'wb') as out:
         shutil.copyfileobj(resp, out)
 
@@ -74,7 +75,7 @@ def _extract(archive, root, checksums):
             tmp = os.path.join(root, f'.{name}.part')
             with tar.extractfile(members[name]) as src, open(tmp, 'wb') as dst:
                 shutil.copyfileobj(src, dst)
-            if sha1_of(tmp) != checksums[name]:
+            if not gluon.utils.check_sha1(tmp, checksums[name]):
                 os.remove(tmp)
                 raise ValueError(f"{name} has the wrong SHA-1")
             staged[name] = tmp
@@ -99,7 +100,7 @@ def ensure_cifar10(root=None, sources=None, checksums=GLUON_SHA1, timeout=30):
         os.close(fd)
         try:
             _fetch(url, tmp, timeout)
-            if archive_sha1 and sha1_of(tmp) != archive_sha1:
+            if archive_sha1 and not gluon.utils.check_sha1(tmp, archive_sha1):
                 raise ValueError("archive has the wrong SHA-1")
             _extract(tmp, root, checksums)
             return root

@@ -2,15 +2,13 @@
 
 ``set_figsize``, ``show_images`` and ``Animator`` keep d2l's signatures. In a
 Jupyter kernel the Animator redraws its figure after every ``add`` as the
-book's does; in a script (no display) it only collects the points, and
-``Animator.savefig(path)`` writes the figure.
+book's does; in a script it only collects the points, on a figure outside
+pyplot (so no window opens and no backend is chosen), and
+``Animator.savefig(path)`` writes it. Importing this module leaves
+matplotlib's backend as the user set it.
 """
-import matplotlib
-
-if not matplotlib.get_backend().lower().startswith(('module://matplotlib_inline', 'qt', 'tk',
-                                                   'gtk', 'wx', 'macosx', 'nbagg', 'webagg')):
-    matplotlib.use('Agg')  # headless: never try to open a window
-from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
 
 
 def in_notebook():
@@ -81,14 +79,18 @@ class Animator:
         if legend is None:
             legend = []
         use_svg_display()
-        self.fig, self.axes = plt.subplots(nrows, ncols, figsize=figsize)
+        self.live = in_notebook()
+        if self.live:   # pyplot's figure, shown inline by the notebook's backend
+            self.fig, self.axes = plt.subplots(nrows, ncols, figsize=figsize)
+        else:           # departure: headless, a bare Figure that only saves to files
+            self.fig = Figure(figsize=figsize)
+            self.axes = self.fig.subplots(nrows, ncols)
         if nrows * ncols == 1:
             self.axes = [self.axes, ]
         self.xlim, self.ylim = xlim, ylim  # attributes, so a caller may widen them
         self.config_axes = lambda: set_axes(
             self.axes[0], xlabel, ylabel, self.xlim, self.ylim, xscale, yscale, legend)
         self.X, self.Y, self.fmts = None, None, fmts
-        self.live = in_notebook()
 
     def add(self, x, y):
         """Add one or several points (None skips a line) and redraw."""
@@ -131,4 +133,5 @@ class Animator:
         self.fig.savefig(path, dpi=dpi)
 
     def close(self):
-        plt.close(self.fig)
+        if self.live:
+            plt.close(self.fig)
