@@ -9,8 +9,7 @@ jitter, and the three composed), plus original.png.
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from train import cli  # noqa: E402  (sets OMP_NUM_THREADS before MXNet loads)
+from train import cli
 
 PROG = 'scripts/augment_gallery.py'
 
@@ -21,6 +20,7 @@ def main(argv=None):
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the PNGs')
     p.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     args = p.parse_args(argv)
+    cli.configure_threads()
     gluon_aug = cli.import_library(PROG)
     from gluon_aug.gallery import chapter_augmenters, read_image
     from gluon_aug.plotting import plt

@@ -12,19 +12,16 @@ backends draw different random numbers, so their accuracies agree only up to
 run-to-run noise; the last column gives that scale (the spread of the per-epoch
 test accuracy over the final epochs of the sample run).
 """
-import json
 import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import benchlib  # noqa: E402
+import benchlib
 
 SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10-subset')
 
 
 def main(argv=None):
-    import argparse
     from train import cli
     p = cli.ArgumentParser(prog='scripts/bench_backends.py', description=__doc__.split('\n\n')[0])
     p.add_argument('--aug', default='flip-crop')
@@ -47,7 +44,7 @@ def main(argv=None):
         if args.report_only:
             if not os.path.exists(os.path.join(out, 'metrics.json')):
                 return cli.fail(p.prog, f'no run in {out!r}; run without --report-only')
-            runs[backend] = json.load(open(os.path.join(out, 'metrics.json')))
+            runs[backend] = benchlib.read_json(os.path.join(out, 'metrics.json'))
             continue
         cmd = [sys.executable, '-m', 'train.cifar', '--aug', args.aug, '--aug-backend', backend,
                '--model', args.model, '--epochs', str(args.epochs), '--batch-size',
@@ -56,7 +53,7 @@ def main(argv=None):
                '--no-progress']
         print('+', ' '.join(cmd[1:]), flush=True)
         subprocess.run(cmd, cwd=benchlib.ROOT, check=True)
-        runs[backend] = json.load(open(os.path.join(out, 'metrics.json')))
+        runs[backend] = benchlib.read_json(os.path.join(out, 'metrics.json'))
     spread = {b: [e['test_acc'] for e in m['epochs'][-3:]] for b, m in runs.items()}
     rows = ['| backend | train loss | train acc | test acc | examples/sec (step only) | wall time |',
             '|---|---|---|---|---|---|']

@@ -160,7 +160,7 @@ def main(argv=None):
                '--devices', 'cpu', '--num-workers', str(args.num_workers), '--seed', '0',
                '--out', out, '--overwrite', '--no-progress']
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        mxnet.append(json.load(open(os.path.join(out, 'metrics.json')))['final']
+        mxnet.append(benchlib.read_json(os.path.join(out, 'metrics.json'))['final']
                      ['examples_per_sec'])
         child = subprocess.run([args.torch_python, os.path.abspath(__file__), '--child',
                                 '--torch-python', args.torch_python, '--data', args.data,

@@ -12,14 +12,14 @@ no augmentation. Overhead = 1 - loop/bare. Writes its section of docs/BENCHMARKS
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import train  # noqa: E402,F401  (OMP_NUM_THREADS before MXNet loads)
-import benchlib  # noqa: E402
+import benchlib
+from train import cli
 
 SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10-subset')
 
 
 def main(argv=None):
+    cli.configure_threads()   # before MXNet loads
     import argparse
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--model', default='resnet18', help="default: the book's (train.cifar's)")
@@ -35,7 +35,9 @@ def main(argv=None):
 
     import gluon_aug as ga
     from gluon_aug._mxnet import gluon, init, np
-    from gluon_aug.batch_aug import batch_split, get_batch_preset
+    from gluon_aug.batch_presets import batch_split, get_batch_preset
+    from gluon_aug.loaders import cifar_loader
+    timeout = ga.RunConfig().loader_timeout
     devices = ga.parse_devices(args.devices)
     n = args.batch_size * args.batches
     machine = benchlib.machine()   # before the runs: it records the load average
@@ -56,16 +58,17 @@ def main(argv=None):
                 aug = get_batch_preset(args.aug)
                 aug.hybridize(static_alloc=True, static_shape=True)
                 augs, split_f = ga.presets.eval_transform(), batch_split(aug)
-            loader = ga.load_cifar10(True, augs, args.batch_size, args.data,
-                                     num_workers=args.num_workers, limit=n, seed=0)
+            loader = cifar_loader(True, augs, args.batch_size, args.data, timeout=timeout,
+                                  num_workers=args.num_workers, limit=n, seed=0)
 
             def loop():
                 metric = ga.Accumulator(4)
                 for X, y in loader:
                     l, acc = ga.train_batch_ch13(net, X, y, loss, trainer, devices, split_f)
                     metric.add(l, acc, y.shape[0], y.size)
-            X, y = next(iter(ga.load_cifar10(True, ga.test_augs, args.batch_size, args.data,
-                                             num_workers=0, limit=args.batch_size, seed=0)))
+            X, y = next(iter(cifar_loader(True, ga.test_augs, args.batch_size, args.data,
+                                          timeout=timeout, num_workers=0,
+                                          limit=args.batch_size, seed=0)))
 
             def bare():
                 for _ in range(args.batches):

@@ -1,4 +1,5 @@
 """Shared by the benchmark scripts: timing, the machine's description, the report file."""
+import json
 import os
 import platform
 import re
@@ -7,6 +8,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPORT = os.path.join(ROOT, 'docs', 'BENCHMARKS.md')
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def median_time(fn, repeats, warmup=1):

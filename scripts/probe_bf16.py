@@ -14,9 +14,8 @@ natively with AVX512_BF16 or AMX, and emulates it on other AVX-512 CPUs).
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import train  # noqa: E402,F401  (OMP_NUM_THREADS before MXNet loads)
-import benchlib  # noqa: E402
+import benchlib
+from train import cli
 
 
 def cpu_flags():
@@ -65,6 +64,7 @@ def measure(dtype):
 
 
 def main(argv=None):
+    cli.configure_threads()   # before MXNet loads
     import argparse
     import json
     import subprocess

@@ -7,8 +7,7 @@ Without --data, reads Gluon's location (downloading there if needed), as the boo
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from train import cli  # noqa: E402  (sets OMP_NUM_THREADS before MXNet loads)
+from train import cli
 
 PROG = 'scripts/show_cifar.py'
 
@@ -19,6 +18,7 @@ def main(argv=None):
                    help='folder with data_batch_*.bin and test_batch.bin')
     p.add_argument('--out', required=True, metavar='PNG', help='where to save the figure')
     args = p.parse_args(argv)
+    cli.configure_threads()
     gluon_aug = cli.import_library(PROG)
     from gluon_aug.data import CLASSES
     from gluon_aug.plotting import plt

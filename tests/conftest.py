@@ -1,4 +1,5 @@
 """Shared fixtures: tiny generated CIFAR-10 folders and the shared real data."""
+import json
 import os
 import subprocess
 import sys
@@ -36,11 +37,23 @@ def make_cifar_folder(path, n_train=(40,), n_test=20, seed=0):
     return written
 
 
+def cifar_folder_for_module(tmp_path_factory, n_train, n_test):
+    """A generated CIFAR-10 folder for a module-scoped fixture; returns its path."""
+    path = str(tmp_path_factory.mktemp('cifar'))
+    make_cifar_folder(path, n_train=n_train, n_test=n_test)
+    return path
+
+
 @pytest.fixture
 def cifar_dir(tmp_path):
     path = tmp_path / 'cifar'
     written = make_cifar_folder(str(path), n_train=(40, 24), n_test=20)
     return str(path), written
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def run_module(*args, env=None, timeout=600, cwd=ROOT):

@@ -1,7 +1,6 @@
 """Batched on-device augmenters: exact twins with forced parameters, matching
 distributions on many seeded draws, hybridized and on two contexts, and the
 `--aug-backend batch` wiring end to end."""
-import json
 import os
 
 import numpy as onp
@@ -10,14 +9,14 @@ from scipy import stats
 
 import gluon_aug
 from gluon_aug import batch_color as bc
-from gluon_aug.batch_aug import (BATCH_PRESETS, BatchErasing, BatchFlipLeftRight,
-                                 BatchFlipTopBottom, BatchPadCrop, BatchResizedCrop,
-                                 batch_split, get_batch_preset)
+from gluon_aug.batch_aug import (BatchErasing, BatchFlipLeftRight, BatchFlipTopBottom,
+                                 BatchPadCrop, BatchResizedCrop)
+from gluon_aug.batch_presets import BATCH_PRESETS, batch_split, get_batch_preset
 from gluon_aug._mxnet import gluon, mx, np, npx
 from gluon_aug.presets import CIFAR10_MEAN, CIFAR10_STD, PRESETS
 from gluon_aug.transforms import RandomErasing, RandomPadCrop
 
-from conftest import make_cifar_folder, run_module
+from conftest import make_cifar_folder, read_json, run_module
 
 T = gluon.data.vision.transforms
 F = mx.nd  # the F of hybrid_forward when imperative: F.np, F.npx
@@ -286,9 +285,9 @@ def test_batch_split_augments_each_shard_on_its_device():
     assert onp.array_equal(onp.concatenate([s.asnumpy() for s in y_shards]), onp.arange(5))
 
 
-def test_train_ch13_evaluates_with_eval_split_f():
+def test_fit_evaluates_with_eval_split_f():
     from gluon_aug.devices import split_batch
-    from gluon_aug.engine import train_ch13
+    from gluon_aug.loop import fit
     calls = []
 
     def train_split(X, y, devices):
@@ -303,8 +302,8 @@ def test_train_ch13_evaluates_with_eval_split_f():
     data = gluon.data.DataLoader(gluon.data.ArrayDataset(
         onp.random.rand(8, 4).astype('float32'), onp.arange(8) % 10), batch_size=4)
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
-    train_ch13(net, data, data, gluon.loss.SoftmaxCrossEntropyLoss(), trainer, 1,
-               [mx.cpu()], train_split, eval_split_f=eval_split, progress=False)
+    fit(net, data, data, gluon.loss.SoftmaxCrossEntropyLoss(), trainer, 1, [mx.cpu()],
+        train_split, eval_split_f=eval_split)
     assert calls == ['train', 'train', 'eval', 'eval']
 
 
@@ -318,12 +317,12 @@ def test_cli_batch_backend_end_to_end(tmp_path):
                       '--no-progress')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1].endswith('examples/sec on [cpu(0), cpu(1)]')
-    config = json.load(open(os.path.join(out, 'metrics.json')))['config']
+    config = read_json(os.path.join(out, 'metrics.json'))['config']
     assert config['aug_backend'] == 'batch' and config['aug'] == 'book-all'
 
 
 def test_run_cifar_refuses_an_unknown_backend(tmp_path):
-    with pytest.raises(gluon_aug.UsageError, match='--aug-backend must be sample or batch'):
+    with pytest.raises(gluon_aug.UsageError, match="--aug-backend 'gpu' is not one of: sample, batch"):
         gluon_aug.run_cifar(aug_backend='gpu', data=str(tmp_path))
 
 
@@ -337,7 +336,7 @@ def _sequential(x, steps):
 @pytest.mark.parametrize('chain', ['crop-flip', 'crop-uncrop', 'flip-crop-resize', 'resize-flip-crop',
                                    'flip-resize-flip'])
 def test_fused_geometry_equals_the_steps_run_one_by_one(chain):
-    from gluon_aug.batch_aug import remap
+    from gluon_aug.batch_geometry import remap
     x = rand_batch(n=4, h=12, w=10)
     n = x.shape[0]
     make = {'crop': lambda: (BatchPadCrop(pad=3), (col([0, 6, 3, 5]), col([6, 0, 2, 3]))),

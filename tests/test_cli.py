@@ -1,11 +1,10 @@
 """`python -m train.cifar` end to end on tiny generated data, and its bad-input table."""
-import json
 import os
 import re
 
 import pytest
 
-from conftest import assert_one_line_error, make_cifar_folder, run_module
+from conftest import cifar_folder_for_module, assert_one_line_error, read_json, run_module
 
 TINY = ['--model', 'cifar_resnet20_v1', '--epochs', '2', '--batch-size', '16',
         '--devices', 'cpu:2', '--num-workers', '0', '--no-progress']
@@ -13,9 +12,7 @@ TINY = ['--model', 'cifar_resnet20_v1', '--epochs', '2', '--batch-size', '16',
 
 @pytest.fixture(scope='module')
 def data_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('cifar'))
-    make_cifar_folder(path, n_train=(40,), n_test=20)
-    return path
+    return cifar_folder_for_module(tmp_path_factory, (40,), 20)
 
 
 def test_cli_trains_and_writes_metrics_and_curves(data_dir, tmp_path):
@@ -26,7 +23,7 @@ def test_cli_trains_and_writes_metrics_and_curves(data_dir, tmp_path):
     lines = proc.stdout.splitlines()
     assert re.fullmatch(r'loss \d+\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}', lines[-2])
     assert re.fullmatch(r'\d+\.\d examples/sec on \[cpu\(0\), cpu\(1\)\]', lines[-1])
-    metrics = json.load(open(os.path.join(out, 'metrics.json')))
+    metrics = read_json(os.path.join(out, 'metrics.json'))
     assert [e['epoch'] for e in metrics['epochs']] == [1, 2]
     assert metrics['epochs'][-1]['examples'] == 40
     assert metrics['config']['seed'] == 3 and metrics['config']['model'] == 'cifar_resnet20_v1'
@@ -45,12 +42,12 @@ def test_cli_sets_omp_threads_to_the_usable_cores(data_dir, tmp_path):
     proc = run_module('train.cifar', '--data', data_dir, '--out', out, '--limit-train', '16',
                       *TINY, env=env)
     assert proc.returncode == 0, proc.stderr
-    recorded = json.load(open(os.path.join(out, 'metrics.json')))['config']['omp_num_threads']
+    recorded = read_json(os.path.join(out, 'metrics.json'))['run']['omp_num_threads']
     assert recorded == str(len(os.sched_getaffinity(0)))
     proc = run_module('train.cifar', '--data', data_dir, '--out', out, '--overwrite',
                       '--limit-train', '16', *TINY, env={'OMP_NUM_THREADS': '1'})
     assert proc.returncode == 0, proc.stderr
-    assert json.load(open(os.path.join(out, 'metrics.json')))['config']['omp_num_threads'] == '1'
+    assert read_json(os.path.join(out, 'metrics.json'))['run']['omp_num_threads'] == '1'
 
 
 def test_cli_refuses_to_overwrite_a_previous_run(data_dir, tmp_path):
@@ -100,6 +97,12 @@ BAD = [
     (['--loader-timeout', '0'], ['--loader-timeout must be a positive number']),
     (['--kvstore', 'nccl'], ["invalid choice: 'nccl'"]),
     (['--kvstore', 'dist_sync', '--checkpoint-every', '5'], ['not supported with a dist_*']),
+    (['--book', '--seed', '3'], ["--book runs the chapter's code path", 'drop --seed']),
+    (['--book', '--aug-backend', 'batch'], ['--aug-backend would change']),
+    (['--book', '--checkpoint-every', '2'], ['--checkpoint-every would change']),
+    (['--book', '--thread-pool'], ['--thread-pool would change']),
+    (['--book', '--normalize'], ['--normalize would change']),
+    (['--book', '--kvstore', 'local'], ['--kvstore would change']),
 ]
 
 
@@ -151,3 +154,23 @@ def test_library_import_without_mxnet_names_the_extra_to_install(tmp_path):
     proc = run_module('train.cifar', '--help', env=env)
     line = assert_one_line_error(proc, 'MXNet is not installed')
     assert '.[cpu]' in line and '.[gpu]' in line
+
+
+def test_book_mode_end_to_end_writes_metrics_and_curves_only(data_dir, tmp_path):
+    out = tmp_path / 'book'
+    proc = run_module('train.cifar', '--book', '--data', data_dir, '--out', str(out),
+                      '--model', 'cifar_resnet20_v1', '--epochs', '2', '-b', '16',
+                      '--devices', 'cpu:2', '-j', '0')
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert re.fullmatch(r'loss \d+\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}', lines[-2])
+    assert re.fullmatch(r'\d+\.\d examples/sec on \[cpu\(0\), cpu\(1\)\]', lines[-1])
+    assert proc.stderr == ''                              # no progress bar
+    assert sorted(os.listdir(out)) == ['curves.png', 'metrics.json']   # no checkpoint
+    metrics = read_json(out / 'metrics.json')
+    assert metrics['config']['book'] and metrics['config']['seed'] is None
+    assert [e['epoch'] for e in metrics['epochs']] == [1, 2]
+    final = metrics['final']
+    assert lines[-2] == (f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, "
+                         f"test acc {final['test_acc']:.3f}")
+    assert lines[-1].startswith(f"{final['examples_per_sec']:.1f} examples/sec")

@@ -1,8 +1,7 @@
 """`python -m train.compare` and `--list-augs` end to end."""
-import json
 import os
 
-from conftest import assert_one_line_error, make_cifar_folder, run_module
+from conftest import assert_one_line_error, make_cifar_folder, read_json, run_module
 
 TINY = ['--model', 'cifar_resnet20_v1', '--epochs', '2', '--batch-size', '16',
         '--devices', 'cpu', '--num-workers', '0', '--no-progress', '--seed', '1']
@@ -17,12 +16,12 @@ def test_compare_writes_table_json_and_figure_with_one_row_per_preset(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert {'compare.md', 'compare.json', 'compare.png', 'none', 'flip-crop'} <= \
         set(os.listdir(out))
-    result = json.load(open(out / 'compare.json'))
+    result = read_json(out / 'compare.json')
     assert [r['preset'] for r in result['rows']] == ['none', 'flip-crop']
     assert result['config']['seed'] == 1 and result['config']['aug'] == ['none', 'flip-crop']
     for row in result['rows']:
         assert abs(row['gap'] - (row['train_acc'] - row['test_acc'])) < 1e-12
-        per_run = json.load(open(out / row['preset'] / 'metrics.json'))
+        per_run = read_json(out / row['preset'] / 'metrics.json')
         assert per_run['final']['test_acc'] == row['test_acc']
         assert per_run['config']['seed'] == 1
     md = (out / 'compare.md').read_text()
@@ -36,7 +35,7 @@ def test_compare_writes_table_json_and_figure_with_one_row_per_preset(tmp_path):
     proc = run_module('train.compare', '--augs', 'none', '--data', data, '--out', str(out),
                       *TINY)
     assert_one_line_error(proc, 'already holds a comparison')
-    assert json.load(open(out / 'compare.json')) == result
+    assert read_json(out / 'compare.json') == result
 
 
 def test_compare_rejects_unknown_and_repeated_presets(tmp_path):
@@ -66,3 +65,14 @@ def test_list_augs_lists_presets_and_classes_that_exist():
     assert {'RandomFlipLeftRight', 'RandomResizedCrop', 'RandomColorJitter'} <= set(listed)
     assert all(hasattr(T, n) for n in listed)
     assert any(l.startswith('GluonCV') for l in lines)
+
+
+def test_compare_run_that_diverges_is_one_line_exit_1(tmp_path):
+    data = str(tmp_path / 'data')
+    make_cifar_folder(data, n_train=(32,), n_test=16)
+    proc = run_module('train.compare', '--augs', 'none', '--data', data, '--out',
+                      str(tmp_path / 'cmp'), *TINY, '--lr', '1e38')
+    assert proc.returncode == 1, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and 'Traceback' not in proc.stderr, proc.stderr
+    assert 'the training loss became nan' in lines[0]

@@ -14,13 +14,13 @@ import time
 import numpy as onp
 import pytest
 
-from conftest import ROOT, assert_one_line_error, make_cifar_folder, run_module
+from conftest import cifar_folder_for_module, ROOT, assert_one_line_error, run_module
 
 
 # -- helpers -----------------------------------------------------------------------------
 
 def free_port():
-    from train.launch import free_port as pick
+    from gluon_aug.launcher import free_port as pick
     return pick()
 
 
@@ -151,9 +151,7 @@ def test_dist_sync_two_workers_equal_one_process_on_the_global_batch(tmp_path, p
 
 @pytest.fixture(scope='module')
 def data_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('cifar'))
-    make_cifar_folder(path, n_train=(41,), n_test=12)
-    return path
+    return cifar_folder_for_module(tmp_path_factory, (41,), 12)
 
 
 def test_launch_two_workers_train_cifar_end_to_end(data_dir, tmp_path):
@@ -172,9 +170,9 @@ def test_launch_two_workers_train_cifar_end_to_end(data_dir, tmp_path):
         assert any(' test acc ' in l for l in mine), lines
     assert sorted(os.listdir(out)) == ['curves.png', 'metrics.json', 'model.params']   # rank 0 alone wrote
     metrics = json.loads((out / 'metrics.json').read_text())
-    config = metrics['config']
-    assert config['kvstore'] == 'dist_sync' and config['workers'] == 2 and config['rank'] == 0
-    assert config['global_batch_size'] == 16 and config['seed'] == 11
+    config, run = metrics['config'], metrics['run']
+    assert config['kvstore'] == 'dist_sync' and run['workers'] == 2 and run['rank'] == 0
+    assert run['global_batch_size'] == 16 and config['seed'] == 11
     # 41 examples over 2 workers: 20 each at least, 2 full batches of 8 each per epoch
     assert [e['examples'] for e in metrics['epochs']] == [16, 16]
 
@@ -250,7 +248,7 @@ def test_worker_whose_job_never_starts_times_out_with_one_line(data_dir, procs):
 
 def test_shards_are_disjoint_cover_the_set_and_give_equal_full_batches():
     from mxnet import gluon
-    from gluon_aug.distributed import shard_dataset
+    from gluon_aug.sampling import shard_dataset
     data = gluon.data.SimpleDataset(list(range(23)))
     seen, counts = [], []
     for index in range(3):
@@ -266,7 +264,7 @@ def test_shards_are_disjoint_cover_the_set_and_give_equal_full_batches():
 
 def test_shard_smaller_than_a_batch_is_a_usage_error():
     from mxnet import gluon
-    from gluon_aug.distributed import shard_dataset
+    from gluon_aug.sampling import shard_dataset
     from gluon_aug.errors import UsageError
     with pytest.raises(UsageError, match='--batch-size 8 per worker is more than the 5'):
         shard_dataset(gluon.data.SimpleDataset(list(range(10))), (2, 1), 8, is_train=True)

@@ -5,7 +5,7 @@ import numpy as onp
 import pytest
 
 import gluon_aug
-from gluon_aug import (evaluate_accuracy_gpus, seed_everything, split_batch, train_batch_ch13,
+from gluon_aug import (evaluate_accuracy_gpus, fit, seed_everything, train_batch_ch13,
                        train_ch13, train_with_data_aug)
 from gluon_aug._mxnet import autograd, gluon, init, mx, nn, np
 
@@ -131,7 +131,10 @@ class SlowLoader:
             yield np.array(self.X[i:i + self.bs]), np.array(self.y[i:i + self.bs])
 
 
-def test_train_ch13_prints_the_books_two_lines_with_exact_values(capsys):
+def _fixed_weights_run(train, capsys):
+    """Run `train(net, train_iter, test_iter, loss, trainer)` with lr 0 (the weights stay
+    fixed, so every figure can be computed independently); return its printed lines and
+    the figures computed in NumPy."""
     rng = onp.random.RandomState(2)
     Xtr, ytr = rng.randn(10, 5).astype(onp.float32), rng.randint(0, 3, 10).astype(onp.int32)
     Xte, yte = rng.randn(7, 5).astype(onp.float32), rng.randint(0, 3, 7).astype(onp.int32)
@@ -140,23 +143,48 @@ def test_train_ch13_prints_the_books_two_lines_with_exact_values(capsys):
     net.initialize(init.Zero(), ctx=TWO_CPUS)
     net(np.zeros((2, 5)))
     net[0].weight.set_data(np.array(W0))
-    # lr 0 keeps the weights fixed, so every figure can be computed independently
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.0})
-    history = []
-    train_ch13(net, SlowLoader(Xtr, ytr, 4, delay=0.2), SlowLoader(Xte, yte, 4), 
-               gluon.loss.SoftmaxCrossEntropyLoss(), trainer, 2, TWO_CPUS,
-               progress=False, on_epoch=history.append)
-    out = capsys.readouterr().out.splitlines()
+    result = train(net, SlowLoader(Xtr, ytr, 4, delay=0.2), SlowLoader(Xte, yte, 4),
+                   gluon.loss.SoftmaxCrossEntropyLoss(), trainer)
     ce, _ = _softmax_ce(Xtr @ W0.T, ytr)
     train_acc = ((Xtr @ W0.T).argmax(axis=1) == ytr).mean()
     test_acc = ((Xte @ W0.T).argmax(axis=1) == yte).mean()
-    assert out[0] == f'loss {ce.mean():.3f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}'
+    return capsys.readouterr().out.splitlines(), (ce.mean(), train_acc, test_acc), result
+
+
+def _assert_books_lines(out, figures):
+    loss, train_acc, test_acc = figures
+    assert out[0] == f'loss {loss:.3f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}'
     m = re.fullmatch(r'(\d+\.\d) examples/sec on \[cpu\(0\), cpu\(1\)\]', out[1])
     assert m, out[1]
     # 3 batches an epoch behind a 0.2 s loader: counting the loader would give < 17/s
     assert float(m.group(1)) > 200
-    assert [h['epoch'] for h in history] == [1, 2]
-    assert history[-1]['test_acc'] == pytest.approx(test_acc)
+
+
+def test_train_ch13_prints_the_books_two_lines_with_exact_values(capsys):
+    out, figures, _ = _fixed_weights_run(
+        lambda *args: train_ch13(*args, 2, TWO_CPUS), capsys)
+    assert len(out) == 2
+    _assert_books_lines(out, figures)
+
+
+def test_fit_prints_the_same_lines_and_returns_a_record_per_epoch(capsys):
+    out, figures, records = _fixed_weights_run(lambda *args: fit(*args, 2, TWO_CPUS), capsys)
+    _assert_books_lines(out, figures)
+    assert [r['epoch'] for r in records] == [1, 2]
+    assert records[-1]['test_acc'] == pytest.approx(figures[2])
+    assert records[-1]['train_loss'] == pytest.approx(figures[0], rel=1e-6)
+    assert records[-1]['examples'] == 10
+
+
+def test_fit_stops_on_a_loss_that_is_not_finite():
+    net = linear_net()
+    net.initialize(init.Constant(1e30), ctx=[mx.cpu(0)])
+    X, y = onp.full((4, 5), 1e30, onp.float32), onp.zeros(4, onp.int32)
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
+    with pytest.raises(gluon_aug.RunError, match='loss became (nan|inf) at epoch 1, batch 1'):
+        fit(net, SlowLoader(X, y, 2), SlowLoader(X, y, 2), gluon.loss.SoftmaxCrossEntropyLoss(),
+            trainer, 1, [mx.cpu(0)])
 
 
 def test_train_ch13_handles_fewer_than_five_batches(capsys):
@@ -165,7 +193,7 @@ def test_train_ch13_handles_fewer_than_five_batches(capsys):
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
     X, y = onp.ones((3, 5), onp.float32), onp.zeros(3, onp.int32)
     train_ch13(net, SlowLoader(X, y, 2), SlowLoader(X, y, 2), gluon.loss.SoftmaxCrossEntropyLoss(),
-               trainer, 1, [mx.cpu(0)], progress=False)  # the book divides by num_batches // 5
+               trainer, 1, [mx.cpu(0)])  # the book divides by num_batches // 5
     assert capsys.readouterr().out.startswith('loss ')
 
 
@@ -174,15 +202,14 @@ def _run_twice(cifar_dir, fresh_init):
     net = linear_net(10)
     firsts = []
     for _ in range(2):
-        seed_everything(7)
-        history = []
+        seed_everything(7)   # the book's loader shuffles with NumPy's global generator
+        animator = gluon_aug.Animator()
         if not fresh_init and not firsts:
             net.initialize(init.Xavier(), ctx=[mx.cpu(0)])
         train_with_data_aug(gluon_aug.test_augs, gluon_aug.test_augs, net, 0.01, batch_size=16,
                             num_epochs=2, devices=[mx.cpu(0)], root=path, num_workers=0,
-                            optimizer='sgd', fresh_init=fresh_init, progress=False,
-                            on_epoch=history.append)
-        firsts.append(history[0]['train_loss'])
+                            fresh_init=fresh_init, animator=animator)
+        firsts.append(animator.Y[0][0])   # the first train-loss point drawn
     return firsts
 
 

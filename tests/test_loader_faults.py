@@ -6,15 +6,14 @@ import time
 import pytest
 
 import gluon_aug
-from gluon_aug import RunError, load_cifar10
-from conftest import make_cifar_folder
+from gluon_aug import RunError
+from gluon_aug.loaders import cifar_loader
+from conftest import cifar_folder_for_module
 
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('cifar'))
-    make_cifar_folder(path, n_train=(64,), n_test=8)
-    return path
+    return cifar_folder_for_module(tmp_path_factory, (64,), 8)
 
 
 def slow_flip(img):
@@ -23,7 +22,7 @@ def slow_flip(img):
 
 
 def test_killed_worker_is_a_clear_error_within_the_loader_timeout(data):
-    loader = load_cifar10(True, slow_flip, 4, data, num_workers=2, timeout=3, seed=0)
+    loader = cifar_loader(True, slow_flip, 4, data, num_workers=2, timeout=3, seed=0)
     it = iter(loader)
     next(it)
     pool = loader._worker_pool
@@ -40,12 +39,12 @@ def test_killed_worker_is_a_clear_error_within_the_loader_timeout(data):
 def test_transform_that_raises_names_the_example(data):
     def broken(img):
         raise ValueError('bad pixel')
-    loader = load_cifar10(False, broken, 4, data, num_workers=2, timeout=20, seed=0)
+    loader = cifar_loader(False, broken, 4, data, num_workers=2, timeout=20, seed=0)
     with pytest.raises(RuntimeError, match=r'augmentation failed on example [0-3]: ValueError'):
         next(iter(loader))
 
 
 @pytest.mark.parametrize('kwargs', [{'num_workers': 0}, {'num_workers': 2, 'thread_pool': True}])
 def test_fallbacks_without_worker_processes_load_everything(data, kwargs):
-    loader = load_cifar10(True, gluon_aug.train_augs, 16, data, seed=1, **kwargs)
+    loader = cifar_loader(True, gluon_aug.train_augs, 16, data, seed=1, timeout=120, **kwargs)
     assert sum(len(y) for _, y in loader) == 64

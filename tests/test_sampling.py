@@ -3,7 +3,7 @@ import numpy as onp
 import pytest
 
 import gluon_aug
-from gluon_aug._mxnet import gluon, mx, np
+from gluon_aug._mxnet import gluon, np
 from gluon_aug.sampling import EpochSampler, SeededTransform
 
 
