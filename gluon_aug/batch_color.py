@@ -124,12 +124,17 @@ class BatchColorJitter(BatchAugmenter):
     per enabled op (in the order brightness, contrast, saturation, hue) and the
     (N, m) order (a permutation of 0..m-1 per sample, indexing the enabled
     ops); ``apply(F, x, *factors, order)`` is deterministic.
+
+    `hue_last`: the hue comes after the other ops, which run in random order,
+    as ``transforms.RandomColorJitter`` (the crash-free jitter the presets
+    use) does; the order then covers the other ops only.
     """
 
-    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, mxnet_saturation=True):
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, mxnet_saturation=True,
+                 hue_last=False):
         super().__init__()
         self.amounts = (brightness, contrast, saturation, hue)
-        self.mxnet_saturation = mxnet_saturation
+        self.mxnet_saturation, self.hue_last = mxnet_saturation, hue_last and hue > 0
         ops = (adjust_brightness, adjust_contrast, self._saturation, adjust_hue)
         # (op, amount, identity parameter) of the enabled ops
         self.ops = [(op, amount, 0.0 if op is adjust_hue else 1.0)
@@ -142,9 +147,10 @@ class BatchColorJitter(BatchAugmenter):
         z = F.np.zeros_like(x[:, :1, :1, :1])
         params = [F.np.random.uniform(low=z + ident - amount, high=z + ident + amount)
                   for _, amount, ident in self.ops]
-        if not self.ops:
-            return (z,)
-        keys = F.np.random.uniform(low=F.np.tile(z.reshape(-1, 1), (1, len(self.ops))), high=1)
+        shuffled = len(self.ops) - self.hue_last   # the ops whose order is drawn
+        if not shuffled:
+            return tuple(params) + (z.reshape(-1, 1),)
+        keys = F.np.random.uniform(low=F.np.tile(z.reshape(-1, 1), (1, shuffled)), high=1)
         return tuple(params) + (F.np.argsort(keys, axis=1),)
 
     def apply(self, F, x, *params):
@@ -181,10 +187,10 @@ class BatchColorJitter(BatchAugmenter):
             op = F.npx.pick(order, k.reshape(-1), axis=1).reshape(-1, 1, 1, 1)
             return (op + 1) * run.reshape(-1, 1, 1, 1) - 1
 
-        if hue is None:
-            for s in range(m):
+        if hue is None or self.hue_last:
+            for s in range(m - self.hue_last):
                 x = stage(x, order[:, s:s + 1].reshape(-1, 1, 1, 1))
-            return x
+            return adjust_hue(F, x, factors[hue]) if self.hue_last else x
         at = F.np.argmax((order == hue).astype('float32'), axis=1)   # hue's stage
         at = at.astype('float32').reshape(-1, 1)
         for s in range(m - 1):   # the ops ordered before hue
@@ -197,4 +203,5 @@ class BatchColorJitter(BatchAugmenter):
     def __repr__(self):
         b, c, s, h = self.amounts
         return (f'{type(self).__name__}(brightness={b}, contrast={c}, saturation={s}, '
-                f'hue={h}' + ('' if self.mxnet_saturation else ', mxnet_saturation=False') + ')')
+                f'hue={h}' + ('' if self.mxnet_saturation else ', mxnet_saturation=False')
+                + (', hue_last=True' if self.hue_last else '') + ')')

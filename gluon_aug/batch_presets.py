@@ -13,7 +13,7 @@ from .batch_color import BatchColorJitter
 from .devices import split_batch
 from .errors import UsageError
 from .presets import PRESETS
-from .transforms import RandomErasing, RandomPadCrop
+from .transforms import RandomColorJitter, RandomErasing, RandomPadCrop
 
 T = gluon.data.vision.transforms
 
@@ -28,8 +28,8 @@ def to_batch(step):
         return BatchFlipTopBottom()
     if isinstance(step, RandomPadCrop):
         return BatchPadCrop(step.pad)
-    if isinstance(step, T.RandomColorJitter):
-        return BatchColorJitter(*step._args)  # (brightness, contrast, saturation, hue)
+    if isinstance(step, T.RandomColorJitter):   # (brightness, contrast, saturation, hue)
+        return BatchColorJitter(*step._args, hue_last=isinstance(step, RandomColorJitter))
     if isinstance(step, T.RandomResizedCrop):
         size, scale, ratio, interpolation = step._args
         if interpolation != 1:

@@ -8,7 +8,7 @@ CIFAR-10's channel statistics). The test pipeline is always deterministic
 """
 from ._mxnet import gluon
 from .errors import UsageError
-from .transforms import RandomErasing, RandomPadCrop
+from .transforms import RandomColorJitter, RandomErasing, RandomPadCrop
 
 T = gluon.data.vision.transforms
 
@@ -33,9 +33,9 @@ def make_flip_crop():
 
 
 def make_flip_color():
-    """RandomFlipLeftRight + RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)."""
+    """RandomFlipLeftRight + RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1) (hue last, see transforms.py)."""
     return [T.RandomFlipLeftRight(),
-            T.RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)]
+            RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)]
 
 
 def make_resized_crop():
@@ -50,9 +50,9 @@ def make_erasing():
 
 
 def make_book_all():
-    """The chapter's composed augs at 32x32: RandomFlipLeftRight + RandomColorJitter(0.5, 0.5, 0.5, 0.5) + RandomResizedCrop((32, 32), scale=(0.1, 1), ratio=(0.5, 2))."""
+    """The chapter's composed augs at 32x32: RandomFlipLeftRight + RandomColorJitter(0.5, 0.5, 0.5, 0.5) (hue last) + RandomResizedCrop((32, 32), scale=(0.1, 1), ratio=(0.5, 2))."""
     return [T.RandomFlipLeftRight(),
-            T.RandomColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5),
+            RandomColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5),
             T.RandomResizedCrop((32, 32), scale=(0.1, 1), ratio=(0.5, 2))]
 
 

@@ -1,4 +1,4 @@
-"""Per-sample transforms that MXNet 1.9's ``gluon.data.vision.transforms`` lacks.
+"""Per-sample transforms that MXNet 1.9's ``gluon.data.vision.transforms`` lacks or gets wrong.
 
 Both draw their random parameters from NumPy's global generator, which
 ``seed_everything`` seeds (Gluon's own random transforms draw from MXNet's).
@@ -9,6 +9,17 @@ offset, i.e. translate by up to `pad` pixels: the CIFAR standard
 (He et al. 2016, sec. 4.2), missing from MXNet 1.9 (GluonCV's ``RandomCrop``
 pads through NumPy per image).
 
+``RandomColorJitter`` (input HWC uint8 image; output same): Gluon's, minus its
+crash. MXNet 1.x's fused colour jitter shifts the hue by U(-hue, hue); a pixel
+whose shifted hue lands just below 0 makes its C++ ``HLS2RGBConvert`` index
+row 6 of a 6-row table and the process dies with SIGSEGV (apache/mxnet#18986,
+fixed only on master by #19516): about once per 1,500 random 224x224 images
+and once per ~35,000 CIFAR images. In a DataLoader worker the batch is lost
+and the loader waits for its timeout. This class runs brightness, contrast
+and saturation in the fused op (random order, as before) and the hue after
+them with ``RandomHue``, whose shift of 1 +- hue turns is the same rotation
+but never negative (``scripts/repro_jitter_hang.py``).
+
 ``RandomErasing`` (input CHW float tensor, after ToTensor; output same):
 with probability `p`, set one rectangle to `value`; its area is uniform in
 `scale` (fraction of the image) and its aspect ratio log-uniform in `ratio`
@@ -18,7 +29,11 @@ import math
 
 import numpy as onp
 
-from ._mxnet import nn, np
+from mxnet.util import is_np_array
+
+from ._mxnet import gluon, nn, np
+
+T = gluon.data.vision.transforms
 
 
 class RandomPadCrop(nn.Block):
@@ -87,3 +102,17 @@ class RandomErasing(nn.Block):
     def __repr__(self):
         return (f'{type(self).__name__}(p={self.p}, scale={self.scale}, '
                 f'ratio=({self.ratio[0]:.3g}, {self.ratio[1]:.3g}), value={self.value})')
+
+
+class RandomColorJitter(T.RandomColorJitter):
+    """Gluon's RandomColorJitter (same arguments, ranges and generator) without MXNet
+    1.x's hue segfault: the hue, shifted by ``RandomHue``, always comes last."""
+
+    def hybrid_forward(self, F, x):
+        brightness, contrast, saturation, hue = self._args
+        image = F.npx.image if is_np_array() else F.image   # as Gluon's own transforms
+        if brightness > 0 or contrast > 0 or saturation > 0:
+            x = image.random_color_jitter(x, brightness, contrast, saturation, 0)
+        if hue > 0:
+            x = image.random_hue(x, max(0, 1 - hue), 1 + hue)
+        return x

@@ -29,8 +29,9 @@ def measure(name, size, workers, repeats, quick):
     dataset = gluon.data.SimpleDataset(
         [np.array(rng.randint(0, 256, (size, size, 3)), dtype='uint8') for _ in range(n)])
     per_sample = {}
-    # Worker processes first: forking after this process has run OpenMP kernels
-    # (the 0-worker measurement) made RandomColorJitter's workers hang or segfault.
+    # (The colour presets once "hung" here: MXNet 1.x's fused RandomColorJitter
+    # segfaults on rare pixels, apache/mxnet#18986; the presets now use
+    # transforms.RandomColorJitter, see scripts/repro_jitter_hang.py.)
     for w in (workers, 0):
         loader = gluon.data.DataLoader(dataset.transform(get_preset(name)), batch_size=batch,
                                        num_workers=w)

@@ -11,7 +11,7 @@ import gluon_aug
 from gluon_aug import batch_color as bc
 from gluon_aug.batch_aug import (BatchErasing, BatchFlipLeftRight, BatchFlipTopBottom,
                                  BatchPadCrop, BatchResizedCrop)
-from gluon_aug.batch_presets import BATCH_PRESETS, batch_split, get_batch_preset
+from gluon_aug.batch_presets import BATCH_PRESETS, batch_split, get_batch_preset, to_batch
 from gluon_aug._mxnet import gluon, mx, np, npx
 from gluon_aug.presets import CIFAR10_MEAN, CIFAR10_STD, PRESETS
 from gluon_aug.transforms import RandomErasing, RandomPadCrop
@@ -396,3 +396,26 @@ def test_jitter_with_hue_at_each_position_equals_the_ops_in_order(hue_at):
         for j in perm:
             y = ops[j](F, y, factors[j][i:i + 1])
         onp.testing.assert_allclose(out[i].asnumpy(), y[0].asnumpy(), atol=1e-5)
+
+
+def test_hue_last_jitter_runs_the_others_in_each_samples_order_then_the_hue():
+    x = rand_batch(n=2, h=5, w=6)
+    jitter = bc.BatchColorJitter(0.5, 0.5, 0.5, 0.3, hue_last=True)
+    factors = [col([1.4, 0.6]), col([0.5, 1.3]), col([1.2, 0.2]), col([0.2, -0.15])]
+    orders = [[2, 0, 1], [1, 2, 0]]
+    out = jitter.apply(F, x, *factors, np.array(orders))
+    ops = [bc.adjust_brightness, bc.adjust_contrast, bc.adjust_saturation, bc.adjust_hue]
+    for i, perm in enumerate(orders):
+        y = x[i:i + 1]
+        for j in perm + [3]:
+            y = ops[j](F, y, factors[j][i:i + 1])
+        onp.testing.assert_allclose(out[i].asnumpy(), y[0].asnumpy(), atol=1e-5)
+    *_, drawn = jitter.draw(F, np.zeros((500, 3, 1, 1)))
+    assert (onp.sort(drawn.asnumpy(), axis=1) == onp.arange(3)).all()   # hue not in it
+
+
+def test_the_crash_free_jitter_is_translated_with_the_hue_last():
+    from gluon_aug.transforms import RandomColorJitter
+    twin = to_batch(RandomColorJitter(0.4, 0.4, 0.4, 0.1))
+    assert twin.hue_last and twin.amounts == (0.4, 0.4, 0.4, 0.1)
+    assert not to_batch(T.RandomColorJitter(0.4, 0.4, 0.4, 0.1)).hue_last

@@ -1,3 +1,9 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
 import numpy as onp
 import pytest
 
@@ -80,3 +86,65 @@ def test_books_train_augs_is_flip_then_totensor():
 def test_unknown_preset_lists_the_choices():
     with pytest.raises(UsageError, match='choose one of: none, flip, flip-crop'):
         get_preset('sharpen')
+
+
+# Sample i: RandomState(i).randint(0, 256, (224, 224, 3)) uint8, after mx.random.seed(i):
+# with MXNet 1.9.1's fused RandomColorJitter, sample 409 crashed flip-color and 6280
+# book-all (apache/mxnet#18986; scripts/repro_jitter_hang.py).
+CRASHING = {'flip-color': (404, 412), 'book-all': (6276, 6284)}
+TIMEOUT = 90
+JITTER_CHILD = textwrap.dedent("""
+    import sys
+    import numpy as onp
+    from gluon_aug import get_preset
+    from gluon_aug._mxnet import gluon, mx, np
+    name, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+    class Samples(gluon.data.Dataset):
+        def __init__(self):
+            self.fn = get_preset(name)
+
+        def __len__(self):
+            return hi - lo
+
+        def __getitem__(self, k):
+            x = np.array(onp.random.RandomState(lo + k).randint(0, 256, (224, 224, 3)),
+                         dtype='uint8')
+            mx.random.seed(lo + k, ctx=mx.cpu())
+            return self.fn(x)
+    loader = gluon.data.DataLoader(Samples(), batch_size=2, num_workers=2, timeout=30)
+    print('OK', sum(batch.shape[0] for batch in loader), flush=True)
+""")
+
+
+@pytest.mark.parametrize('name', sorted(CRASHING))
+def test_color_presets_survive_224px_images_in_two_worker_processes(name):
+    """A regression (MXNet's fused hue jitter back in a preset) fails within TIMEOUT s
+    instead of blocking: a worker segfaults and the loader times out."""
+    lo, hi = CRASHING[name]
+    proc = subprocess.Popen([sys.executable, '-c', JITTER_CHILD, name, str(lo), str(hi)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        out, err = '', f'no exit after {TIMEOUT} s'
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)   # the child and any leftover workers
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+    assert out.split() == ['OK', str(hi - lo)], (
+        f'{name} at 224 px with 2 workers: exit {proc.returncode}\n{err[-1500:]}')
+
+
+def test_no_preset_runs_mxnets_fused_hue_jitter():
+    def blocks(b):
+        yield b
+        for c in b._children.values():
+            yield from blocks(c)
+    for name in PRESETS:
+        for b in blocks(get_preset(name)):
+            if type(b) is T.RandomColorJitter:
+                assert b._args[3] == 0, f'{name}: MXNet 1.x RandomColorJitter with hue > 0'
