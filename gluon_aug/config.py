@@ -71,8 +71,9 @@ class RunConfig:
                               "static_shape); the book runs it imperatively",
                               ('--no-hybridize',), resume=True, action='store_false')
     # -- the data
+    # not `resume`: a checkpoint records the files' sizes and SHA-1, so a moved copy resumes
     data: str = setting(None, 'folder with data_batch_*.bin and test_batch.bin',
-                        ('--data',), resume=True, describe=True, book=True, metavar='DIR',
+                        ('--data',), describe=True, book=True, metavar='DIR',
                         default_text="Gluon's $MXNET_HOME/datasets/cifar10, downloaded if "
                                      "needed")
     limit_train: int = setting(None, 'use only the first N training examples',
@@ -187,10 +188,10 @@ def check_config(config):
         if choices and getattr(config, f.name) not in choices:
             raise UsageError(f"{flag_of(f.name)} {getattr(config, f.name)!r} is not one of: "
                              f"{', '.join(choices)}")
-    if str(config.kvstore).startswith('dist') and (config.resume or config.checkpoint_every):
-        raise UsageError("checkpoints are not supported with a dist_* kvstore yet (the "
-                         "optimizer state lives on the parameter servers); drop --resume "
-                         "and --checkpoint-every")
+    if config.kvstore == 'dist_async' and (config.resume or config.checkpoint_every):
+        raise UsageError("dist_async keeps the optimizer state on the parameter servers, "
+                         "where MXNet cannot read it back, so it cannot checkpoint; use "
+                         "--kvstore dist_sync, or drop --resume and --checkpoint-every")
     check_kvstore(config.kvstore)   # dist_*: the DMLC_* variables, before anything is written
     if config.book:
         check_book(config)
@@ -207,9 +208,5 @@ def check_book(config):
 
 def resume_view(config):
     """The settings a resumed run must share with its checkpoint, comparable as a dict."""
-    import os
     values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    view = {f.name: values.get(f.name) for f in config_fields('resume')}
-    if view.get('data'):
-        view['data'] = os.path.abspath(view['data'])
-    return view
+    return {f.name: values.get(f.name) for f in config_fields('resume')}

@@ -6,6 +6,7 @@ major). ``CIFAR10`` reads any folder of such files (``data_batch_*.bin`` for
 training, however many; ``test_batch.bin`` for testing) and yields what
 Gluon's own ``vision.CIFAR10`` yields: an HWC uint8 image and an int32 label.
 """
+import hashlib
 import os
 import re
 import sys
@@ -13,7 +14,7 @@ import sys
 import numpy as onp
 
 from ._mxnet import gluon, mx
-from .download import ensure_cifar10
+from .download import default_root, ensure_cifar10
 from .errors import UsageError
 
 RECORD_BYTES = 3073
@@ -26,6 +27,18 @@ def get_dataloader_workers():
     return 0 if sys.platform.startswith('win') else 4
 
 
+def _unreadable(path, err):
+    return UsageError(f"cannot read {path} ({err.strerror or err}); give this user read "
+                      "access to the data (chmod), or copy it to a folder you can read")
+
+
+def _listdir(root):
+    try:
+        return os.listdir(root)
+    except OSError as err:
+        raise _unreadable(root, err) from None
+
+
 def find_cifar_files(root):
     """Return (train files, test file) in `root`, or raise UsageError.
 
@@ -36,9 +49,9 @@ def find_cifar_files(root):
         raise UsageError(f"--data {root!r} does not exist or is not a folder; pass the folder "
                          "holding data_batch_*.bin and test_batch.bin")
     nested = os.path.join(root, 'cifar-10-batches-bin')
-    if os.path.isdir(nested) and not any(n.endswith('.bin') for n in os.listdir(root)):
+    if os.path.isdir(nested) and not any(n.endswith('.bin') for n in _listdir(root)):
         root = nested
-    names = os.listdir(root)
+    names = _listdir(root)
     train = sorted((n for n in names if re.fullmatch(r'data_batch_\d+\.bin', n)),
                    key=lambda n: int(re.findall(r'\d+', n)[0]))
     if not train:
@@ -58,7 +71,10 @@ def _check_records(path):
     if size == 0 or size % RECORD_BYTES:
         raise UsageError(f"{path} is corrupt: {size} bytes is not a whole number of "
                          f"{RECORD_BYTES}-byte CIFAR-10 records; download it again")
-    raw = onp.memmap(path, dtype=onp.uint8, mode='r').reshape(-1, RECORD_BYTES)
+    try:
+        raw = onp.memmap(path, dtype=onp.uint8, mode='r').reshape(-1, RECORD_BYTES)
+    except OSError as err:
+        raise _unreadable(path, err) from None
     bad = onp.flatnonzero(raw[:, 0] > 9)
     if bad.size:
         raise UsageError(f"{path} is corrupt: record {bad[0]} has label {raw[bad[0], 0]} "
@@ -72,6 +88,22 @@ def check_cifar_folder(root):
     train, test = find_cifar_files(os.path.expanduser(root))
     for path in train + [test]:
         _check_records(path)
+
+
+def sha1_of(path, chunk=1 << 20):
+    """The SHA-1 of a file, as hex."""
+    h = hashlib.sha1()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_fingerprint(root=None):
+    """{file name: [size, SHA-1]} of the CIFAR-10 files in `root` (None: Gluon's
+    location): a checkpoint records them, so a resumed run sees the same data."""
+    train, test = find_cifar_files(os.path.expanduser(root or default_root()))
+    return {os.path.basename(p): [os.path.getsize(p), sha1_of(p)] for p in train + [test]}
 
 
 def read_cifar_bin(path):

@@ -28,10 +28,11 @@ What this module adds around MXNet's kvstore:
   and server); either failing raises ``UsageError`` instead of hanging forever.
   It announces ``gluon_aug: joined dist_sync as worker rank R of N`` on stderr
   (``train.launch`` uses it to prefix that worker's output with its rank).
-- each worker reads a disjoint shard of the training set with the same number
-  of full batches on every worker (``sampling.shard_dataset``): the dist
-  kvstore needs every worker to push the same number of times, and
-  ``Trainer.step`` refuses a changed batch size on a dist kvstore.
+- each worker reads its own span of every epoch's shared, seeded plan, with
+  the same number of full batches on every worker (``sampling.EpochSampler``
+  with `part`): the dist kvstore needs every worker to push the same number
+  of times, and ``Trainer.step`` refuses a changed batch size on a dist
+  kvstore.
 - ``optimizer_rescale`` makes ``Trainer.step(local batch)`` average over the
   global batch: MXNet's ``dist_sync`` server *sums* the workers' gradients and
   applies the optimizer with ``rescale_grad = 1/local batch`` (checked: two
@@ -40,6 +41,13 @@ What this module adds around MXNet's kvstore:
   Module API divides by ``num_workers`` for the same reason; here the
   optimizer gets ``rescale_grad=1/num_workers``, so a ``dist_sync`` run with W
   workers at batch B computes exactly what one process computes at batch W*B.
+- ``trainer_kwargs``: a synchronous dist kvstore updates on the workers
+  (``update_on_kvstore=False``): the servers sum the gradients, every worker
+  applies the same optimizer step to the same weights. MXNet's default would
+  keep the optimizer state on the servers, and MXNet 1.9.1 has no call to
+  read it back (the server answers only set-optimizer, sync-mode,
+  compression, profiler and stop commands), so a checkpoint could not hold
+  it; on the workers, rank 0's checkpoint does.
 - ``worker_seed``, ``broadcast_seed``: all workers use rank 0's run seed; each
   seeds its own generators with a seed derived from (run seed, rank).
 """
@@ -204,6 +212,15 @@ def optimizer_rescale(kvstore):
     rank, size = rank_and_size(kvstore)
     if size > 1 and 'async' not in kvstore.type:
         return {'rescale_grad': 1.0 / size}
+    return {}
+
+
+def trainer_kwargs(kvstore):
+    """Extra ``gluon.Trainer`` keywords for `kvstore`: ``update_on_kvstore=False``
+    for a synchronous dist kvstore (see the module docstring), else none."""
+    rank, size = rank_and_size(kvstore)
+    if is_distributed(kvstore) and not isinstance(kvstore, str) and 'async' not in kvstore.type:
+        return {'update_on_kvstore': False}
     return {}
 
 

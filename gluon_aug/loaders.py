@@ -4,15 +4,16 @@
 per-image transform as the book's loader, and adds what a long, repeatable
 run needs: per-example seeding (``sampling.EpochSampler``: the order and
 every augmentation depend only on (seed, epoch, position), so runs repeat
-and resume exactly whatever the workers), a shard per distributed worker,
-and a ``DataLoader`` whose dead or hung workers end the run with one line.
+and resume exactly whatever the workers), a span of each epoch per
+distributed worker, and a ``DataLoader`` whose dead or hung workers end the
+run with one line.
 """
 import multiprocessing
 
 from ._mxnet import gluon
 from .data import CIFAR10, get_dataloader_workers, limited
-from .errors import RunError
-from .sampling import EpochSampler, SeededTransform, shard_dataset
+from .errors import RunError, UsageError
+from .sampling import EpochSampler, SeededTransform
 
 
 class DataLoader(gluon.data.DataLoader):
@@ -51,20 +52,21 @@ def cifar_loader(is_train, augs, batch_size, root=None, *, timeout, num_workers=
                  limit=None, shard=None, thread_pool=False, seed=None):
     """A DataLoader over CIFAR-10 applying `augs` to each image, as ``load_cifar10``.
 
-    `timeout`: seconds a worker may take for one batch. `shard=(num_parts,
-    index)` keeps one disjoint part (after `limit`) for distributed training,
-    with the same number of full training batches on every part
-    (``sampling.shard_dataset``). With `seed`, the order and every example's
-    augmentation depend only on (seed, epoch, position), whatever the workers
-    (``sampling.EpochSampler``; not combined with `shard`).
+    `timeout`: seconds a worker may take for one batch. With `seed`, the order
+    and every example's augmentation depend only on (seed, epoch, position),
+    whatever the workers (``sampling.EpochSampler``); without, it shuffles as
+    the book's loader does. `shard=(num_parts, index)` (training, with a
+    seed): this distributed worker's span of each epoch's shared plan, the
+    same number of full batches on every worker.
     """
     dataset = limited(CIFAR10(root, train=is_train), limit)
-    batching = {'batch_size': batch_size, 'shuffle': is_train}
-    if shard is not None:
-        dataset, batching = shard_dataset(dataset, shard, batch_size, is_train)
     common = {'thread_pool': thread_pool, 'timeout': timeout,
               'num_workers': get_dataloader_workers() if num_workers is None else num_workers}
-    if seed is not None and shard is None:
-        return DataLoader(SeededTransform(dataset, augs), batch_size=batch_size,
-                          epoch_sampler=EpochSampler(len(dataset), is_train, seed), **common)
-    return DataLoader(dataset.transform_first(augs), **batching, **common)
+    if seed is None:
+        if shard is not None:
+            raise UsageError("a sharded loader needs a seed: every worker draws from one plan")
+        return DataLoader(dataset.transform_first(augs), batch_size=batch_size,
+                          shuffle=is_train, **common)
+    sampler = EpochSampler(len(dataset), is_train, seed, part=shard, batch_size=batch_size)
+    return DataLoader(SeededTransform(dataset, augs), batch_size=batch_size,
+                      epoch_sampler=sampler, **common)

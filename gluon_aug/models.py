@@ -96,6 +96,15 @@ class LegacyAdapter(nn.Block):
             return self.inner(x.as_nd_ndarray()).as_np_ndarray()
 
 
+def reset_statistics(net, ctx):
+    """Give the parameters that are not trained (BatchNorm's running statistics)
+    their initial values again, on the devices `ctx`."""
+    with _legacy_scope() if isinstance(net, LegacyAdapter) else contextlib.nullcontext():
+        for p in net.collect_params().values():
+            if p.grad_req == 'null':
+                p.initialize(ctx=ctx, force_reinit=True)
+
+
 def gluoncv_cifar_models():
     """Names of GluonCV's CIFAR models (sorted); empty if GluonCV is missing."""
     try:

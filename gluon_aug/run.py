@@ -21,20 +21,20 @@ import os
 import sys
 import time
 
-from ._mxnet import gluon, init, np
+from ._mxnet import autograd, gluon, init, np
 from .batch_presets import batch_split, get_batch_preset
-from .checkpoint import Checkpointer, load_checkpoint
+from .checkpoint import Checkpointer, init_trainer, load_checkpoint
 from .config import RunConfig, check_config, resume_view
-from .data import check_cifar_folder
+from .data import check_cifar_folder, data_fingerprint
 from .devices import parse_devices, split_batch
 from .download import ensure_cifar10
 from .distributed import (broadcast_seed, create_kvstore, exit_promptly_on_error,
-                          optimizer_rescale, rank_and_size, worker_seed)
+                          optimizer_rescale, rank_and_size, trainer_kwargs, worker_seed)
 from .engine import train_with_data_aug
 from .errors import UsageError
 from .loaders import cifar_loader
 from .loop import Curves, Position, ProgressBar, examples_per_sec, fit
-from .models import get_model
+from .models import get_model, reset_statistics
 from .outputs import command_line, library_versions, prepare_out_dir, write_json
 from .plotting import Animator
 from .presets import eval_transform, get_preset
@@ -48,39 +48,38 @@ def run_cifar(config=None, **overrides):
     check_config(config)
     if config.book:
         return run_book(config)
-    saved = None
-    if config.resume is not None:
-        if config.out is not None and os.path.abspath(config.out) != os.path.abspath(
-                config.resume):
-            raise UsageError(f"--out {config.out!r} and --resume {config.resume!r} differ; a "
-                             "resumed run writes into the folder it resumes, pass only --resume")
-        saved = load_checkpoint(config.resume)
-        seed = saved[0]['info']['config']['seed'] if config.seed is None else config.seed
-        config = dataclasses.replace(config, out=config.resume, seed=seed)
+    config, saved = resumed(config)
     ctxs, net = parse_devices(config.devices), get_model(config.model, num_classes=10)
     if config.batch_size < len(ctxs):
         raise UsageError(f"--batch-size {config.batch_size} is smaller than the {len(ctxs)} "
                          f"devices it is split across; pass at least {len(ctxs)}")
     prepare_folders(config, overwrite=config.overwrite or saved is not None)
+    fingerprint = data_fingerprint(config.data)
+    if saved is not None:
+        check_resumable(saved[0], config, fingerprint)
 
     kv = create_kvstore(config.kvstore)  # dist_*: joins the job, waiting for every worker
     rank, workers = rank_and_size(kv)
-    config = dataclasses.replace(config, seed=broadcast_seed(
-        kv, draw_seed() if config.seed is None else config.seed))  # rank 0's seed
-    if saved is not None:
-        check_resumable(saved[0], config)
-    run = {'command': command_line(), 'devices': str(ctxs),
-           'omp_num_threads': os.environ.get('OMP_NUM_THREADS')}
-    if workers > 1:
-        run.update(workers=workers, rank=rank, global_batch_size=config.batch_size * workers,
-                   worker_seed=worker_seed(config.seed, rank, workers))
-    seed_everything(worker_seed(config.seed, rank, workers))
-    start = time.perf_counter()
-    with exit_promptly_on_error(kv):
+    with exit_promptly_on_error(kv):   # from here on, an error must not hang the others
+        if saved is not None and saved[0]['info']['workers'] != workers:
+            raise UsageError(f"--resume {config.resume!r} was trained by "
+                             f"{saved[0]['info']['workers']} workers, this job has {workers}; "
+                             "resume with as many, or start a new --out")
+        config = dataclasses.replace(config, seed=broadcast_seed(
+            kv, draw_seed() if config.seed is None else config.seed))  # rank 0's seed
+        run = {'command': command_line(), 'devices': str(ctxs),
+               'omp_num_threads': os.environ.get('OMP_NUM_THREADS')}
+        if workers > 1:
+            run.update(workers=workers, rank=rank, global_batch_size=config.batch_size * workers,
+                       worker_seed=worker_seed(config.seed, rank, workers))
+        seed_everything(worker_seed(config.seed, rank, workers))
+        start = time.perf_counter()
         parts = build_training(config, net, ctxs, kv)
         curves = Curves(config.epochs)
-        saver = Checkpointer(config.out if workers == 1 else None, net, parts['trainer'],
-                             {'config': dataclasses.asdict(config)},
+        # rank 0 writes the checkpoint; every worker resumes from it
+        saver = Checkpointer(config.out if rank == 0 else None, net, parts['trainer'],
+                             {'config': dataclasses.asdict(config), 'workers': workers,
+                              'data': fingerprint},
                              every=config.checkpoint_every, parts={'curves': curves})
         position = Position()
         if saved is not None:
@@ -101,6 +100,19 @@ def run_cifar(config=None, **overrides):
     return metrics
 
 
+def resumed(config):
+    """(config, checkpoint or None): with `resume`, the run continues in that folder
+    with the checkpoint's seed."""
+    if config.resume is None:
+        return config, None
+    if config.out is not None and os.path.abspath(config.out) != os.path.abspath(config.resume):
+        raise UsageError(f"--out {config.out!r} and --resume {config.resume!r} differ; a "
+                         "resumed run writes into the folder it resumes, pass only --resume")
+    saved = load_checkpoint(config.resume)
+    seed = saved[0]['info']['config']['seed'] if config.seed is None else config.seed
+    return dataclasses.replace(config, out=config.resume, seed=seed), saved
+
+
 def prepare_folders(config, overwrite):
     """Check the data folder (or download the data), then make `out`: bad or
     missing data must not leave files behind."""
@@ -112,14 +124,23 @@ def prepare_folders(config, overwrite):
         prepare_out_dir(config.out, overwrite)
 
 
-def check_resumable(state, config):
-    """UsageError unless `config` continues the run its checkpoint `state` saved."""
+def check_resumable(state, config, fingerprint):
+    """UsageError unless `config` continues the run its checkpoint `state` saved,
+    on the same data files."""
     saved, now = resume_view(state['info']['config']), resume_view(config)
     for key, value in saved.items():
         if value != now[key]:
             raise UsageError(
                 f"--resume {config.resume!r} was trained with {key}={value!r}, this run has "
                 f"{key}={now[key]!r}; pass the same settings, or start a new --out")
+    for name, (size, sha1) in state['info']['data'].items():
+        if fingerprint.get(name) != [size, sha1]:
+            raise UsageError(
+                f"--resume {config.resume!r} was trained on other data: {name} had {size} "
+                f"bytes and SHA-1 {sha1[:12]}..., the data given now "
+                + (f"has {fingerprint[name][0]} bytes and SHA-1 {fingerprint[name][1][:12]}..."
+                   if name in fingerprint else "lacks it")
+                + "; pass the run's --data, or start a new --out")
     if state['epoch'] > config.epochs:
         raise UsageError(f"--resume {config.resume!r} has finished {state['epoch']} epochs, "
                          f"more than --epochs {config.epochs}; pass --epochs of at least "
@@ -141,21 +162,34 @@ def augmentations(config):
 def build_training(config, net, ctxs, kv):
     """Initialize `net` on `ctxs`; build the loaders, the loss and the Trainer."""
     net.initialize(init=init.Xavier(), ctx=ctxs, force_reinit=True)
+    rank, workers = rank_and_size(kv)
     # Finish the deferred initialization now, while MXNet's generator is as seeded:
     # a loader working in this process re-seeds it per example.
-    net(np.zeros((1, 3, 32, 32), ctx=ctxs[0]))
-    rank, workers = rank_and_size(kv)
+    if workers == 1:
+        net(np.zeros((1, 3, 32, 32), ctx=ctxs[0]))
+    else:
+        # An inference forward leaves the weights in oneDNN's layout, which MXNet
+        # 1.9.1's dist kvstore cannot send ("We can't generate TBlob for MKLDNN
+        # data"), and the first broadcast below would fail: shape the net in
+        # training mode, then reset the statistics that forward moved.
+        with autograd.train_mode():
+            net(np.zeros((2, 3, 32, 32), ctx=ctxs[0]))
+        reset_statistics(net, ctxs)
     train_augs, test_augs, split_f, eval_split_f = augmentations(config)
+    # one plan for every worker (each reads its span of it): the run seed, not the worker's
     loading = {'root': config.data, 'num_workers': config.num_workers,
                'thread_pool': config.thread_pool, 'timeout': config.loader_timeout,
-               'seed': worker_seed(config.seed, rank, workers)}
+               'seed': config.seed}
     shard = (workers, rank) if workers > 1 else None
     train_iter = cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
                               shard=shard, **loading)
     test_iter = cifar_loader(False, test_augs, config.batch_size, limit=config.limit_test,
                              **loading)
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
-                            {'learning_rate': config.lr, **optimizer_rescale(kv)}, kvstore=kv)
+                            {'learning_rate': config.lr, **optimizer_rescale(kv)}, kvstore=kv,
+                            **trainer_kwargs(kv))
+    if workers > 1:   # every worker takes rank 0's initial weights before its first gradient
+        init_trainer(trainer)
     if config.hybridize:   # departure: compiled; the book runs the net imperatively
         net.hybridize(static_alloc=True, static_shape=True)
     return {'train_iter': train_iter, 'test_iter': test_iter, 'trainer': trainer,

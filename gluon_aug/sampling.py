@@ -13,6 +13,12 @@ transforming that example. So an example's augmentation depends only on
 ``(seed, epoch, position)``: runs repeat exactly with 0, 2 or 8 workers,
 processes or threads, and a run resumed at (epoch, batch) sees the same
 batches as one that never stopped. Cost: about 30 us of seeding per example.
+
+Distributed workers share one plan: worker ``index`` of ``num_parts`` takes
+its own contiguous span of each epoch's order, the same number of full
+batches on every worker (a dist kvstore needs every worker to push equally
+often, and ``Trainer.step`` refuses a changed batch size); the rest of the
+epoch is dropped, a different rest every epoch.
 """
 import random
 import threading
@@ -34,12 +40,30 @@ class EpochSampler(gluon.data.Sampler):
         Draw a new order each epoch (training) or keep 0..length-1 (testing).
     seed : int
         Base seed; epoch ``e`` uses the generator seeded with ``(seed, e)``.
+    part : (num_parts, index) or None
+        Yield only worker `index`'s span of each epoch: ``length // num_parts
+        // batch_size`` full batches of `batch_size`, from the shared plan.
     """
 
-    def __init__(self, length, shuffle, seed):
+    def __init__(self, length, shuffle, seed, part=None, batch_size=None):
         self.length, self.shuffle, self.seed = length, shuffle, int(seed)
         self.epoch = 0   # the epoch the next iter() yields
         self.start = 0   # examples of that epoch to skip (resuming mid-epoch)
+        self.offset, self.span = 0, length   # this worker's positions of the plan
+        if part is not None:
+            num_parts, index = part
+            if not (isinstance(num_parts, int) and isinstance(index, int)
+                    and 0 <= index < num_parts):
+                raise UsageError(f"part must be (num_parts, index) with 0 <= index < "
+                                 f"num_parts, got {part!r}")
+            per_worker = length // num_parts
+            if per_worker < batch_size:
+                raise UsageError(
+                    f"--batch-size {batch_size} per worker is more than the {per_worker} "
+                    f"training examples each of the {num_parts} workers gets; pass a "
+                    f"--batch-size of at most {per_worker} or use fewer workers")
+            self.span = per_worker // batch_size * batch_size
+            self.offset = index * self.span
 
     def plan(self, epoch):
         """(order, per-example seeds) of `epoch`, as NumPy arrays."""
@@ -55,11 +79,11 @@ class EpochSampler(gluon.data.Sampler):
         order, seeds = self.plan(self.epoch)
         start, self.start = self.start, 0
         self.epoch += 1
-        for i in range(start, self.length):
+        for i in range(self.offset + start, self.offset + self.span):
             yield int(order[i]), int(seeds[i])
 
     def __len__(self):
-        return self.length
+        return self.span
 
 
 # Threads (DataLoader(thread_pool=True)) share the process's generators: seeding
@@ -96,50 +120,3 @@ class SeededTransform(gluon.data.Dataset):
             except Exception as err:
                 raise RuntimeError(f"augmentation failed on example {idx}: "
                                    f"{type(err).__name__}: {err}") from err
-
-
-class EqualBatchSampler:
-    """`num_batches` batches of exactly `batch_size` distinct indices drawn from
-    a fresh permutation of range(`length`) each epoch (NumPy's global
-    generator, as Gluon's RandomSampler); the rest of the epoch is dropped."""
-
-    def __init__(self, length, batch_size, num_batches, shuffle=True):
-        if num_batches * batch_size > length:
-            raise ValueError(f"{num_batches} batches of {batch_size} exceed {length} examples")
-        self._length, self._batch_size = length, batch_size
-        self._num_batches, self._shuffle = num_batches, shuffle
-
-    def __iter__(self):
-        order = onp.random.permutation(self._length) if self._shuffle else onp.arange(self._length)
-        for i in range(self._num_batches):
-            yield order[i * self._batch_size:(i + 1) * self._batch_size].tolist()
-
-    def __len__(self):
-        return self._num_batches
-
-
-def shard_dataset(dataset, shard, batch_size, is_train):
-    """Worker `index`'s shard of `dataset` for ``shard=(num_parts, index)`` and
-    the DataLoader's batching keywords.
-
-    Shards are ``Dataset.shard``'s: contiguous, disjoint, covering the set
-    (sizes differ by at most one). For training every worker gets the same
-    number of full batches, ``len(dataset) // num_parts // batch_size``,
-    reshuffled each epoch; a worker's extra example takes its turn with the
-    others. Test shards are read in order, whole.
-    """
-    num_parts, index = shard
-    if not (isinstance(num_parts, int) and isinstance(index, int) and 0 <= index < num_parts):
-        raise UsageError(f"shard must be (num_parts, index) with 0 <= index < num_parts, "
-                         f"got {shard!r}")
-    total = len(dataset)
-    part = dataset.shard(num_parts, index)
-    if not is_train:
-        return part, {'batch_size': batch_size, 'shuffle': False}
-    num_batches = total // num_parts // batch_size
-    if num_batches < 1:
-        raise UsageError(f"--batch-size {batch_size} per worker is more than the "
-                         f"{total // num_parts} training examples each of the {num_parts} "
-                         f"workers holds; pass a --batch-size of at most {total // num_parts} "
-                         f"or use fewer workers")
-    return part, {'batch_sampler': EqualBatchSampler(len(part), batch_size, num_batches)}

@@ -6,8 +6,10 @@ the library.
 
 POINT: ``batch`` (right after the N-th training step returns), ``eval`` (after
 the first test batch of the N-th evaluation), ``checkpoint`` (half-way through
-writing the N-th checkpoint file).
+writing the N-th checkpoint file). ``enospc:N`` does not kill: the N-th
+checkpoint write finds the disk full (``OSError(ENOSPC)``), as a real one would.
 """
+import errno
 import os
 import signal
 import sys
@@ -63,6 +65,33 @@ def half_write_then_die(fn, args, kwargs):
     die()
 
 
+class FullDisk:
+    """A file whose writes fail with ENOSPC."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def write_on_a_full_disk(fn, args, kwargs):
+    checkpoint.open = lambda *a, **k: FullDisk(open(*a, **k))   # shadows the builtin
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        del checkpoint.open
+
+
 def main():
     point, _, nth = sys.argv[1].partition(':')
     nth = int(nth or 1)
@@ -73,8 +102,10 @@ def main():
                                                evaluate_then_die)
     elif point == 'checkpoint':
         checkpoint.atomic_write = counting(checkpoint.atomic_write, nth, half_write_then_die)
+    elif point == 'enospc':
+        checkpoint.atomic_write = counting(checkpoint.atomic_write, nth, write_on_a_full_disk)
     else:
-        sys.exit(f'unknown kill point {point!r}: batch, eval or checkpoint')
+        sys.exit(f'unknown kill point {point!r}: batch, eval, checkpoint or enospc')
     sys.argv = ['train/cifar.py'] + sys.argv[2:]
     return cifar.main(sys.argv[1:])
 

@@ -168,7 +168,8 @@ def test_launch_two_workers_train_cifar_end_to_end(data_dir, tmp_path):
         assert any(f'joined dist_sync as worker rank {rank} of 2' in l for l in mine), lines
         assert any(l.endswith('examples/sec on [cpu(0)]') for l in mine), lines
         assert any(' test acc ' in l for l in mine), lines
-    assert sorted(os.listdir(out)) == ['curves.png', 'metrics.json', 'model.params']   # rank 0 alone wrote
+    assert sorted(os.listdir(out)) == ['checkpoint.npz', 'curves.png', 'metrics.json',
+                                       'model.params']   # rank 0 alone wrote
     metrics = json.loads((out / 'metrics.json').read_text())
     config, run = metrics['config'], metrics['run']
     assert config['kvstore'] == 'dist_sync' and run['workers'] == 2 and run['rank'] == 0
@@ -246,28 +247,25 @@ def test_worker_whose_job_never_starts_times_out_with_one_line(data_dir, procs):
 
 # -- helpers without processes -----------------------------------------------------------
 
-def test_shards_are_disjoint_cover_the_set_and_give_equal_full_batches():
-    from mxnet import gluon
-    from gluon_aug.sampling import shard_dataset
-    data = gluon.data.SimpleDataset(list(range(23)))
-    seen, counts = [], []
-    for index in range(3):
-        part, batching = shard_dataset(data, (3, index), 3, is_train=True)
-        seen += [part[i] for i in range(len(part))]
-        batches = list(batching['batch_sampler'])
-        counts.append(len(batches))
-        assert all(len(b) == 3 and len(set(b)) == 3 for b in batches)
-        assert all(0 <= i < len(part) for b in batches for i in b)
-    assert sorted(seen) == list(range(23))        # disjoint and covering
-    assert counts == [2, 2, 2]                   # 23 // 3 // 3, on every worker
+def test_worker_spans_share_one_plan_are_disjoint_and_give_equal_full_batches():
+    from gluon_aug.sampling import EpochSampler
+    samplers = [EpochSampler(23, True, 5, part=(3, index), batch_size=3) for index in range(3)]
+    whole = EpochSampler(23, True, 5)
+    seen = set()
+    for _ in range(10):
+        spans = [list(s) for s in samplers]
+        assert [len(span) for span in spans] == [6, 6, 6]   # 23 // 3 // 3 full batches of 3
+        # one shared plan: the spans are consecutive pieces of the same epoch's order
+        assert sum(spans, []) == list(whole)[:18]
+        seen |= {i for span in spans for i, _ in span}
+    assert seen == set(range(23))   # the dropped rest differs from epoch to epoch
 
 
-def test_shard_smaller_than_a_batch_is_a_usage_error():
-    from mxnet import gluon
-    from gluon_aug.sampling import shard_dataset
+def test_a_worker_span_smaller_than_a_batch_is_a_usage_error():
+    from gluon_aug.sampling import EpochSampler
     from gluon_aug.errors import UsageError
     with pytest.raises(UsageError, match='--batch-size 8 per worker is more than the 5'):
-        shard_dataset(gluon.data.SimpleDataset(list(range(10))), (2, 1), 8, is_train=True)
+        EpochSampler(10, True, 0, part=(2, 1), batch_size=8)
 
 
 def test_worker_seeds_differ_by_rank_and_follow_the_run_seed():
@@ -311,3 +309,146 @@ def test_worker_failing_after_joining_ends_the_job_promptly(tmp_path):
     assert time.monotonic() - start < 45
     assert '[worker 1] RuntimeError: worker 1 breaks after joining' in proc.stdout
     assert 'worker 1 exited with status 1; ending the other processes' in proc.stderr
+
+
+# -- distributed runs repeat and resume ------------------------------------------------------
+
+DIST_RUN = ['--kvstore', 'dist_sync', '--model', 'cifar_resnet20_v1', '--epochs', '2', '-b', '8',
+            '--devices', 'cpu', '-j', '0', '--seed', '11', '--no-progress',
+            '--checkpoint-every', '1']
+
+
+def launch_cifar(data, *args, timeout=180):
+    return run_module('train.launch', '-n', '2', '--', sys.executable, '-m', 'train.cifar',
+                      '--data', data, *DIST_RUN, *args, timeout=timeout)
+
+
+def params_bytes(out):
+    return (out / 'model.params').read_bytes()
+
+
+@pytest.fixture(scope='module')
+def dist_reference(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp('dist') / 'ref'
+    proc = launch_cifar(data_dir, '--out', str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def test_two_seeded_dist_runs_give_bitwise_identical_params(data_dir, dist_reference, tmp_path):
+    out = tmp_path / 'again'
+    proc = launch_cifar(data_dir, '--out', str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert params_bytes(out) == params_bytes(dist_reference)
+    epochs = [{k: v for k, v in e.items() if 'seconds' not in k and 'per_sec' not in k}
+              for e in json.loads((out / 'metrics.json').read_text())['epochs']]
+    ref = [{k: v for k, v in e.items() if 'seconds' not in k and 'per_sec' not in k}
+           for e in json.loads((dist_reference / 'metrics.json').read_text())['epochs']]
+    assert epochs == ref
+
+
+def descendants(pid):
+    """Every process below `pid` (Linux /proc), children first."""
+    found = []
+    try:
+        tasks = os.listdir(f'/proc/{pid}/task')
+    except OSError:   # it has ended
+        return found
+    for task in tasks:
+        try:
+            with open(f'/proc/{pid}/task/{task}/children') as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            found += [kid] + descendants(kid)
+    return found
+
+
+def worker_pids(launcher_pid):
+    """Pids of the job's training workers (not the scheduler or server)."""
+    pids = []
+    for pid in descendants(launcher_pid):
+        try:
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                if b'DMLC_ROLE=worker' in f.read().split(b'\0'):
+                    with open(f'/proc/{pid}/cmdline', 'rb') as g:
+                        if b'train.cifar' in g.read():
+                            pids.append(pid)
+        except OSError:
+            pass
+    return pids
+
+
+@pytest.mark.parametrize('victim', ['one worker', 'whole job'])
+def test_dist_run_killed_and_resumed_ends_bitwise_identical(victim, data_dir, dist_reference,
+                                                            tmp_path):
+    out = tmp_path / 'run'
+    job = subprocess.Popen([sys.executable, '-m', 'train.launch', '-n', '2', '--',
+                            sys.executable, '-m', 'train.cifar', '--data', data_dir, *DIST_RUN,
+                            '--out', str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / 'checkpoint.npz').exists():   # one step done and saved
+            assert time.monotonic() < deadline and job.poll() is None, job.communicate()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        workers = worker_pids(job.pid)
+        assert len(workers) == 2
+        victims = workers[-1:] if victim == 'one worker' else [job.pid] + descendants(job.pid)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        job.communicate(timeout=60)
+    finally:
+        for pid in [job.pid] + descendants(job.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert job.returncode != 0 and not (out / 'metrics.json').exists()
+    state = json.loads(__import__('numpy').load(out / 'checkpoint.npz')['state'].tobytes())
+    assert (state['epoch'], state['batch']) != (2, 0)   # killed before the end
+    proc = run_module('train.launch', '-n', '2', '--', sys.executable, '-m', 'train.cifar',
+                      '--data', data_dir, *DIST_RUN, '--resume', str(out), timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert params_bytes(out) == params_bytes(dist_reference)
+
+
+FIRST_WEIGHTS = textwrap.dedent('''
+    import hashlib, sys
+    from gluon_aug import distributed, seeding
+    from gluon_aug.config import RunConfig
+    from gluon_aug.models import get_model
+    from gluon_aug.run import build_training
+    from mxnet import npx
+
+    kv = distributed.create_kvstore('dist_sync', timeout=60)
+    rank, workers = distributed.rank_and_size(kv)
+    config = RunConfig(kvstore='dist_sync', data=sys.argv[1], model='cifar_resnet20_v1',
+                       seed=3, batch_size=8, num_workers=0)
+    seeding.seed_everything(distributed.worker_seed(3, rank, workers))  # as run_cifar does
+    net = get_model(config.model)
+    parts = build_training(config, net, [npx.cpu()], kv)
+    digest = hashlib.sha256()
+    for p in net.collect_params().values():
+        digest.update(p.data().asnumpy().tobytes())
+    print('weights before the first gradient', rank, digest.hexdigest(), flush=True)
+''')
+
+
+def test_every_worker_takes_its_first_gradient_on_rank_0s_weights(data_dir, tmp_path):
+    script = tmp_path / 'first_weights.py'
+    script.write_text(FIRST_WEIGHTS)
+    proc = run_module('train.launch', '-n', '2', '--', sys.executable, str(script), data_dir,
+                      timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    digests = {}
+    for line in proc.stdout.splitlines():
+        if 'weights before the first gradient' in line:
+            _, rank, digest = line.rsplit(' ', 2)
+            digests[rank] = digest
+    assert len(digests) == 2 and len(set(digests.values())) == 1, proc.stdout

@@ -1,6 +1,5 @@
 """The download path, exercised against a file server on 127.0.0.1 (no internet here)."""
 import functools
-import hashlib
 import http.server
 import os
 import socket
@@ -10,13 +9,9 @@ import threading
 import pytest
 
 from gluon_aug import UsageError
+from gluon_aug.data import sha1_of
 from gluon_aug.download import ensure_cifar10
 from conftest import make_cifar_folder
-
-
-def sha1_of(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha1(f.read()).hexdigest()
 
 
 @pytest.fixture

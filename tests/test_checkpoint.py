@@ -1,0 +1,241 @@
+"""The checkpoint: an exact round trip of the optimizer, no code run when loading, and
+one line for every checkpoint, disk or data problem."""
+import errno
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as onp
+import pytest
+
+from gluon_aug import checkpoint
+from gluon_aug._mxnet import autograd, gluon, init, mx, nn, np
+from gluon_aug.errors import RunError
+from gluon_aug.loop import Position
+
+from conftest import (ROOT, assert_one_line_error, cifar_folder_for_module, make_cifar_folder,
+                      run_module)
+
+RUN = ['--model', 'cifar_resnet20_v1', '--epochs', '2', '--batch-size', '16', '--devices', 'cpu',
+       '--no-progress', '--seed', '5', '--checkpoint-every', '1', '-j', '0']
+
+
+# -- the optimizer's state round trip, in process -------------------------------------
+
+def _net(devices):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(6, activation='relu'), nn.BatchNorm(), nn.Dense(3))
+    net.initialize(init.Xavier(), ctx=devices)
+    return net
+
+
+def _steps(net, trainer, devices, batches):
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    for X, y in batches:
+        xs = gluon.utils.split_and_load(np.array(X), devices)
+        ys = gluon.utils.split_and_load(np.array(y), devices)
+        with autograd.record():
+            ls = [loss(net(a), b) for a, b in zip(xs, ys)]
+        for l in ls:
+            l.backward()
+        trainer.step(len(y))
+
+
+OPTIMIZERS = [('adam', {'learning_rate': 0.01}),
+              ('sgd', {'learning_rate': 0.1, 'momentum': 0.9, 'wd': 1e-3}),
+              ('nag', {'learning_rate': 0.1, 'momentum': 0.9, 'wd': 1e-3})]
+
+
+@pytest.mark.parametrize('optimizer, hyper', OPTIMIZERS, ids=[o for o, _ in OPTIMIZERS])
+@pytest.mark.parametrize('num_devices', [1, 2])
+def test_restored_optimizer_continues_bitwise(optimizer, hyper, num_devices, tmp_path):
+    devices = [mx.cpu(i) for i in range(num_devices)]
+    rng = onp.random.RandomState(0)
+    batches = [(rng.randn(8, 5).astype('float32'), rng.randint(0, 3, 8).astype('float32'))
+               for _ in range(6)]
+    mx.random.seed(1)
+    net = _net(devices)
+    net(np.zeros((2, 5), ctx=devices[0]))
+    trainer = gluon.Trainer(net.collect_params(), optimizer, dict(hyper))
+    _steps(net, trainer, devices, batches[:3])
+    saver = checkpoint.Checkpointer(str(tmp_path), net, trainer, {'run': 'test'})
+    saver.save(Position(0, 3, [1.0, 2.0, 3.0, 4.0]))
+    _steps(net, trainer, devices, batches[3:])
+    want = [d.asnumpy() for p in net.collect_params().values() for d in p.list_data()]
+
+    mx.random.seed(2)   # another initialization: everything must come from the file
+    again = _net(devices)
+    again(np.zeros((2, 5), ctx=devices[0]))
+    trainer2 = gluon.Trainer(again.collect_params(), optimizer, dict(hyper))
+    state, arrays = checkpoint.load_checkpoint(str(tmp_path))
+    position = checkpoint.Checkpointer(str(tmp_path), again, trainer2, {}).restore(state, arrays)
+    assert position == Position(0, 3, [1.0, 2.0, 3.0, 4.0]) and state['info'] == {'run': 'test'}
+    _steps(again, trainer2, devices, batches[3:])
+    got = [d.asnumpy() for p in again.collect_params().values() for d in p.list_data()]
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_a_full_disk_keeps_the_previous_file_and_raises_run_error(tmp_path, monkeypatch):
+    path = str(tmp_path / 'checkpoint.npz')
+    checkpoint.atomic_write(path, b'old')
+
+    class Full:
+        def __init__(self, *a, **k):
+            self.f = open(*a, **k)
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+    monkeypatch.setattr(checkpoint, 'open', Full, raising=False)
+    with pytest.raises(RunError, match='the disk is full.*previous checkpoint, if any, is kept'):
+        checkpoint.atomic_write(path, b'new')
+    assert open(path, 'rb').read() == b'old' and os.listdir(tmp_path) == ['checkpoint.npz']
+
+
+# -- refused checkpoints, through the command line --------------------------------------
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return cifar_folder_for_module(tmp_path_factory, (48,), 16)
+
+
+@pytest.fixture(scope='module')
+def interrupted(data, tmp_path_factory):
+    """A run killed after its second step: a folder holding a real checkpoint."""
+    out = str(tmp_path_factory.mktemp('interrupted') / 'run')
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'killpoint.py'),
+                           'batch:2', '--data', data, '--out', out, *RUN], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    return out
+
+
+def _copy(run, tmp_path):
+    dst = str(tmp_path / 'run')
+    shutil.copytree(run, dst)
+    return dst
+
+
+class Payload:
+    """Unpickling this creates a file: what a crafted checkpoint would do."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, 'w'))
+
+
+@pytest.mark.parametrize('how', ['pickle', 'object-array'])
+def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_runs_nothing(how, data,
+                                                                           interrupted,
+                                                                           tmp_path):
+    out, target = _copy(interrupted, tmp_path), tmp_path / 'pwned'
+    path = os.path.join(out, 'checkpoint.npz')
+    if how == 'pickle':   # the old format: a pickle file
+        with open(path, 'wb') as f:
+            pickle.dump({'state': Payload(str(target))}, f)
+    else:                 # a NumPy archive whose 'state' is an object array
+        onp.savez(path, state=onp.array([Payload(str(target))], dtype=object))
+    proc = run_module('train.cifar', '--data', data, *RUN, '--resume', out)
+    assert_one_line_error(proc, 'checkpoint.npz is corrupt or not a gluon_aug checkpoint')
+    assert not target.exists()
+
+
+@pytest.mark.parametrize('how, needle', [
+    ('empty', 'is corrupt'), ('truncated', 'is corrupt'),
+    ('version', 'has format version 999'), ('no-state', 'is corrupt')])
+def test_empty_truncated_and_foreign_checkpoints_are_one_line(how, needle, data, interrupted,
+                                                              tmp_path):
+    out = _copy(interrupted, tmp_path)
+    path = os.path.join(out, 'checkpoint.npz')
+    blob = open(path, 'rb').read()
+    if how == 'empty':
+        open(path, 'wb').close()
+    elif how == 'truncated':
+        open(path, 'wb').write(blob[:len(blob) // 2])
+    else:
+        with onp.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        state = json.loads(arrays.pop('state').tobytes())
+        state['version'] = 999
+        if how == 'version':
+            arrays['state'] = onp.frombuffer(json.dumps(state).encode(), dtype=onp.uint8)
+        onp.savez(path, **arrays)
+    proc = run_module('train.cifar', '--data', data, *RUN, '--resume', out)
+    assert_one_line_error(proc, 'checkpoint.npz', needle)
+
+
+def test_resuming_on_other_data_is_one_line(data, interrupted, tmp_path):
+    out = _copy(interrupted, tmp_path)
+    other = str(tmp_path / 'other')
+    make_cifar_folder(other, n_train=(48,), n_test=16, seed=1)   # same layout, other pixels
+    proc = run_module('train.cifar', '--data', other, *RUN, '--resume', out)
+    assert_one_line_error(proc, 'was trained on other data: data_batch_1.bin')
+
+
+def test_a_full_disk_during_a_checkpoint_ends_with_one_line_and_keeps_the_last(data,
+                                                                               tmp_path):
+    out = str(tmp_path / 'run')
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'killpoint.py'),
+                           'enospc:3', '--data', data, '--out', out, *RUN], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and 'Traceback' not in proc.stderr, proc.stderr
+    assert 'the disk is full' in lines[0]
+    assert sorted(os.listdir(out)) == ['checkpoint.npz']     # no temporary file left
+    state, _ = checkpoint.load_checkpoint(out)
+    assert (state['epoch'], state['batch']) == (0, 2)       # the second write, intact
+
+
+# -- data and folders ---------------------------------------------------------------------
+
+def test_unreadable_data_file_and_folder_are_one_line(data, monkeypatch):
+    from gluon_aug import data as data_module
+    from gluon_aug.errors import UsageError
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, 'Permission denied')
+    with monkeypatch.context() as m:
+        m.setattr(data_module.onp, 'memmap', denied)
+        with pytest.raises(UsageError, match=r'cannot read .*data_batch_1\.bin \(Permission '
+                                             r'denied\); give this user read access'):
+            data_module.check_cifar_folder(data)
+    monkeypatch.setattr(data_module.os, 'listdir', denied)
+    with pytest.raises(UsageError, match='cannot read .* \\(Permission denied\\)'):
+        data_module.check_cifar_folder(data)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads files whatever their mode')
+def test_unreadable_data_file_for_real_is_one_line(data, tmp_path):
+    copy = str(tmp_path / 'data')
+    shutil.copytree(data, copy)
+    os.chmod(os.path.join(copy, 'data_batch_1.bin'), 0)
+    proc = run_module('train.cifar', '--data', copy, *RUN)
+    assert_one_line_error(proc, 'cannot read', 'Permission denied')
+
+
+def test_a_failed_download_leaves_no_out_folder(tmp_path):
+    import socket
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()   # nothing listens there: the first source fails at once
+    out = tmp_path / 'run'
+    proc = run_module('train.cifar', '--out', str(out), '--devices', 'cpu', '--no-progress',
+                      env={'MXNET_HOME': str(tmp_path / 'home'),
+                           'MXNET_GLUON_REPO': f'http://127.0.0.1:{port}/'}, timeout=200)
+    assert_one_line_error(proc, 'could not be downloaded', '--data DIR')
+    assert not out.exists()
