@@ -67,3 +67,14 @@ def test_bench_pytorch_reads_the_same_images_as_the_library(cifar_dir):
 ])
 def test_benchmark_scripts_refuse_bad_input_in_one_line(script, args, needle):
     assert_one_line_error(run_script(script, *args), needle)
+
+
+def test_soak_kills_and_resumes_three_runs_bitwise_identical(tmp_path):
+    """The short soak: 3 seeded runs, each killed with SIGKILL at random moments and
+    resumed until it finishes, end bitwise identical to an uninterrupted run."""
+    proc = run_script('scripts/soak_resume.py', '--cycles', '3', '--modes', 'j0',
+                      '--work', str(tmp_path), timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = [l for l in proc.stdout.splitlines() if l.startswith('| j0 |')]
+    assert len(row) == 1 and row[0].endswith('| 3/3 |'), proc.stdout
+    assert 'none' not in row[0]   # every cycle was killed at least once
