@@ -28,13 +28,16 @@ The kernels are in ``batch_geometry.py``, the base class in
 ``batch_base.py``, colour jitter in ``batch_color.py``; ``batch_presets.py``
 translates every preset of ``presets.PRESETS`` into a ``BatchPipeline``.
 """
+import numpy as onp
+
 from ._mxnet import nn
 from .batch_base import BatchAugmenter, check_batch, uniform
 from .batch_geometry import draw_boxes, image_size, offsets, remap
 from .presets import CIFAR10_MEAN, CIFAR10_STD
 
 __all__ = ['BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom',
-           'BatchPadCrop', 'BatchResizedCrop', 'BatchErasing', 'BatchNormalize']
+           'BatchAlternatingFlip', 'BatchPadCrop', 'BatchResizedCrop', 'BatchErasing',
+           'BatchNormalize']
 
 
 class BatchIndexMap(BatchAugmenter):
@@ -100,23 +103,55 @@ class BatchPadCrop(BatchIndexMap):
 
     Per sample, `top` and `left` are uniform integers in {0, ..., 2 pad}:
     ``out[i, j] = x[i + top - pad, j + left - pad]`` (0 outside the image).
+    `reflect`: read the mirror image across the border instead of 0
+    (``np.pad(mode='reflect')``), as airbench translates.
     """
 
-    def __init__(self, pad=4):
+    def __init__(self, pad=4, reflect=False):
         super().__init__()
         if not isinstance(pad, int) or pad < 0:
             raise ValueError(f"BatchPadCrop: pad must be an integer >= 0, got {pad!r}")
-        self.pad = pad
+        self.pad, self.reflect = pad, reflect
+        self.stays_inside = reflect
 
     def draw(self, F, x):
         n = 2 * self.pad + 1
         return tuple(F.np.floor(uniform(F, x, 0, n, k=None)) for _ in 'tl')
 
     def source(self, F, rows, cols, H, W, top, left):
-        return rows + top - self.pad, cols + left - self.pad
+        rows, cols = rows + top - self.pad, cols + left - self.pad
+        if self.reflect:   # -1 -> 1, H -> H - 2 (valid for pad < size)
+            rows = (H - 1) - F.np.abs((H - 1) - F.np.abs(rows))
+            cols = (W - 1) - F.np.abs((W - 1) - F.np.abs(cols))
+        return rows, cols
 
     def __repr__(self):
-        return f'{type(self).__name__}(pad={self.pad})'
+        return (f'{type(self).__name__}(pad={self.pad}'
+                + (', reflect=True)' if self.reflect else ')'))
+
+
+class BatchAlternatingFlip(BatchFlipLeftRight):
+    """Derandomized left-right flips (airbench): example i is mirrored in epoch 0
+    with probability 1/2 (``first[i]``), then in exactly every other epoch.
+
+    Its parameters depend on which examples a batch holds, so a loader that
+    knows them (``loaders.ArrayLoader``) asks ``flips(indices, epoch)`` and
+    passes them to ``apply`` or ``remap``; ``draw`` (no indices) is refused.
+    """
+
+    def __init__(self, length, seed):
+        super().__init__(p=0.5)
+        self.first = onp.random.RandomState([int(seed), 1]).randint(0, 2, size=length)
+
+    def flips(self, indices, epoch):
+        """(N,) 0/1 float32 flip bits of examples `indices` in `epoch`."""
+        return (self.first[indices] ^ (epoch & 1)).astype('float32')
+
+    def draw(self, F, x):
+        raise TypeError('BatchAlternatingFlip needs the examples\' indices: use flips()')
+
+    def __repr__(self):
+        return f'{type(self).__name__}(length={len(self.first)})'
 
 
 class BatchResizedCrop(BatchAugmenter):

@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from .distributed import KVSTORES, check_kvstore
 from .errors import UsageError
 from .presets import PRESETS
+from .recipes import INGREDIENTS, OVERRIDABLE, RECIPES
 
-# The chapter's budget: `batch_size = 256` (a global in the book), Adam with
-# `lr=0.001`, and `train_ch13(..., 10, devices)`.
-BOOK_BATCH_SIZE, BOOK_LR, BOOK_EPOCHS = 256, 0.001, 10
+
+def recipes_value(name):
+    """"the recipe's: 10 (book), ... (fast)": a help text from the recipes themselves."""
+    return "the recipe's: " + ', '.join(f'{getattr(r, name)} ({r.name})'
+                                       for r in RECIPES.values())
 
 
 def setting(default, help, flags=(), *, resume=False, describe=False, book=False,
@@ -33,7 +36,19 @@ def setting(default, help, flags=(), *, resume=False, describe=False, book=False
 
 @dataclass
 class RunConfig:
-    """One training run (``python -m train.cifar``; defaults: the book's experiment)."""
+    """One training run (``python -m train.cifar``; defaults: the book's experiment).
+
+    `model`, `epochs`, `batch_size`, `lr` and `optimizer` left at None take
+    the recipe's values (``recipes.RECIPES``; ``resolve_recipe``)."""
+    # -- how: the recipe and its ingredients
+    recipe: str = setting('book', "the training recipe: book (the chapter's) or fast "
+                          "(airbench's ideas; --model, --epochs, -b, --lr override its "
+                          "values)", ('--recipe',), resume=True, describe=True,
+                          choices=tuple(RECIPES))
+    without: tuple = setting((), "switch these ingredients of --recipe fast off (ablations)",
+                             ('--without',), resume=True, describe=True, nargs='+',
+                             choices=tuple(INGREDIENTS), metavar='INGREDIENT',
+                             default_text='none; ' + ', '.join(INGREDIENTS))
     # -- what is trained
     aug: str = setting('flip', "augmentation preset for training (the book's train_augs is "
                        "flip; none = ToTensor only; --list-augs describes them)", ('--aug',),
@@ -45,19 +60,20 @@ class RunConfig:
     normalize: bool = setting(False, "standardize with CIFAR-10's channel mean and std (train "
                               "and test)", ('--normalize',), resume=True, describe=True,
                               action='store_true')
-    model: str = setting('resnet18', "resnet18 (d2l) or a GluonCV CIFAR model such as "
-                         "cifar_resnet20_v1", ('--model',), resume=True, describe=True, book=True)
-    optimizer: str = setting('adam', "the Trainer's optimizer (the book's: adam)",
-                             resume=True, describe=True)
+    model: str = setting(None, "resnet18 (d2l), fastnet, or a GluonCV CIFAR model such as "
+                         "cifar_resnet20_v1", ('--model',), resume=True, describe=True, book=True,
+                         default_text=recipes_value('model'))
+    optimizer: str = setting(None, "the Trainer's optimizer", resume=True, describe=True)
     # -- the budget
-    epochs: int = setting(BOOK_EPOCHS, 'epochs', ('--epochs',), describe=True, book=True,
-                          type=int)
-    batch_size: int = setting(BOOK_BATCH_SIZE, 'batch size, split across devices; with a '
-                              'dist_* --kvstore it is per worker: the global batch is this x '
-                              'workers', ('-b', '--batch-size'), resume=True, describe=True,
-                              book=True, type=int)
-    lr: float = setting(BOOK_LR, 'learning rate', ('--lr',), resume=True, describe=True,
-                        book=True, type=float)
+    epochs: int = setting(None, 'epochs', ('--epochs',), describe=True, book=True, type=int,
+                          default_text=recipes_value('epochs'))
+    batch_size: int = setting(None, 'batch size, split across devices; with a dist_* '
+                              '--kvstore it is per worker: the global batch is this x workers',
+                              ('-b', '--batch-size'), resume=True, describe=True, book=True,
+                              type=int, default_text=recipes_value('batch_size'))
+    lr: float = setting(None, 'learning rate (the peak, with a schedule)', ('--lr',),
+                        resume=True, describe=True, book=True, type=float,
+                        default_text=recipes_value('lr'))
     # -- where
     devices: str = setting(None, 'gpu (all), gpu:N (first N), gpu:0,1, gpu(3), cpu, cpu:N '
                            '(N CPU contexts)', ('--devices',), resume=True, describe=True,
@@ -184,10 +200,20 @@ def check_config(config):
                                            or config.num_workers < 0):
         raise UsageError(f"--num-workers must be 0 or more, got {config.num_workers!r}")
     for f in config_fields():
-        choices = f.metadata['argparse'].get('choices')
-        if choices and getattr(config, f.name) not in choices:
-            raise UsageError(f"{flag_of(f.name)} {getattr(config, f.name)!r} is not one of: "
-                             f"{', '.join(choices)}")
+        choices, value = f.metadata['argparse'].get('choices'), getattr(config, f.name)
+        for v in (value if isinstance(value, (tuple, list)) else [value]):
+            if choices and v not in choices:
+                raise UsageError(f"{flag_of(f.name)} {v!r} is not one of: {', '.join(choices)}")
+    recipe = RECIPES[config.recipe]
+    if config.without and recipe.name == 'book':
+        raise UsageError("--without switches off ingredients of --recipe fast; the book "
+                         "recipe has none: drop --without, or add --recipe fast")
+    if recipe.loader == 'array':
+        for name in ('aug', 'aug_backend', 'normalize'):
+            if getattr(config, name) != RunConfig.__dataclass_fields__[name].default:
+                raise UsageError(f"--recipe {recipe.name} augments (alternating flips, "
+                                 f"shifts) and standardizes on its own; drop "
+                                 f"{flag_of(name)}")
     if config.kvstore == 'dist_async' and (config.resume or config.checkpoint_every):
         raise UsageError("dist_async keeps the optimizer state on the parameter servers, "
                          "where MXNet cannot read it back, so it cannot checkpoint; use "
@@ -209,4 +235,15 @@ def check_book(config):
 def resume_view(config):
     """The settings a resumed run must share with its checkpoint, comparable as a dict."""
     values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    return {f.name: values.get(f.name) for f in config_fields('resume')}
+    # JSON keeps tuples as lists: compare them as lists
+    return {f.name: list(v) if isinstance(v, tuple) else v
+            for f in config_fields('resume') for v in [values.get(f.name)]}
+
+
+def resolve_recipe(config):
+    """(config with the recipe's values where it left None, the fields it overrode)."""
+    recipe = RECIPES[config.recipe] if config.recipe in RECIPES else RECIPES['book']
+    given = {name: getattr(config, name) for name in OVERRIDABLE
+             if getattr(config, name) is not None}
+    filled = {name: getattr(recipe, name) for name in OVERRIDABLE if name not in given}
+    return dataclasses.replace(config, **filled), given

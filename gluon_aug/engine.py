@@ -9,7 +9,7 @@ per-epoch records) lives beside them in ``loop.py``, whose ``fit`` takes
 each step with this ``train_batch_ch13``.
 """
 from ._mxnet import autograd, gluon, init
-from .config import BOOK_BATCH_SIZE, BOOK_EPOCHS, BOOK_LR
+from .recipes import BOOK_BATCH_SIZE, BOOK_EPOCHS, BOOK_LR
 from .data import load_cifar10
 from .devices import split_batch, try_all_gpus
 from .metrics import Accumulator, Timer, accuracy

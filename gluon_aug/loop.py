@@ -42,8 +42,17 @@ class Callback:
     def on_epoch_start(self, epoch):
         """Before the first step of `epoch` (0-based)."""
 
+    def on_batch_start(self, epoch, batch):
+        """Before a step of `epoch`, `batch` steps of it being done."""
+
     def on_batch_end(self, epoch, batch, sums):
         """After `batch` steps of `epoch`; `sums` as ``Position.sums``."""
+
+    def on_evaluate_start(self, epoch):
+        """Before `epoch`'s evaluation (e.g. swap averaged weights in)."""
+
+    def on_evaluate_end(self, epoch):
+        """After `epoch`'s evaluation (before ``on_epoch_end``)."""
 
     def on_epoch_end(self, record):
         """After the epoch's evaluation; `record` as ``fit`` returns them."""
@@ -67,11 +76,13 @@ def summary_lines(record, examples_sec, devices):
 
 
 def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=split_batch,
-        *, eval_split_f=None, callbacks=(), start=None, history=()):
+        *, eval_split_f=None, eval_net=None, callbacks=(), start=None, history=()):
     """Train from `start` (a ``Position``) to `num_epochs`; return the epoch records.
 
     `eval_split_f` splits the test batches (None: `split_f`, as the book does;
     pass ``split_batch`` when `split_f` augments, see ``batch_presets``).
+    `eval_net` is what evaluation calls instead of `net` (e.g. a test-time
+    augmentation wrapper around it, ``ingredients.TTA``).
     `history`: the records of the epochs before `start` (a resumed run), so
     the closing lines can be printed when nothing is left to train.
     """
@@ -88,6 +99,8 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
         for cb in callbacks:
             cb.on_epoch_start(epoch)
         for i, (features, labels) in enumerate(train_iter, start=first):
+            for cb in callbacks:
+                cb.on_batch_start(epoch, i)
             timer.start()
             l, acc = train_batch_ch13(net, features, labels, loss, trainer, devices, split_f)
             metric.add(l, acc, labels.shape[0], labels.size)
@@ -98,7 +111,11 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
             stepped += labels.shape[0]
             for cb in callbacks:
                 cb.on_batch_end(epoch, i + 1, list(metric.data))
-        test_acc = evaluate_accuracy_gpus(net, test_iter, eval_split_f)
+        for cb in callbacks:
+            cb.on_evaluate_start(epoch)
+        test_acc = evaluate_accuracy_gpus(eval_net or net, test_iter, eval_split_f)
+        for cb in callbacks:
+            cb.on_evaluate_end(epoch)
         records.append({'epoch': epoch + 1, 'train_loss': metric[0] / metric[2],
                         'train_acc': metric[1] / metric[3], 'test_acc': test_acc,
                         'examples': int(metric[2]), 'examples_stepped': stepped,

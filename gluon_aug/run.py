@@ -21,30 +21,29 @@ import os
 import sys
 import time
 
-from ._mxnet import autograd, gluon, init, np
-from .batch_presets import batch_split, get_batch_preset
-from .checkpoint import Checkpointer, init_trainer, load_checkpoint
-from .config import RunConfig, check_config, resume_view
+from ._mxnet import init
+from .checkpoint import Checkpointer, load_checkpoint
+from .config import RunConfig, check_config, resolve_recipe, resume_view
 from .data import check_cifar_folder, data_fingerprint
-from .devices import parse_devices, split_batch
+from .devices import parse_devices
 from .download import ensure_cifar10
 from .distributed import (broadcast_seed, create_kvstore, exit_promptly_on_error,
-                          optimizer_rescale, rank_and_size, trainer_kwargs, worker_seed)
+                          rank_and_size, worker_seed)
 from .engine import train_with_data_aug
 from .errors import UsageError
-from .loaders import cifar_loader
 from .loop import Curves, Position, ProgressBar, examples_per_sec, fit
-from .models import get_model, reset_statistics
+from .models import get_model
 from .outputs import command_line, library_versions, prepare_out_dir, write_json
 from .plotting import Animator
 from .presets import eval_transform, get_preset
+from .training import build_training, recipe_of
 from .seeding import draw_seed, seed_everything
 
 
 def run_cifar(config=None, **overrides):
     """Train on CIFAR-10 as `config` (a ``RunConfig``, default: the book's
     experiment) says, with `overrides` replacing its fields; return the metrics."""
-    config = dataclasses.replace(config or RunConfig(), **overrides)
+    config, overridden = resolve_recipe(dataclasses.replace(config or RunConfig(), **overrides))
     check_config(config)
     if config.book:
         return run_book(config)
@@ -80,19 +79,25 @@ def run_cifar(config=None, **overrides):
         saver = Checkpointer(config.out if rank == 0 else None, net, parts['trainer'],
                              {'config': dataclasses.asdict(config), 'workers': workers,
                               'data': fingerprint},
-                             every=config.checkpoint_every, parts={'curves': curves})
+                             every=config.checkpoint_every,
+                             parts={'curves': curves, **parts['stateful']})
         position = Position()
         if saved is not None:
             position = saver.restore(*saved)
             parts['train_iter'].epoch_sampler.set_position(
                 position.epoch, position.batch * config.batch_size)
-        callbacks = [curves] + ([ProgressBar()] if config.progress and rank == 0 else [])
+        # the recipe's callbacks (schedule, averaging) act before a batch is checkpointed
+        callbacks = parts['callbacks'] + [curves]
+        callbacks += [ProgressBar()] if config.progress and rank == 0 else []
         callbacks += [saver] if saver.out else []
         history = fit(net, parts['train_iter'], parts['test_iter'], parts['loss'],
                       parts['trainer'], config.epochs, ctxs, parts['split_f'],
-                      eval_split_f=parts['eval_split_f'], callbacks=callbacks, start=position,
-                      history=saver.history)
+                      eval_split_f=parts['eval_split_f'], eval_net=parts['eval_net'],
+                      callbacks=callbacks, start=position, history=saver.history)
     metrics = metrics_of(config, run, history, time.perf_counter() - start)
+    metrics['recipe'] = {'name': config.recipe, 'without': list(config.without),
+                         'overrides': overridden,
+                         'ingredients': dataclasses.asdict(recipe_of(config))}
     if config.out is not None and rank == 0:
         net.save_parameters(os.path.join(config.out, 'model.params'))
         write_outputs(config.out, metrics, curves.animator)
@@ -145,56 +150,6 @@ def check_resumable(state, config, fingerprint):
         raise UsageError(f"--resume {config.resume!r} has finished {state['epoch']} epochs, "
                          f"more than --epochs {config.epochs}; pass --epochs of at least "
                          f"{state['epoch']}")
-
-
-def augmentations(config):
-    """(train transform, test transform, split_f, eval_split_f) of `config`."""
-    train_augs, test_augs = get_preset(config.aug, config.normalize), eval_transform(
-        config.normalize)
-    if config.aug_backend == 'sample':
-        return train_augs, test_augs, split_batch, None
-    # batch: the loader only converts; each device augments its shard in the step
-    batch_aug = get_batch_preset(config.aug, config.normalize)
-    batch_aug.hybridize(static_alloc=True, static_shape=True)
-    return eval_transform(False), test_augs, batch_split(batch_aug), split_batch
-
-
-def build_training(config, net, ctxs, kv):
-    """Initialize `net` on `ctxs`; build the loaders, the loss and the Trainer."""
-    net.initialize(init=init.Xavier(), ctx=ctxs, force_reinit=True)
-    rank, workers = rank_and_size(kv)
-    # Finish the deferred initialization now, while MXNet's generator is as seeded:
-    # a loader working in this process re-seeds it per example.
-    if workers == 1:
-        net(np.zeros((1, 3, 32, 32), ctx=ctxs[0]))
-    else:
-        # An inference forward leaves the weights in oneDNN's layout, which MXNet
-        # 1.9.1's dist kvstore cannot send ("We can't generate TBlob for MKLDNN
-        # data"), and the first broadcast below would fail: shape the net in
-        # training mode, then reset the statistics that forward moved.
-        with autograd.train_mode():
-            net(np.zeros((2, 3, 32, 32), ctx=ctxs[0]))
-        reset_statistics(net, ctxs)
-    train_augs, test_augs, split_f, eval_split_f = augmentations(config)
-    # one plan for every worker (each reads its span of it): the run seed, not the worker's
-    loading = {'root': config.data, 'num_workers': config.num_workers,
-               'thread_pool': config.thread_pool, 'timeout': config.loader_timeout,
-               'seed': config.seed}
-    shard = (workers, rank) if workers > 1 else None
-    train_iter = cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
-                              shard=shard, **loading)
-    test_iter = cifar_loader(False, test_augs, config.batch_size, limit=config.limit_test,
-                             **loading)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
-                            {'learning_rate': config.lr, **optimizer_rescale(kv)}, kvstore=kv,
-                            **trainer_kwargs(kv))
-    if workers > 1:   # every worker takes rank 0's initial weights before its first gradient
-        init_trainer(trainer)
-    if config.hybridize:   # departure: compiled; the book runs the net imperatively
-        net.hybridize(static_alloc=True, static_shape=True)
-    return {'train_iter': train_iter, 'test_iter': test_iter, 'trainer': trainer,
-            'loss': gluon.loss.SoftmaxCrossEntropyLoss(), 'split_f': split_f,
-            'eval_split_f': eval_split_f}
 
 
 def metrics_of(config, run, history, wall_seconds):

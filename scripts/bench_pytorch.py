@@ -33,12 +33,14 @@ sys.path.insert(0, ROOT)   # train.cli (the torch child needs nothing else of th
 SUBSET = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'cifar10-subset')
 
 
-def read_cifar_images(folder, limit):
-    """First `limit` training images (N, 32, 32, 3) uint8 and labels, from the binary layout."""
+def read_cifar_images(folder, limit, test=False):
+    """First `limit` training (or test) images (N, 32, 32, 3) uint8 and labels, from the
+    binary layout."""
     import numpy
     images, labels = [], []
-    for k in range(1, 6):
-        path = os.path.join(folder, f'data_batch_{k}.bin')
+    names = ['test_batch.bin'] if test else [f'data_batch_{k}.bin' for k in range(1, 6)]
+    for name in names:
+        path = os.path.join(folder, name)
         if not os.path.exists(path):
             continue
         raw = numpy.fromfile(path, dtype=numpy.uint8).reshape(-1, 3073)
@@ -47,10 +49,15 @@ def read_cifar_images(folder, limit):
     return numpy.concatenate(images)[:limit], numpy.concatenate(labels)[:limit]
 
 
-def torch_child(data, batches, batch_size, workers):
-    """The book's PyTorch training loop for one epoch; prints JSON with its figure."""
+def torch_child(data, batches, batch_size, workers, epochs=1, test=False, seed=None):
+    """The book's PyTorch training loop (`epochs`, on the first `batches` batches;
+    all of them for 0); prints JSON with its figure. With `test`, also the book's
+    evaluation after each epoch, one JSON line per epoch (train_ch13's figures)."""
     import numpy
     import torch
+    if seed is not None:
+        torch.manual_seed(seed)
+        numpy.random.seed(seed)
     from torch import nn
     from torch.nn import functional as F
 
@@ -87,7 +94,7 @@ def torch_child(data, batches, batch_size, workers):
         net.add_module('fc', nn.Sequential(nn.Flatten(), nn.Linear(512, num_classes)))
         return net
 
-    images, labels = read_cifar_images(data, batches * batch_size)
+    images, labels = read_cifar_images(data, batches * batch_size or None)
 
     class FlipToTensor(torch.utils.data.Dataset):  # RandomHorizontalFlip + ToTensor
         def __len__(self):
@@ -119,14 +126,32 @@ def torch_child(data, batches, batch_size, workers):
         l.sum().backward()
         trainer.step()
         return l.sum(), (pred.argmax(axis=1) == y).sum()
-    seconds, n = 0.0, 0
-    for X, y in loader:
-        start = time.perf_counter()
-        train_batch_ch13(X, y)
-        seconds += time.perf_counter() - start
-        n += y.numel()
+    def evaluate_accuracy_gpu():  # the book's, on the CPU
+        net.eval()
+        test_images, test_labels = read_cifar_images(data, None, test=True)
+        correct = 0
+        with torch.no_grad():
+            for i in range(0, len(test_images), batch_size):
+                X = torch.from_numpy(test_images[i:i + batch_size]).permute(0, 3, 1, 2)
+                y = torch.from_numpy(test_labels[i:i + batch_size])
+                correct += int((net(X.float().div(255)).argmax(axis=1) == y).sum())
+        return correct / len(test_images)
+    seconds, n, began = 0.0, 0, time.perf_counter()
+    for epoch in range(epochs):
+        loss_sum, acc_sum, seen = 0.0, 0.0, 0
+        for X, y in loader:
+            start = time.perf_counter()
+            l, acc = train_batch_ch13(X, y)
+            seconds += time.perf_counter() - start
+            n += y.numel()
+            loss_sum, acc_sum = loss_sum + float(l.detach()), acc_sum + float(acc)
+            seen += y.numel()
+        if test:
+            print(json.dumps({'epoch': epoch + 1, 'train_loss': loss_sum / seen,
+                              'train_acc': acc_sum / seen, 'test_acc': evaluate_accuracy_gpu(),
+                              'wall_seconds': time.perf_counter() - began}), flush=True)
     print(json.dumps({'examples_per_sec': n / seconds, 'threads': torch.get_num_threads(),
-                      'torch': torch.__version__}))
+                      'torch': torch.__version__, 'wall_seconds': time.perf_counter() - began}))
 
 
 def main(argv=None):
@@ -142,9 +167,13 @@ def main(argv=None):
     p.add_argument('--repeats', type=int, default=2)
     p.add_argument('--no-write', action='store_true')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
+    p.add_argument('--epochs', type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument('--test', action='store_true', help=argparse.SUPPRESS)
+    p.add_argument('--seed', type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        torch_child(args.data, args.batches, args.batch_size, args.num_workers)
+        torch_child(args.data, args.batches, args.batch_size, args.num_workers, args.epochs,
+                    args.test, args.seed)
         return 0
     for path, flag in ((args.data, '--data'), (args.torch_python, '--torch-python')):
         if not os.path.exists(path):

@@ -1,0 +1,183 @@
+"""The fast recipe's ingredients, each checked against an independent computation, and
+`--recipe fast` end to end (killed and resumed bitwise, like the book recipe)."""
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as onp
+import pytest
+
+from gluon_aug._mxnet import gluon, init, mx, nn, np
+from gluon_aug.ingredients import TTA, LabelSmoothingLoss, LRSchedule, lr_at
+from gluon_aug.loaders import ArrayLoader
+from gluon_aug.loop import Position
+from gluon_aug.models import fastnet, init_whitening, whitening_filters
+from gluon_aug.recipes import INGREDIENTS, RECIPES
+
+from conftest import ROOT, assert_one_line_error, cifar_folder_for_module, read_json, run_module
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return cifar_folder_for_module(tmp_path_factory, (48,), 16)
+
+
+def test_whitening_filters_whiten_the_patches_and_the_frozen_conv_applies_them():
+    rng = onp.random.RandomState(0)
+    noise = rng.randn(6, 3, 6, 6)
+    images = noise + 0.8 * onp.roll(noise, 1, axis=2) + 0.5 * noise[:, :1]   # correlated
+    w = whitening_filters(images.astype('float32'), eps=0.0)
+    assert w.shape == (24, 3, 2, 2)
+    # every 2x2x3 patch, computed here by loops (independent of the library's strides)
+    patches = onp.array([images[n, :, i:i + 2, j:j + 2].ravel()
+                         for n in range(6) for i in range(5) for j in range(5)], 'float64')
+    out = patches @ w.reshape(24, -1).T.astype('float64')          # the filters' responses
+    cov = out[:, :12].T @ out[:, :12] / len(patches)
+    onp.testing.assert_allclose(cov, onp.eye(12), atol=1e-3)       # whitened
+    onp.testing.assert_allclose(out[:, 12:], -out[:, :12], rtol=1e-6)   # and negated
+    # the net's first conv, frozen, computes exactly these responses (plus its zero bias)
+    net = fastnet()
+    net.initialize(init.Xavier())
+    init_whitening(net, images.astype('float32'))
+    assert net.whiten.weight.grad_req == 'null'
+    conv = net.whiten(np.array(images.astype('float32'))).asnumpy()   # (6, 24, 5, 5)
+    onp.testing.assert_allclose(conv.transpose(0, 2, 3, 1).reshape(-1, 24),
+                                patches @ whitening_filters(images.astype('float32')).reshape(
+                                    24, -1).T, rtol=1e-4, atol=1e-4)
+
+
+def test_alternating_flip_mirrors_each_image_in_exactly_every_other_epoch(data):
+    loader = ArrayLoader(True, 16, data, seed=3, flip='alternating', translate=0)
+    plain = loader.data.asnumpy()   # the stored set, before augmentation
+    flipped = {}
+    for epoch in range(6):
+        order = loader.epoch_sampler.plan(epoch)[0]
+        batches = onp.concatenate([x.asnumpy() for x, _ in loader])
+        for k, i in enumerate(order):
+            same = onp.array_equal(batches[k], plain[i])
+            mirrored = onp.array_equal(batches[k], plain[i][:, :, ::-1])
+            assert same != mirrored   # random images: either as they are or mirrored
+            flipped.setdefault(int(i), []).append(mirrored)
+    for bits in flipped.values():
+        assert all(a != b for a, b in zip(bits, bits[1:]))   # every other epoch exactly
+    first = [bits[0] for bits in flipped.values()]
+    assert 0 < sum(first) < len(first)     # the first epoch's flips are random
+
+
+def test_tta_logits_are_the_mean_of_the_views_logits():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, padding=1), nn.Flatten(), nn.Dense(10))
+    net.initialize(init.Xavier())
+    x = np.random.uniform(size=(3, 3, 8, 8))
+    mirror = lambda v: v[:, :, :, ::-1]   # noqa: E731
+    padded = onp.pad(x.asnumpy(), ((0, 0), (0, 0), (1, 1), (1, 1)), mode='reflect')
+    up_left, down_right = np.array(padded[:, :, :-2, :-2]), np.array(padded[:, :, 2:, 2:])
+    views = [net(v) for v in (x, mirror(x))]
+    want1 = (views[0] + views[1]) / 2
+    shifted = [net(v) for v in (up_left, mirror(up_left), down_right, mirror(down_right))]
+    want2 = 0.5 * want1 + 0.125 * sum(shifted)
+    for level, want in ((0, net(x)), (1, want1), (2, want2)):
+        onp.testing.assert_allclose(TTA(net, level)(x).asnumpy(), want.asnumpy(),
+                                    rtol=1e-5, atol=1e-6)
+
+
+def test_label_smoothing_matches_the_formula():
+    rng = onp.random.RandomState(1)
+    logits, labels, eps = rng.randn(5, 10).astype('float32'), rng.randint(0, 10, 5), 0.2
+    target = onp.full((5, 10), eps / 10)
+    target[onp.arange(5), labels] += 1 - eps
+    logp = logits - onp.log(onp.exp(logits).sum(axis=1, keepdims=True))
+    want = -(target * logp).sum(axis=1)
+    got = LabelSmoothingLoss(eps)(np.array(logits), np.array(labels)).asnumpy()
+    onp.testing.assert_allclose(got, want, rtol=1e-5)
+    plain = gluon.loss.SoftmaxCrossEntropyLoss()(np.array(logits), np.array(labels))
+    onp.testing.assert_allclose(LabelSmoothingLoss(0.0)(np.array(logits), np.array(labels))
+                                .asnumpy(), plain.asnumpy(), rtol=1e-6)
+
+
+def test_the_schedule_hits_its_endpoints():
+    warmup, start, end = RECIPES['fast'].schedule
+    lr, total = 0.4, 1000
+    assert lr_at(lr, (warmup, start, end), 0, total) == pytest.approx(start * lr)
+    assert lr_at(lr, (warmup, start, end), int(warmup * total), total) == pytest.approx(lr)
+    assert lr_at(lr, (warmup, start, end), total, total) == pytest.approx(end * lr)
+    assert lr_at(lr, None, 517, total) == lr
+    # the callback sets the Trainer's rate before each step: first and last step
+    net = nn.Dense(2)
+    net.initialize()
+    net(np.zeros((1, 3)))
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 1.0})
+    schedule = LRSchedule(trainer, lr, (warmup, start, end))
+    schedule.on_fit_start(10, 100, Position())
+    schedule.on_batch_start(0, 0)
+    assert trainer.learning_rate == pytest.approx(start * lr)
+    schedule.on_batch_start(9, 99)
+    assert trainer.learning_rate == pytest.approx(lr_at(lr, (warmup, start, end), 999, 1000))
+    assert abs(trainer.learning_rate - end * lr) < (1 - end) * lr / (1 - warmup) / 999 + 1e-9
+
+
+def test_every_ingredient_can_be_switched_off_and_the_book_has_none():
+    fast = RECIPES['fast']
+    for name, off in INGREDIENTS.items():
+        changed = fast.without(name)
+        assert all(getattr(changed, k) == v for k, v in off.items())
+        assert any(getattr(fast, k) != v for k, v in off.items()), name   # on in fast
+        assert all(getattr(RECIPES['book'], k) == v or k == 'optimizer'
+                   for k, v in off.items()), name                          # off in book
+
+
+FAST = ['--recipe', 'fast', '--epochs', '3', '-b', '16', '--devices', 'cpu:2', '-j', '0',
+        '--no-progress', '--seed', '5', '--checkpoint-every', '1']
+
+
+def test_fast_recipe_runs_on_two_contexts_and_records_its_overrides(fast_reference):
+    metrics = read_json(fast_reference / 'metrics.json')
+    assert metrics['run']['devices'] == '[cpu(0), cpu(1)]'
+    assert metrics['recipe']['name'] == 'fast'
+    assert metrics['recipe']['overrides'] == {'epochs': 3, 'batch_size': 16}
+    assert metrics['config']['model'] == 'fastnet' and metrics['config']['lr'] == 0.4
+    assert metrics['config']['optimizer'] == 'nag'
+
+
+def _params(out):
+    return (out / 'model.params').read_bytes()
+
+
+@pytest.fixture(scope='module')
+def fast_reference(data, tmp_path_factory):
+    ref = tmp_path_factory.mktemp('fast') / 'ref'
+    proc = run_module('train.cifar', '--data', data, '--out', str(ref), *FAST)
+    assert proc.returncode == 0, proc.stderr
+    return ref
+
+
+@pytest.mark.parametrize('die_at', ['batch:4', 'eval:2'])
+def test_fast_recipe_killed_and_resumed_is_bitwise_identical(die_at, data, fast_reference,
+                                                            tmp_path):
+    """Nesterov momentum state, the schedule's position, the lookahead average and
+    the array loader's plan all come back from the checkpoint."""
+    ref = fast_reference
+    out = tmp_path / 'run'
+    killed = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'killpoint.py'),
+                             die_at, '--data', data, '--out', str(out), *FAST], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    proc = run_module('train.cifar', '--data', data, *FAST, '--resume', str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert _params(out) == _params(ref)
+    strip = lambda m: [{k: v for k, v in e.items() if k in ('train_loss', 'test_acc')}  # noqa
+                       for e in m['epochs']]
+    assert strip(read_json(out / 'metrics.json')) == strip(read_json(ref / 'metrics.json'))
+
+
+@pytest.mark.parametrize('flags, needles', [
+    (['--recipe', 'fast', '--aug', 'flip-crop'], ['--recipe fast augments', 'drop --aug']),
+    (['--without', 'tta'], ['the book recipe has none']),
+    (['--recipe', 'fast', '--without', 'dropout'], ["invalid choice: 'dropout'"]),
+    (['--book', '--recipe', 'fast'], ['--recipe would change']),
+])
+def test_recipe_misuse_is_one_line_exit_2(flags, needles, data, tmp_path):
+    proc = run_module('train.cifar', '--data', data, '--out', str(tmp_path / 'run'), *flags)
+    assert_one_line_error(proc, *needles)
+    assert not (tmp_path / 'run').exists()
