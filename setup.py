@@ -36,7 +36,9 @@ setup(
         # path was built with (d2l 1.0.3) and the last of the 1.x line.
         'cpu': ['mxnet==1.9.1'],
         'gpu': ['mxnet-cu112==1.9.1'],   # needs the NVIDIA driver and CUDA 11.2 libraries
-        'test': ['pytest'],
+        # nbclient + ipykernel run notebooks/image_augmentation.ipynb in a real
+        # kernel (tests/test_notebook.py); nbformat reads it.
+        'test': ['pytest', 'nbclient', 'nbformat', 'ipykernel'],
     },
     entry_points={'console_scripts': ['gluon-aug-cifar=train.cifar:main']},
 )

@@ -15,8 +15,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from tqdm.auto import tqdm
-
 from .devices import split_batch
 from .engine import evaluate_accuracy_gpus, train_batch_ch13
 from .errors import RunError
@@ -137,6 +135,8 @@ class ProgressBar(Callback):
     """A tqdm bar on stderr: batches of the whole run, the epoch's loss and accuracy."""
 
     def on_fit_start(self, num_epochs, num_batches, start):
+        # imported here: at import time tqdm.auto warns in a Jupyter kernel without ipywidgets
+        from tqdm.auto import tqdm
         self.num_epochs, self.num_batches = num_epochs, num_batches
         self.bar = tqdm(total=num_epochs * num_batches, unit='batch', dynamic_ncols=True,
                         initial=start.epoch * num_batches + start.batch)

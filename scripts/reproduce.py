@@ -3,11 +3,12 @@
     python scripts/reproduce.py                  # about 20 minutes on an idle 2-core CPU
 
 Runs, in sequence: the chapter's gallery on the book's cat photo, the first 32
-training images, and `python -m train.compare --augs none flip flip-crop` on
-the 10,000/2,000-image CIFAR-10 subset in ../shared/data (GluonCV
-cifar_resnet20_v1, 15 epochs, Adam lr 0.001, batch 128: a reduced-scale
-stand-in for the book's 10-epoch ResNet-18 GPU run). docs/RESULTS.md is
-generated from the measured compare.json, never typed by hand.
+training images, one preview per augmentation preset (docs/presets/), and
+`python -m train.compare --augs none flip flip-crop` on the 10,000/2,000-image
+CIFAR-10 subset in ../shared/data (GluonCV cifar_resnet20_v1, 15 epochs, Adam
+lr 0.001, batch 128: a reduced-scale stand-in for the book's 10-epoch ResNet-18
+GPU run). docs/RESULTS.md is generated from the measured compare.json, never
+typed by hand.
 """
 import os
 import shutil
@@ -137,6 +138,8 @@ def main(argv=None):
              '--out', os.path.join(args.docs, 'gallery')])
         run([py, 'scripts/show_cifar.py', '--data', args.data,
              '--out', os.path.join(args.docs, 'cifar_first32.png')])
+        run([py, 'scripts/preview_presets.py', '--data', args.data,
+             '--out', os.path.join(args.docs, 'presets')])
         run([py, '-m', 'train.compare', '--augs', *args.augs, '--data', args.data,
              '--model', 'cifar_resnet20_v1', '--epochs', str(args.epochs),
              '--batch-size', str(args.batch_size), '--lr', '0.001', '--devices', 'cpu',

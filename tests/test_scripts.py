@@ -1,4 +1,5 @@
-"""The scripts: the chapter's gallery, the first CIFAR-10 images, the benchmarks' inputs."""
+"""The scripts: the chapter's gallery, the first CIFAR-10 images, the presets' previews,
+the benchmarks' inputs."""
 import os
 
 import pytest
@@ -40,6 +41,48 @@ def test_show_cifar_draws_the_first_images(cifar_dir, tmp_path):
     proc = run_script('scripts/show_cifar.py', '--data', str(tmp_path / 'none'), '--out',
                       str(out))
     assert_one_line_error(proc, 'does not exist')
+
+
+def test_preview_presets_writes_one_png_per_preset(cifar_dir, tmp_path):
+    from matplotlib.image import imread
+    from gluon_aug import PRESETS
+    path, _ = cifar_dir
+    out = tmp_path / 'presets'
+    proc = run_script('scripts/preview_presets.py', '--data', path, '--out', str(out),
+                      '--images', '4')
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(out)) == sorted(f'{name}.png' for name in PRESETS)
+    img = imread(str(out / 'flip-crop.png'))
+    assert img.shape[0] > 200 and img.shape[1] > 200   # 5 rows of 4 images, titled
+
+
+def test_preview_presets_refuses_bad_data_or_out_in_one_line(cifar_dir, tmp_path):
+    path, _ = cifar_dir
+    out = tmp_path / 'presets'
+    proc = run_script('scripts/preview_presets.py', '--data', str(tmp_path / 'nowhere'),
+                      '--out', str(out))
+    assert_one_line_error(proc, '--data', 'nowhere')
+    assert not out.exists()
+    assert_one_line_error(run_script('scripts/preview_presets.py', '--out', str(out)),
+                          'required: --data')
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('')
+    proc = run_script('scripts/preview_presets.py', '--data', path,
+                      '--out', str(blocker / 'presets'))
+    assert_one_line_error(proc, 'cannot write to --out', 'a-file')
+
+
+def test_preview_rows_hold_originals_then_per_sample_then_batched_twins():
+    """Shapes and titles only; that the twins agree in distribution is test_batch_aug's."""
+    import numpy as onp
+    from gluon_aug._mxnet import np
+    from gluon_aug.gallery import preset_rows
+    images = [np.array(onp.full((32, 32, 3), 10 * i, dtype=onp.uint8)) for i in range(3)]
+    rows = preset_rows(images, 'flip-crop', draws=2, seed=0)
+    assert [t for t, _ in rows] == ['original', 'per-sample 1', 'per-sample 2',
+                                    'batched 1', 'batched 2']
+    assert all(len(r) == 3 and all(x.shape == (3, 32, 32) for x in r) for _, r in rows)
+    assert float(rows[0][1][2].max()) == pytest.approx(20 / 255)
 
 
 def test_bench_pytorch_reads_the_same_images_as_the_library(cifar_dir):
