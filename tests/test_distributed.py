@@ -423,7 +423,7 @@ FIRST_WEIGHTS = textwrap.dedent('''
     from gluon_aug import distributed, seeding
     from gluon_aug.config import RunConfig
     from gluon_aug.models import get_model
-    from gluon_aug.run import build_training
+    from gluon_aug.training import build_training
     from mxnet import npx
 
     kv = distributed.create_kvstore('dist_sync', timeout=60)

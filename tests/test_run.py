@@ -13,7 +13,7 @@ from gluon_aug._mxnet import gluon, init, mx
 from gluon_aug.config import RunConfig
 from gluon_aug.data import get_dataloader_workers
 from gluon_aug.models import get_model
-from gluon_aug.run import build_training
+from gluon_aug.training import build_training
 
 from conftest import cifar_folder_for_module, ROOT
 
