@@ -147,21 +147,32 @@ def updaters(trainer):
     return [updater]
 
 
-def trainer_state(trainer):
-    """(JSON, arrays) of the optimizer: states per updater, update counts, scalars."""
-    arrays = {}
-    trees = [{str(i): _flatten(s, f'opt/{d}/{i}', arrays) for i, s in upd.states.items()}
+def _positions(trainer, net):
+    """Trainer index -> the parameter's position in ``net.collect_params()``. The
+    Trainer orders parameters by name, and Gluon's names count the blocks made
+    so far in the process: the same net built again may sort differently."""
+    where = {id(p): j for j, p in enumerate(net.collect_params().values())}
+    return {i: where[id(p)] for i, p in enumerate(trainer._params)}
+
+
+def trainer_state(trainer, net):
+    """(JSON, arrays) of the optimizer: states per updater (keyed by the
+    parameter's position in `net`), update counts, scalars."""
+    arrays, pos = {}, _positions(trainer, net)
+    trees = [{str(pos[i]): _flatten(s, f'opt/{d}/{pos[i]}', arrays)
+              for i, s in upd.states.items()}
              for d, upd in enumerate(updaters(trainer))]
     opt = trainer._optimizer
     meta = {'type': type(opt).__name__.lower(), 'states': trees,
             'scalars': {k: v for k, v in vars(opt).items() if isinstance(v, _SCALARS)},
-            'counts': {str(dev): {str(i): n for i, n in counts.items()}
+            'counts': {str(dev): {str(pos[i]): n for i, n in counts.items()}
                        for dev, counts in opt._all_index_update_counts.items()}}
     return meta, arrays
 
 
-def load_trainer_state(trainer, meta, arrays):
+def load_trainer_state(trainer, net, meta, arrays):
     """Inverse of ``trainer_state`` on a Trainer over the same parameters and devices."""
+    index = {j: i for i, j in _positions(trainer, net).items()}
     opt = trainer._optimizer
     if meta['type'] != type(opt).__name__.lower():
         raise ValueError(f"it holds {meta['type']} state, this run uses "
@@ -171,11 +182,11 @@ def load_trainer_state(trainer, meta, arrays):
         raise ValueError(f"it holds {len(meta['states'])} optimizer states per parameter, "
                          f"this run {len(targets)}")
     for upd, trees in zip(targets, meta['states']):
-        upd.states = {int(i): _unflatten(t, arrays) for i, t in trees.items()}
+        upd.states = {index[int(j)]: _unflatten(t, arrays) for j, t in trees.items()}
         upd.states_synced = dict.fromkeys(upd.states, False)
     for k, v in meta['scalars'].items():
         setattr(opt, k, v)
-    opt._all_index_update_counts = {int(dev): {int(i): n for i, n in counts.items()}
+    opt._all_index_update_counts = {int(dev): {index[int(j)]: n for j, n in counts.items()}
                                     for dev, counts in meta['counts'].items()}
     opt._index_update_count = opt._all_index_update_counts.setdefault(0, {})
 
@@ -227,7 +238,7 @@ class Checkpointer(Callback):
         self.every, self.parts, self.history = every, dict(parts or {}), []
 
     def save(self, position):
-        trainer_meta, arrays = trainer_state(self.trainer)
+        trainer_meta, arrays = trainer_state(self.trainer, self.net)
         arrays.update(net_arrays(self.net))
         parts = {}
         for name, part in self.parts.items():
@@ -248,7 +259,7 @@ class Checkpointer(Callback):
             # back after it
             init_trainer(self.trainer)
             load_net_arrays(self.net, arrays)
-            load_trainer_state(self.trainer, state['trainer'], arrays)
+            load_trainer_state(self.trainer, self.net, state['trainer'], arrays)
             for name, part in self.parts.items():
                 prefix = f'extra/{name}/'
                 part.load_state_dict(state['parts'][name],

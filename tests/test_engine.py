@@ -158,7 +158,7 @@ def _assert_books_lines(out, figures):
     m = re.fullmatch(r'(\d+\.\d) examples/sec on \[cpu\(0\), cpu\(1\)\]', out[1])
     assert m, out[1]
     # 3 batches an epoch behind a 0.2 s loader: counting the loader would give < 17/s
-    assert float(m.group(1)) > 200
+    assert float(m.group(1)) > 50
 
 
 def test_train_ch13_prints_the_books_two_lines_with_exact_values(capsys):
