@@ -225,8 +225,10 @@ def check_config(config):
 
 def check_book(config):
     """``--book`` runs the chapter's code path: refuse any setting that would change it."""
+    book = RECIPES['book']
     for f in config_fields():
-        if not f.metadata['book'] and f.name != 'book' and getattr(config, f.name) != f.default:
+        default = getattr(book, f.name) if f.name in OVERRIDABLE else f.default
+        if not f.metadata['book'] and f.name != 'book' and getattr(config, f.name) != default:
             raise UsageError(
                 f"--book runs the chapter's code path, which {flag_of(f.name)} would change; "
                 f"drop {flag_of(f.name)}, or drop --book (README, 'Departures from the book')")
