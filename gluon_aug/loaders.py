@@ -13,6 +13,7 @@ import multiprocessing
 from ._mxnet import gluon
 from .data import CIFAR10, get_dataloader_workers, limited
 from .errors import RunError, UsageError
+from .presets import eval_transform
 from .sampling import EpochSampler, SeededTransform
 
 
@@ -70,3 +71,19 @@ def cifar_loader(is_train, augs, batch_size, root=None, *, timeout, num_workers=
     sampler = EpochSampler(len(dataset), is_train, seed, part=shard, batch_size=batch_size)
     return DataLoader(SeededTransform(dataset, augs), batch_size=batch_size,
                       epoch_sampler=sampler, **common)
+
+
+def loading_of(config):
+    """The loader settings of a run (a ``RunConfig``): data folder, workers, timeout, seed."""
+    return {'root': config.data, 'num_workers': config.num_workers,
+            'thread_pool': config.thread_pool, 'timeout': config.loader_timeout,
+            'seed': config.seed}
+
+
+def run_test_loader(config, **loading):
+    """The test loader of the run `config` describes: the deterministic test
+    transform, its batch size and --limit-test, in order. `loading` replaces
+    settings of ``loading_of(config)`` (the data folder, the workers), none of
+    which changes a batch."""
+    return cifar_loader(False, eval_transform(config.normalize), config.batch_size,
+                        limit=config.limit_test, **dict(loading_of(config), **loading))

@@ -32,7 +32,7 @@ from .distributed import (broadcast_seed, create_kvstore, exit_promptly_on_error
                           optimizer_rescale, rank_and_size, trainer_kwargs, worker_seed)
 from .engine import train_with_data_aug
 from .errors import UsageError
-from .loaders import cifar_loader
+from .loaders import cifar_loader, loading_of, run_test_loader
 from .loop import Curves, Position, ProgressBar, examples_per_sec, fit
 from .models import get_model, reset_statistics
 from .outputs import command_line, library_versions, prepare_out_dir, write_json
@@ -148,15 +148,14 @@ def check_resumable(state, config, fingerprint):
 
 
 def augmentations(config):
-    """(train transform, test transform, split_f, eval_split_f) of `config`."""
-    train_augs, test_augs = get_preset(config.aug, config.normalize), eval_transform(
-        config.normalize)
+    """(train transform, split_f, eval_split_f) of `config`; the test transform is
+    always ``eval_transform(config.normalize)`` (``loaders.run_test_loader``)."""
     if config.aug_backend == 'sample':
-        return train_augs, test_augs, split_batch, None
+        return get_preset(config.aug, config.normalize), split_batch, None
     # batch: the loader only converts; each device augments its shard in the step
     batch_aug = get_batch_preset(config.aug, config.normalize)
     batch_aug.hybridize(static_alloc=True, static_shape=True)
-    return eval_transform(False), test_augs, batch_split(batch_aug), split_batch
+    return eval_transform(False), batch_split(batch_aug), split_batch
 
 
 def build_training(config, net, ctxs, kv):
@@ -175,16 +174,12 @@ def build_training(config, net, ctxs, kv):
         with autograd.train_mode():
             net(np.zeros((2, 3, 32, 32), ctx=ctxs[0]))
         reset_statistics(net, ctxs)
-    train_augs, test_augs, split_f, eval_split_f = augmentations(config)
+    train_augs, split_f, eval_split_f = augmentations(config)
     # one plan for every worker (each reads its span of it): the run seed, not the worker's
-    loading = {'root': config.data, 'num_workers': config.num_workers,
-               'thread_pool': config.thread_pool, 'timeout': config.loader_timeout,
-               'seed': config.seed}
     shard = (workers, rank) if workers > 1 else None
     train_iter = cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
-                              shard=shard, **loading)
-    test_iter = cifar_loader(False, test_augs, config.batch_size, limit=config.limit_test,
-                             **loading)
+                              shard=shard, **loading_of(config))
+    test_iter = run_test_loader(config)   # train.evaluate reads the test set with it too
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
                             {'learning_rate': config.lr, **optimizer_rescale(kv)}, kvstore=kv,
                             **trainer_kwargs(kv))
