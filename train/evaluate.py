@@ -1,0 +1,38 @@
+"""Evaluate a finished run on its test set, as the book computes accuracy.
+
+    python -m train.evaluate runs/demo
+    python -m train.evaluate runs/demo --data ../shared/data/cifar10-subset --out runs/demo-eval
+
+Rebuilds the net from the run's metrics.json and its parameters, prints the
+test accuracy (the run's final test accuracy, exactly, on the same data) and
+a per-class table, and writes confusion.png, mistakes.png and eval.json into
+RUN_DIR/eval (or --out).
+"""
+import sys
+
+from train import cli
+
+PROG = 'python -m train.evaluate'
+
+
+def get_args_parser(add_help=True):
+    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
+    p.add_argument('run', metavar='RUN_DIR', help='the --out folder of a python -m train.cifar '
+                   'run')
+    p.add_argument('--data', metavar='DIR', help="folder with CIFAR-10's binary files "
+                   "(default: the run's own --data)")
+    p.add_argument('--out', metavar='DIR', help='folder for confusion.png, mistakes.png and '
+                   'eval.json (default: RUN_DIR/eval)')
+    return p
+
+
+def main(argv=None):
+    cli.configure_threads()
+    cli.import_library(PROG)
+    from gluon_aug.inspect_run import evaluate_run
+    args = get_args_parser().parse_args(argv)
+    return cli.call(PROG, evaluate_run, args.run, data=args.data, out=args.out)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
