@@ -102,3 +102,18 @@ def test_another_evaluator_plugs_in(run_cpu1, tmp_path):
     cats = next(r for r in report['per_class'] if r['class'] == 'cat')
     assert cats['accuracy'] in (1.0, None)
     assert read_json(str(tmp_path / 'tta' / 'eval.json'))['predictions'] == report['predictions']
+
+
+def test_d2l_resnet18_runs_evaluate_exactly_too(run_resnet18, tmp_path):
+    report = evaluate_run(run_resnet18, out=str(tmp_path / 'eval'))
+    assert report['accuracy'] == report['run_test_acc'] and report['examples'] == 16
+
+
+def test_other_test_data_is_said_so(run_cpu1, tmp_path, capsys):
+    from conftest import make_cifar_folder
+    other = str(tmp_path / 'other')
+    make_cifar_folder(other, n_train=(8,), n_test=48, seed=7)
+    report = evaluate_run(run_cpu1, data=other, out=str(tmp_path / 'eval'))
+    assert report['same_test_data'] is False and report['data'] == other
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith('test acc'))
+    assert line.endswith('(on other test data)')
