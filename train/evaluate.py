@@ -17,8 +17,7 @@ PROG = 'python -m train.evaluate'
 
 def get_args_parser(add_help=True):
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
-    p.add_argument('run', metavar='RUN_DIR', help='the --out folder of a python -m train.cifar '
-                   'run')
+    cli.add_run_dir(p)
     p.add_argument('--data', metavar='DIR', help="folder with CIFAR-10's binary files "
                    "(default: the run's own --data)")
     p.add_argument('--out', metavar='DIR', help='folder for confusion.png, mistakes.png and '
@@ -27,11 +26,7 @@ def get_args_parser(add_help=True):
 
 
 def main(argv=None):
-    cli.configure_threads()
-    cli.import_library(PROG)
-    from gluon_aug.inspect_run import evaluate_run
-    args = get_args_parser().parse_args(argv)
-    return cli.call(PROG, evaluate_run, args.run, data=args.data, out=args.out)
+    return cli.run(PROG, get_args_parser, argv, 'inspect_run:evaluate_run')
 
 
 if __name__ == '__main__':

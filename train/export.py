@@ -16,8 +16,7 @@ PROG = 'python -m train.export'
 
 def get_args_parser(add_help=True):
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
-    p.add_argument('run', metavar='RUN_DIR', help='the --out folder of a python -m train.cifar '
-                   'run')
+    cli.add_run_dir(p)
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the exported files')
     p.add_argument('--no-onnx', dest='onnx', action='store_false',
                    help='skip model.onnx even when the onnx extra is installed')
@@ -25,11 +24,7 @@ def get_args_parser(add_help=True):
 
 
 def main(argv=None):
-    cli.configure_threads()
-    cli.import_library(PROG)
-    from gluon_aug.export import export_run
-    args = get_args_parser().parse_args(argv)
-    return cli.call(PROG, export_run, args.run, args.out, onnx=args.onnx)
+    return cli.run(PROG, get_args_parser, argv, 'export:export_run')
 
 
 if __name__ == '__main__':

@@ -22,19 +22,14 @@ def get_args_parser(add_help=True):
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help,
                            epilog=__doc__.split('\n\n', 2)[2],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('run', metavar='RUN_DIR', help='the --out folder of a python -m train.cifar '
-                   'run')
+    cli.add_run_dir(p)
     p.add_argument('images', metavar='IMAGE', nargs='+', help='JPEG or PNG files, any size')
-    p.add_argument('--json', action='store_true', help='print the results as JSON')
+    p.add_argument('--json', dest='as_json', action='store_true', help='print the results as JSON')
     return p
 
 
 def main(argv=None):
-    cli.configure_threads()
-    cli.import_library(PROG)
-    from gluon_aug.predict import predict_images
-    args = get_args_parser().parse_args(argv)
-    return cli.call(PROG, predict_images, args.run, args.images, as_json=args.json)
+    return cli.run(PROG, get_args_parser, argv, 'predict:predict_images')
 
 
 if __name__ == '__main__':
