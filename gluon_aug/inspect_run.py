@@ -132,24 +132,35 @@ def evaluate_run(path, data=None, out=None, evaluator=predict_test_set):
     images, labels = (a[:run.config.limit_test] for a in read_cifar_bin(test_file))
     if not onp.array_equal(pred.labels, labels):   # the loader's order is the file's
         raise RuntimeError(f"{evaluator.__name__} returned the labels in another order")
-    summary = summarize(pred, images)
-    run_acc = run.metrics.get('final', {}).get('test_acc')
-    report = {'run': path, 'data': root, 'same_test_data': same, 'run_test_acc': run_acc,
+    report = {'run': path, 'data': root, 'same_test_data': same,
+              'run_test_acc': run.metrics.get('final', {}).get('test_acc'),
               'parameters': loaded.source, 'devices': str(loaded.devices), 'note': loaded.note,
-              'evaluator': evaluator.__name__, 'classes': list(CLASSES), **summary}
-    title = f"{os.path.basename(os.path.abspath(path))}: {describe(run)}"
-    plot_confusion(summary['confusion'], CLASSES, os.path.join(out, 'confusion.png'),
-                   f"{title}\ntest acc {pred.accuracy:.3f} on {summary['examples']} images")
-    plot_mistakes(images, summary['mistakes'], CLASSES, os.path.join(out, 'mistakes.png'),
-                  f"{title}: the most confident of {summary['examples'] - summary['correct']} "
-                  "mistakes")
-    write_json(os.path.join(out, 'eval.json'), report)
-    print(f"parameters: {loaded.source} on {loaded.devices}"
-          + (f"\nnote: {loaded.note}" if loaded.note else ''))
-    compared = ('' if run_acc is None else f"; the run's final test acc: {run_acc:.3f}" + (
-        ' (on other test data)' if same is False else ''))
-    print(f"test acc {pred.accuracy:.3f} ({summary['correct']}/{summary['examples']})"
-          f"{compared}")
-    print(format_per_class(summary['per_class']))
+              'evaluator': evaluator.__name__, 'classes': list(CLASSES),
+              **summarize(pred, images)}
+    write_report(out, report, images, f"{os.path.basename(os.path.abspath(path))}: "
+                                      f"{describe(run)}")
+    print_report(report)
     print(f"wrote {os.path.join(out, 'confusion.png')}, mistakes.png, eval.json")
     return report
+
+
+def write_report(out, report, images, title):
+    """confusion.png, mistakes.png and eval.json of `report` into `out`."""
+    n, wrong = report['examples'], report['examples'] - report['correct']
+    plot_confusion(report['confusion'], CLASSES, os.path.join(out, 'confusion.png'),
+                   f"{title}\ntest acc {report['accuracy']:.3f} on {n} images")
+    plot_mistakes(images, report['mistakes'], CLASSES, os.path.join(out, 'mistakes.png'),
+                  f"{title}: the most confident of {wrong} mistakes")
+    write_json(os.path.join(out, 'eval.json'), report)
+
+
+def print_report(report):
+    """Where the parameters came from, the accuracy beside the run's, the table."""
+    print(f"parameters: {report['parameters']} on {report['devices']}"
+          + (f"\nnote: {report['note']}" if report['note'] else ''))
+    run_acc = report['run_test_acc']
+    compared = ('' if run_acc is None else f"; the run's final test acc: {run_acc:.3f}" + (
+        ' (on other test data)' if report['same_test_data'] is False else ''))
+    print(f"test acc {report['accuracy']:.3f} ({report['correct']}/{report['examples']})"
+          f"{compared}")
+    print(format_per_class(report['per_class']))
