@@ -5,8 +5,9 @@ A CIFAR-10 model sees 32x32 images of one small, centred object, so each
 JPEG or PNG is brought to that form the usual way for evaluation: turned
 upright (EXIF orientation) and to RGB, its shorter side resized to 32
 pixels (area interpolation: each pixel averages those it covers), then the
-centred 32x32 square cut out; then the run's test transform (ToTensor, and Normalize if the run used --normalize). The
-net is the run's published model (``trained.inference_net``: model.params).
+centred 32x32 square cut out; then the run's test transform (ToTensor, and
+Normalize if the run used --normalize). The net is the run's published
+model (``trained.inference_net``: model.params).
 """
 import io
 import json
