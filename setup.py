@@ -4,6 +4,7 @@ Install the CPU build for machines without a GPU, the CUDA 11.2 build for GPU
 machines; never both (they provide the same `mxnet` module):
 
     pip install -e ".[cpu,test]"      # or ".[gpu,test]" on a GPU machine
+    pip install -e ".[cpu,test,onnx]" # also ONNX export (python -m train.export)
 """
 import re
 
@@ -39,6 +40,13 @@ setup(
         # nbclient + ipykernel run notebooks/image_augmentation.ipynb in a real
         # kernel (tests/test_notebook.py); nbformat reads it.
         'test': ['pytest', 'nbclient', 'nbformat', 'ipykernel'],
+        # python -m train.export writes model.onnx with MXNet's own exporter
+        # (mx.onnx.export_model) and checks it with onnxruntime. onnx<1.16 keeps
+        # the set verified with MXNet 1.9.1 and NumPy 1.23.5 (onnx 1.15.0, what CI
+        # installs). The exporter dates from onnx 1.x of 2021-22; from onnx 1.19
+        # on, importing onnx needs NumPy >= 1.25, and MXNet imports onnx when it
+        # is installed, so even `import mxnet` fails.
+        'onnx': ['onnx<1.16', 'onnxruntime'],
     },
     entry_points={'console_scripts': ['gluon-aug-cifar=train.cifar:main']},
 )

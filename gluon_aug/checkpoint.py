@@ -201,12 +201,14 @@ def save_checkpoint(out, state, arrays):
     atomic_write(os.path.join(out, FILENAME), buf.getvalue())
 
 
-def load_checkpoint(out):
-    """(state, arrays) of out/FILENAME; UsageError if it is missing, corrupt or foreign."""
-    path = os.path.join(out, FILENAME)
-    if not os.path.isfile(path):
-        raise UsageError(f"--resume {out!r} holds no checkpoint ({FILENAME}); start the run "
-                         "without --resume, or pass the --out folder of a run that saved one")
+class FormatVersionError(ValueError):
+    """A checkpoint written by a gluon_aug with another checkpoint format."""
+
+
+def read_checkpoint(path):
+    """(state, arrays) of the checkpoint file `path`. Raises ``FormatVersionError``
+    for another format version, ``ValueError`` saying why for a file that is
+    unreadable, corrupt or not a gluon_aug checkpoint."""
     try:
         with onp.load(path, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
@@ -214,14 +216,28 @@ def load_checkpoint(out):
         if not isinstance(state, dict) or 'version' not in state:
             raise ValueError('no format version')
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        raise UsageError(f"checkpoint {path} is corrupt or not a gluon_aug checkpoint "
-                         f"({type(err).__name__}: {err}); delete it and start again without "
-                         "--resume") from None
+        raise ValueError(f"is corrupt or not a gluon_aug checkpoint ({type(err).__name__}: "
+                         f"{err})") from None
     if state['version'] != VERSION:
-        raise UsageError(f"checkpoint {path} has format version {state['version']!r}, this "
-                         f"gluon_aug reads version {VERSION}; resume with the version that "
-                         "wrote it, or start again without --resume")
+        raise FormatVersionError(f"has format version {state['version']!r}, this gluon_aug "
+                                 f"reads version {VERSION}")
     return state, arrays
+
+
+def load_checkpoint(out):
+    """(state, arrays) of out/FILENAME; UsageError if it is missing, corrupt or foreign."""
+    path = os.path.join(out, FILENAME)
+    if not os.path.isfile(path):
+        raise UsageError(f"--resume {out!r} holds no checkpoint ({FILENAME}); start the run "
+                         "without --resume, or pass the --out folder of a run that saved one")
+    try:
+        return read_checkpoint(path)
+    except FormatVersionError as err:
+        raise UsageError(f"checkpoint {path} {err}; resume with the version that wrote it, "
+                         "or start again without --resume") from None
+    except ValueError as err:
+        raise UsageError(f"checkpoint {path} {err}; delete it and start again without "
+                         "--resume") from None
 
 
 class Checkpointer(Callback):

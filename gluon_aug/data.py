@@ -77,8 +77,9 @@ def _check_records(path):
         raise _unreadable(path, err) from None
     bad = onp.flatnonzero(raw[:, 0] > 9)
     if bad.size:
-        raise UsageError(f"{path} is corrupt: record {bad[0]} has label {raw[bad[0], 0]} "
-                         f"(labels are 0-9; {bad.size} bad records); download it again")
+        raise UsageError(f"{path} is corrupt: record {bad[0]} has label {raw[bad[0], 0]}, "
+                         f"outside CIFAR-10's 10 classes (labels 0-9; {bad.size} bad "
+                         "records); download it again")
     return raw
 
 

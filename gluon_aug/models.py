@@ -185,10 +185,21 @@ class LegacyAdapter(nn.Block):
             return self.inner(x.as_nd_ndarray()).as_np_ndarray()
 
 
+def native_scope(net):
+    """The array semantics `net`'s parameters live in: legacy NDArray for a
+    ``LegacyAdapter``, numpy mode (as set) otherwise."""
+    return _legacy_scope() if isinstance(net, LegacyAdapter) else contextlib.nullcontext()
+
+
+def native_block(net):
+    """The HybridBlock that computes `net`: a ``LegacyAdapter``'s inner model, else `net`."""
+    return net.inner if isinstance(net, LegacyAdapter) else net
+
+
 def reset_statistics(net, ctx):
     """Give the parameters that are not trained (BatchNorm's running statistics)
     their initial values again, on the devices `ctx`."""
-    with _legacy_scope() if isinstance(net, LegacyAdapter) else contextlib.nullcontext():
+    with native_scope(net):
         for p in net.collect_params().values():
             if p.grad_req == 'null':
                 p.initialize(ctx=ctx, force_reinit=True)

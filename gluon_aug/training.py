@@ -25,15 +25,14 @@ def recipe_of(config):
 
 
 def augmentations(config):
-    """(train transform, test transform, split_f, eval_split_f) of `config`."""
-    train_augs, test_augs = get_preset(config.aug, config.normalize), eval_transform(
-        config.normalize)
+    """(train transform, split_f, eval_split_f) of `config`; the test transform is
+    always ``eval_transform(config.normalize)`` (``run_test_loader``)."""
     if config.aug_backend == 'sample':
-        return train_augs, test_augs, split_batch, None
+        return get_preset(config.aug, config.normalize), split_batch, None
     # batch: the loader only converts; each device augments its shard in the step
     batch_aug = get_batch_preset(config.aug, config.normalize)
     batch_aug.hybridize(static_alloc=True, static_shape=True)
-    return eval_transform(False), test_augs, batch_split(batch_aug), split_batch
+    return eval_transform(False), batch_split(batch_aug), split_batch
 
 
 def shape_net(net, ctxs, workers):
@@ -51,24 +50,40 @@ def shape_net(net, ctxs, workers):
     reset_statistics(net, ctxs)
 
 
+def loading_of(config):
+    """The loader settings of a run: data folder, workers, timeout, seed."""
+    return {'root': config.data, 'num_workers': config.num_workers,
+            'thread_pool': config.thread_pool, 'timeout': config.loader_timeout,
+            'seed': config.seed}
+
+
+def run_test_loader(config, **loading):
+    """The test loader of the run `config` describes, in order, with its batch
+    size and --limit-test (``train.evaluate`` reads the test set with it too).
+    `loading` replaces settings of ``loading_of(config)`` (the data folder, the
+    workers), none of which changes a batch."""
+    config, _ = resolve_recipe(config)
+    loading = dict(loading_of(config), **loading)
+    if recipe_of(config).loader == 'array':
+        return ArrayLoader(False, config.batch_size, loading['root'], seed=loading['seed'],
+                           limit=config.limit_test)
+    return cifar_loader(False, eval_transform(config.normalize), config.batch_size,
+                        limit=config.limit_test, **loading)
+
+
 def loaders(config, recipe, rank, workers):
     """(train loader, test loader, split_f, eval_split_f)."""
     # one plan for every worker (each reads its span of it): the run seed, not the worker's
     shard = (workers, rank) if workers > 1 else None
-    common = {'root': config.data, 'seed': config.seed}
     if recipe.loader == 'array':
-        return (ArrayLoader(True, config.batch_size, limit=config.limit_train, shard=shard,
-                            flip=recipe.flip, translate=recipe.translate, **common),
-                ArrayLoader(False, config.batch_size, limit=config.limit_test, **common),
-                split_batch, None)
-    train_augs, test_augs, split_f, eval_split_f = augmentations(config)
-    common.update(num_workers=config.num_workers, thread_pool=config.thread_pool,
-                  timeout=config.loader_timeout)
+        return (ArrayLoader(True, config.batch_size, config.data, seed=config.seed,
+                            limit=config.limit_train, shard=shard, flip=recipe.flip,
+                            translate=recipe.translate),
+                run_test_loader(config), split_batch, None)
+    train_augs, split_f, eval_split_f = augmentations(config)
     return (cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
-                         shard=shard, **common),
-            cifar_loader(False, test_augs, config.batch_size, limit=config.limit_test,
-                         **common),
-            split_f, eval_split_f)
+                         shard=shard, **loading_of(config)),
+            run_test_loader(config), split_f, eval_split_f)
 
 
 def make_trainer(net, config, recipe, kv):

@@ -80,3 +80,50 @@ def assert_one_line_error(proc, *needles):
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     return lines[0]
+
+
+# -- tiny finished runs (python -m train.cifar --out), trained once per session -----------
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory):
+    """64 training and 48 test images of noise with random labels."""
+    return cifar_folder_for_module(tmp_path_factory, (64,), 48)
+
+
+def train_tiny_run(tmp_path_factory, data, name, **config):
+    from gluon_aug import RunConfig, run_cifar
+    out = str(tmp_path_factory.mktemp('runs') / name)
+    settings = dict(data=data, model='cifar_resnet20_v1', epochs=2, batch_size=8, seed=2,
+                    num_workers=0, progress=False, out=out)
+    run_cifar(RunConfig(**dict(settings, **config)))
+    return out
+
+
+@pytest.fixture(scope='session')
+def run_cpu2(tmp_path_factory, tiny_data):
+    """Split-batch on two CPU contexts, evaluated on the first 40 of the 48 test
+    images (--limit-test). Two examples per device and step make the devices'
+    BatchNorm statistics differ enough that their average (model.params) changes
+    7 of the 40 predictions here (seen; the count depends on the machine)."""
+    return train_tiny_run(tmp_path_factory, tiny_data, 'cpu2', devices='cpu:2', limit_test=40,
+                          batch_size=4, seed=4)
+
+
+@pytest.fixture(scope='session')
+def run_cpu1(tmp_path_factory, tiny_data):
+    """One device: model.params is exactly the net the run evaluated."""
+    return train_tiny_run(tmp_path_factory, tiny_data, 'cpu1', devices='cpu')
+
+
+@pytest.fixture(scope='session')
+def run_resnet18(tmp_path_factory, tiny_data):
+    """d2l's ResNet-18 (numpy-mode HybridBlock), one step on 8 images."""
+    return train_tiny_run(tmp_path_factory, tiny_data, 'resnet18', model='resnet18', epochs=1,
+                          devices='cpu', limit_train=8, limit_test=16)
+
+
+@pytest.fixture(scope='session')
+def run_fast(tmp_path_factory, tiny_data):
+    """The fast recipe (fastnet, array loader, lookahead, TTA at the last epoch)."""
+    return train_tiny_run(tmp_path_factory, tiny_data, 'fast', recipe='fast', model=None,
+                          devices='cpu')

@@ -7,6 +7,7 @@ thread each (MXNet's fork handler sets ``MXNET_MP_WORKER_NTHREADS``, default
 1, in every child).
 """
 import argparse
+import importlib
 import os
 import sys
 
@@ -27,6 +28,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_run_dir(parser):
+    """The positional RUN_DIR of the commands that use a finished run."""
+    parser.add_argument('path', metavar='RUN_DIR',
+                        help='the --out folder of a finished python -m train.cifar run')
 
 
 def fail(prog, message, status=2):
@@ -55,3 +62,16 @@ def call(prog, fn, *args, **kwargs):
     except RunError as err:
         return fail(prog, err, status=1)
     return 0
+
+
+def run(prog, get_args_parser, argv, function):
+    """A whole ``main``: threads before MXNet loads, the library (or its install
+    hint), the flags, then ``function(**flags)`` with ``call``'s exit statuses.
+    `function` is 'module:name' in gluon_aug, imported once the threads are set;
+    the parser's destinations are its parameters' names."""
+    configure_threads()
+    import_library(prog)
+    args = get_args_parser().parse_args(argv)
+    module, name = function.split(':')
+    return call(prog, getattr(importlib.import_module(f'gluon_aug.{module}'), name),
+                **vars(args))

@@ -1,0 +1,133 @@
+"""Opening a finished run: every folder that is not one gets one line, exit 2, and
+nothing written, from all three commands (evaluate, predict, export)."""
+import json
+import os
+import shutil
+
+import pytest
+
+from gluon_aug.errors import UsageError
+from gluon_aug.trained import open_run, run_devices
+from train import evaluate, export, predict
+
+from conftest import assert_one_line_error, make_cifar_folder, run_module
+
+
+def _copy(run, tmp_path, name='run'):
+    dst = tmp_path / name
+    shutil.copytree(run, dst)
+    return dst
+
+
+def _edit_config(run, edit):
+    path = run / 'metrics.json'
+    metrics = json.loads(path.read_text())
+    edit(metrics['config'])
+    path.write_text(json.dumps(metrics))
+
+
+def _one_line(capsys, status, *needles):
+    err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert status == 2 and len(lines) == 1, (status, err)
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def _broken(how, run_cpu1, tmp_path):
+    run = _copy(run_cpu1, tmp_path)
+    if how == 'missing':
+        shutil.rmtree(run)
+    elif how == 'unfinished':
+        os.remove(run / 'model.params')
+        os.remove(run / 'metrics.json')
+    elif how == 'empty':
+        for name in os.listdir(run):
+            os.remove(run / name)
+    elif how == 'book':
+        os.remove(run / 'model.params')
+        _edit_config(run, lambda c: c.update(book=True))
+    elif how == 'unknown-key':
+        _edit_config(run, lambda c: c.update(mixup_alpha=0.2))
+    elif how == 'missing-key':
+        _edit_config(run, lambda c: c.pop('normalize'))
+    elif how == 'garbage':
+        (run / 'metrics.json').write_text('{"config": ')
+    return str(run)
+
+
+BROKEN = [
+    ('missing', ['does not exist']),
+    ('unfinished', ['holds no model.params: the run did not finish', '--resume']),
+    ('empty', ['holds no model.params: the run did not finish', 'finished python -m train.cifar']),
+    ('book', ['--book', 'saves no parameters']),
+    ('unknown-key', ['was made by gluon_aug', 'does not know: mixup_alpha']),
+    ('missing-key', ['no value for: normalize']),
+    ('garbage', ['metrics.json is unreadable']),
+]
+
+
+@pytest.mark.parametrize('how, needles', BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_folder_that_is_not_a_finished_run_is_one_line(how, needles, run_cpu1, tmp_path):
+    with pytest.raises(UsageError) as err:
+        open_run(_broken(how, run_cpu1, tmp_path))
+    assert '\n' not in str(err.value)
+    for needle in needles:
+        assert needle in str(err.value)
+
+
+@pytest.mark.parametrize('command', ['evaluate', 'predict', 'export'])
+def test_every_command_refuses_a_broken_run_and_writes_nothing(command, run_cpu1, tmp_path,
+                                                               capsys):
+    run = _broken('unknown-key', run_cpu1, tmp_path)
+    image = tmp_path / 'x.png'
+    out = tmp_path / 'out'
+    argv = {'evaluate': [run, '--out', str(out)], 'predict': [run, str(image)],
+            'export': [run, '--out', str(out)]}[command]
+    module = {'evaluate': evaluate, 'predict': predict, 'export': export}[command]
+    _one_line(capsys, module.main(argv), 'does not know: mixup_alpha')
+    assert not out.exists() and not os.path.exists(os.path.join(run, 'eval'))
+
+
+def test_evaluate_refuses_data_that_is_not_cifar10(run_cpu1, tmp_path, capsys):
+    not_cifar = tmp_path / 'photos'
+    not_cifar.mkdir()
+    (not_cifar / 'cat.jpg').write_bytes(b'\xff\xd8\xff')
+    _one_line(capsys, evaluate.main([run_cpu1, '--data', str(not_cifar)]),
+              'no CIFAR-10 training files')
+    labels = tmp_path / 'labels'
+    make_cifar_folder(str(labels), n_train=(8,), n_test=8)
+    raw = bytearray((labels / 'test_batch.bin').read_bytes())
+    raw[3073 * 5] = 12   # the label byte of record 5
+    (labels / 'test_batch.bin').write_bytes(bytes(raw))
+    _one_line(capsys, evaluate.main([run_cpu1, '--data', str(labels)]),
+              "record 5 has label 12, outside CIFAR-10's 10 classes")
+    gone = tmp_path / 'gone'
+    _one_line(capsys, evaluate.main([run_cpu1, '--data', str(gone)]), 'does not exist')
+    assert not os.path.exists(os.path.join(run_cpu1, 'eval'))
+
+
+def test_evaluate_names_the_runs_data_folder_when_it_moved(run_cpu1, tmp_path, capsys):
+    run = _copy(run_cpu1, tmp_path)
+    _edit_config(run, lambda c: c.update(data=str(tmp_path / 'moved')))
+    _one_line(capsys, evaluate.main([str(run)]), "the run's data folder", 'pass --data DIR')
+
+
+def test_the_cli_prints_one_line_and_exits_2_without_a_traceback(tmp_path):
+    """In a real process (the in-process tests above cover the messages)."""
+    missing = str(tmp_path / 'no-run')
+    for command in ('train.evaluate', 'train.export'):
+        args = [missing] + (['--out', str(tmp_path / 'x')] if command == 'train.export' else [])
+        assert_one_line_error(run_module(command, *args), 'does not exist')
+    assert not (tmp_path / 'x').exists()
+
+
+def test_a_gpu_run_evaluates_on_as_many_cpu_contexts_without_those_gpus(run_cpu1):
+    run = open_run(run_cpu1)
+    run.metrics['run']['devices'] = '[gpu(0), gpu(1)]'
+    ctxs, note = run_devices(run, 2)
+    assert [str(c) for c in ctxs] == ['cpu(0)', 'cpu(1)']
+    assert 'gpu(0), gpu(1)' in note and 'may differ' in note
+    run.metrics['run']['devices'] = '[cpu(0), cpu(1)]'
+    assert run_devices(run, 2) == ([c for c in ctxs], None)
