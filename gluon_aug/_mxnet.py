@@ -17,9 +17,15 @@ except ModuleNotFoundError as err:
         raise
     raise ImportError(f"MXNet is not installed. {_HINT}.") from None
 except AttributeError as err:   # numpy >= 1.24 removed np.bool (apache/mxnet#21165)
-    raise ImportError(
-        f"MXNet 1.9.1 cannot run with the installed NumPy ({err}); "
-        "install `numpy<1.24` (pip install \"numpy<1.24\").") from None
+    import numpy
+    if tuple(int(v) for v in numpy.__version__.split('.')[:2]) >= (1, 24):
+        raise ImportError(
+            f"MXNet 1.9.1 cannot run with NumPy {numpy.__version__} ({err}); "
+            "install `numpy<1.24` (pip install \"numpy<1.24\").") from None
+    # e.g. a new onnx, which MXNet imports when it is there (onnx 1.19 needs NumPy 1.25)
+    raise ImportError(f"importing MXNet 1.9.1 failed ({type(err).__name__}: {err}); a "
+                      "package it imports may be too new for it (onnx: install \"onnx<1.16\", "
+                      "or the `onnx` extra)") from None
 except OSError as err:          # mxnet-cu112 without libcuda / CUDA 11.2 libraries
     raise ImportError(
         f"MXNet failed to load its native library ({err}). The GPU build "

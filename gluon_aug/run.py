@@ -218,7 +218,8 @@ def run_book(config):
                'final': {'train_loss': loss, 'train_acc': train_acc, 'test_acc': test_acc,
                          'examples_per_sec': speed, 'load_average': list(os.getloadavg()),
                          'wall_seconds': seconds}}
-    if config.out is not None:
+    if config.out is not None:   # the trained net too, for train.evaluate/predict/export
+        net.save_parameters(os.path.join(config.out, 'model.params'))
         write_outputs(config.out, metrics, animator)
     animator.close()
     return metrics

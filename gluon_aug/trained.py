@@ -88,10 +88,6 @@ def open_run(path):
                          "python -m train.cifar run")
     has_metrics = os.path.isfile(os.path.join(path, METRICS))
     metrics = _read_metrics(path) if has_metrics else None
-    if metrics is not None and metrics['config'].get('book'):
-        raise UsageError(f"{path!r} was trained with --book, which runs the chapter's code "
-                         f"and saves no parameters ({PARAMS}); train without --book to "
-                         "evaluate, predict or export")
     if not os.path.isfile(os.path.join(path, PARAMS)):
         resumable = os.path.isfile(os.path.join(path, CHECKPOINT))
         raise UsageError(f"{path!r} holds no {PARAMS}: the run did not finish; " + (

@@ -45,9 +45,6 @@ def _broken(how, run_cpu1, tmp_path):
     elif how == 'empty':
         for name in os.listdir(run):
             os.remove(run / name)
-    elif how == 'book':
-        os.remove(run / 'model.params')
-        _edit_config(run, lambda c: c.update(book=True))
     elif how == 'unknown-key':
         _edit_config(run, lambda c: c.update(mixup_alpha=0.2))
     elif how == 'missing-key':
@@ -61,7 +58,6 @@ BROKEN = [
     ('missing', ['does not exist']),
     ('unfinished', ['holds no model.params: the run did not finish', '--resume']),
     ('empty', ['holds no model.params: the run did not finish', 'finished python -m train.cifar']),
-    ('book', ['--book', 'saves no parameters']),
     ('unknown-key', ['was made by gluon_aug', 'does not know: mixup_alpha']),
     ('missing-key', ['no value for: normalize']),
     ('garbage', ['metrics.json is unreadable']),
