@@ -97,7 +97,7 @@ def main(argv=None):
              '|---|---|---|---|---|---|', *rows]
     md = '\n'.join([
         '## Augmentation throughput: per sample vs batched', '',
-        f"Command: `python scripts/bench_augment.py {' '.join(argv or sys.argv[1:])}`. "
+        f"Command: `python scripts/bench_augment.py {benchlib.shown_args(argv)}`. "
         f'Machine: {machine}.', '',
         'Per sample: the preset\'s Gluon transforms through `Dataset.transform` and a '
         'DataLoader (uint8 HWC in, float CHW batches out). Batched: the preset\'s twin from '

@@ -72,7 +72,7 @@ def main(argv=None):
     md = '\n'.join([
         '## Accuracy: per-sample vs batched backend', '',
         ('Command: `python scripts/bench_backends.py '
-         + ' '.join(a for a in (argv or sys.argv[1:]) if a != '--report-only')).rstrip()
+         + benchlib.shown_args([a for a in (argv or sys.argv[1:]) if a != '--report-only'])).rstrip()
         + '`. '
         f"`train.cifar --aug {args.aug}` with model {args.model}, {args.epochs} epochs, batch "
         f"{args.batch_size}, Adam lr 0.001, seed {args.seed}, one CPU context, "

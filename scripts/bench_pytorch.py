@@ -202,7 +202,7 @@ def main(argv=None):
     m, t = statistics.median(mxnet), statistics.median(torch)
     md = '\n'.join([
         "## train.cifar against the book's PyTorch path", '',
-        f"Command: `python scripts/bench_pytorch.py {' '.join(argv or sys.argv[1:])}`. "
+        f"Command: `python scripts/bench_pytorch.py {benchlib.shown_args(argv)}`. "
         f'd2l ResNet-18, Adam lr 0.001, batch {args.batch_size}, flip, {args.batches} batches of '
         f'the subset, {args.num_workers} loader workers, one CPU; the book\'s figure '
         f'(examples/sec of the training step only), medians over {args.repeats} alternating '

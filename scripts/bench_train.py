@@ -86,7 +86,7 @@ def main(argv=None):
     table += [f'| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.1f}% |' for r in rows]
     md = '\n'.join([
         '## Training loop overhead', '',
-        f"Command: `python scripts/bench_train.py {' '.join(argv or sys.argv[1:])}`. "
+        f"Command: `python scripts/bench_train.py {benchlib.shown_args(argv)}`. "
         f"Model {args.model}, preset {args.aug}, batch {args.batch_size}, devices "
         f"{devices}, {args.num_workers} loader workers, {args.batches} batches a measurement, "
         f"medians over {args.repeats}. Machine: {machine}.", '', *table, '',

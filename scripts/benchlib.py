@@ -10,6 +10,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPORT = os.path.join(ROOT, 'docs', 'BENCHMARKS.md')
 
 
+def shown_path(arg):
+    """An argument as a report shows it: paths relative to the repository, or ~."""
+    if not os.path.isabs(arg):
+        return arg
+    home = os.path.expanduser('~')
+    if arg.startswith(home + os.sep):
+        return '~' + arg[len(home):]
+    return os.path.relpath(arg, ROOT)
+
+
+def shown_args(argv):
+    """The command-line arguments `argv` (default: this process's) as a report shows them."""
+    import sys
+    return ' '.join(shown_path(a) for a in (argv if argv is not None else sys.argv[1:]))
+
+
 def read_json(path):
     with open(path) as f:
         return json.load(f)

@@ -30,22 +30,12 @@ import subprocess
 import sys
 import time
 
-from benchlib import ROOT, machine, read_json
+from benchlib import ROOT, machine, read_json, shown_path
 from train import cli
 
 PROG = 'scripts/time_to_accuracy.py'
 SUBSET = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'cifar10-subset')
 REPORT = os.path.join(ROOT, 'docs', 'TIME_TO_ACCURACY.md')
-
-
-def shown_path(arg):
-    """An argument as the report shows it: paths relative to the repository, or ~."""
-    if not os.path.isabs(arg):
-        return arg
-    home = os.path.expanduser('~')
-    if arg.startswith(home + os.sep):
-        return '~' + arg[len(home):]
-    return os.path.relpath(arg, ROOT)
 
 
 def timed(cmd, log):
