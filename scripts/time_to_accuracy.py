@@ -182,6 +182,9 @@ def main(argv=None):
                    metavar='DIR')
     p.add_argument('--report-only', action='store_true',
                    help="only rewrite the report from the --work folder's results.json")
+    p.add_argument('--keep', action='store_true',
+                   help="keep the runs already in the --work folder's results.json and run "
+                        "only the missing ones (to continue an interrupted measurement)")
     args = p.parse_args(argv)
     args.argv = [shown_path(a) for a in (argv if argv is not None else sys.argv[1:])]
     if args.report_only:
@@ -198,27 +201,33 @@ def main(argv=None):
     from gluon_aug.recipes import INGREDIENTS
     os.makedirs(args.work, exist_ok=True)
     began, results = time.time(), {}
-    plan = []   # (row key, run): run() -> one result
+    saved = os.path.join(args.work, 'results.json')
+    if args.keep and os.path.exists(saved):
+        results = read_json(saved)
+    done = {r['name'] for runs in results.values() for r in runs}
+    plan = []   # (row key, run name, run): run(log) -> one result
     if 'book-mxnet' in args.rows:
-        plan += [('book-mxnet', lambda log, k=k: mxnet_run(
+        plan += [('book-mxnet', f'book-mxnet-{k}', lambda log, k=k: mxnet_run(
             args, f'book-mxnet-{k}', ['--book', '--epochs', str(args.book_epochs)], log))
             for k in range(args.book_runs)]
     if 'book-pytorch' in args.rows:
-        plan += [('book-pytorch', lambda log, s=s: torch_run(args, s, log))
+        plan += [('book-pytorch', f'book-pytorch-{s}', lambda log, s=s: torch_run(args, s, log))
                  for s in range(args.book_runs)]
     if 'fast' in args.rows:
-        plan += [('fast', lambda log, s=s: mxnet_run(
+        plan += [('fast', f'fast-{s}', lambda log, s=s: mxnet_run(
             args, f'fast-{s}', ['--recipe', 'fast', '--seed', str(s)], log))
             for s in args.fast_seeds]
     if 'ablations' in args.rows:
-        plan += [(f'fast-without-{name}', lambda log, name=name: mxnet_run(
+        plan += [(f'fast-without-{name}', f'fast-without-{name}', lambda log, name=name: mxnet_run(
             args, f'fast-without-{name}',
             ['--recipe', 'fast', '--seed', str(args.fast_seeds[0]), '--without', name], log))
             for name in INGREDIENTS]
     with open(os.path.join(args.work, 'log.txt'), 'a') as log:
-        for key, run in plan:
+        for key, name, run in plan:
+            if name in done:
+                continue
             results.setdefault(key, []).append(run(log))
-            with open(os.path.join(args.work, 'results.json'), 'w') as f:   # as it goes
+            with open(saved, 'w') as f:   # as it goes
                 json.dump(results, f, indent=1)
     write_report(args, results, began)
     return 0
