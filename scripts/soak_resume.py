@@ -76,24 +76,6 @@ def child(phase_file, argv):
 
 # -- the parent ---------------------------------------------------------------------------
 
-def descendants(pid):
-    """Every process below `pid` (Linux /proc)."""
-    found = []
-    try:
-        tasks = os.listdir(f'/proc/{pid}/task')
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            with open(f'/proc/{pid}/task/{task}/children') as f:
-                kids = [int(k) for k in f.read().split()]
-        except OSError:
-            continue
-        for kid in kids:
-            found += [kid] + descendants(kid)
-    return found
-
-
 def kill(pids):
     for pid in pids:
         try:
@@ -143,6 +125,7 @@ def start(cmd, log):
 def one_run(mode, data, out, phase_file, log, kill_within, rng, kills, cycle):
     """Start, kill at random moments, resume, until a run finishes; count where kills
     land. A first attempt that finishes before its kill starts the cycle over."""
+    from conftest import descendants   # the tests' process walker (main puts tests/ on the path)
     resume, attempts, killed = False, 0, False
     while True:
         attempts += 1

@@ -71,6 +71,24 @@ def run_script(path, *args, env=None, timeout=600):
                           env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+def descendants(pid):
+    """Every process below `pid` (Linux /proc), children first."""
+    found = []
+    try:
+        tasks = os.listdir(f'/proc/{pid}/task')
+    except OSError:   # it has ended
+        return found
+    for task in tasks:
+        try:
+            with open(f'/proc/{pid}/task/{task}/children') as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            found += [kid] + descendants(kid)
+    return found
+
+
 def assert_one_line_error(proc, *needles):
     """Exit 2, no traceback, exactly one line on stderr, containing `needles`."""
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)

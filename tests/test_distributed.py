@@ -14,7 +14,8 @@ import time
 import numpy as onp
 import pytest
 
-from conftest import cifar_folder_for_module, ROOT, assert_one_line_error, run_module
+from conftest import (cifar_folder_for_module, ROOT, assert_one_line_error, descendants,
+                      run_module)
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -345,24 +346,6 @@ def test_two_seeded_dist_runs_give_bitwise_identical_params(data_dir, dist_refer
     ref = [{k: v for k, v in e.items() if 'seconds' not in k and 'per_sec' not in k}
            for e in json.loads((dist_reference / 'metrics.json').read_text())['epochs']]
     assert epochs == ref
-
-
-def descendants(pid):
-    """Every process below `pid` (Linux /proc), children first."""
-    found = []
-    try:
-        tasks = os.listdir(f'/proc/{pid}/task')
-    except OSError:   # it has ended
-        return found
-    for task in tasks:
-        try:
-            with open(f'/proc/{pid}/task/{task}/children') as f:
-                kids = [int(k) for k in f.read().split()]
-        except OSError:
-            continue
-        for kid in kids:
-            found += [kid] + descendants(kid)
-    return found
 
 
 def worker_pids(launcher_pid):
