@@ -43,20 +43,24 @@ def median_time(fn, repeats, warmup=1):
     return statistics.median(times)
 
 
-def machine():
-    """One line: CPU model, cores usable, OpenMP threads, MXNet version."""
+def machine(load=True):
+    """One line: CPU model and vector units, cores usable, OpenMP threads, MXNet version
+    and (with `load`) the load average now."""
     import mxnet
-    model = platform.processor() or 'unknown CPU'
+    model, vector = platform.processor() or 'unknown CPU', 'vector units unknown'
     try:
         with open('/proc/cpuinfo') as f:
-            found = re.search(r'model name\s*:\s*(.*)', f.read())
-            model = found.group(1).strip() if found else model
+            info = f.read()
+        found = re.search(r'model name\s*:\s*(.*)', info)
+        model = found.group(1).strip() if found else model
+        vector = ('AVX-512' if 'avx512f' in info else 'AVX2, no AVX-512' if 'avx2' in info
+                  else 'no AVX2')
     except OSError:
         pass
-    return (f"{model}; {len(os.sched_getaffinity(0))} cores usable; "
+    line = (f"{model} ({vector}); {len(os.sched_getaffinity(0))} cores usable; "
             f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; MXNet {mxnet.__version__} "
-            f"(CPU build); Python {platform.python_version()}; load average before the run "
-            f"{os.getloadavg()[0]:.2f}")
+            f"(CPU build); Python {platform.python_version()}")
+    return line + (f'; load average before the run {os.getloadavg()[0]:.2f}' if load else '')
 
 
 def write_section(name, markdown):
