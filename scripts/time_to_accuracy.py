@@ -113,7 +113,8 @@ def row(label, runs, target=None):
     loads = ', '.join(f"{r['load']:.2f}" for r in runs)
     speed = statistics.median(r['examples_per_sec'] for r in runs)
     return (f"| {label} | {seeds} | {len(runs[0]['epochs'])} | {mean_spread(accs)} | {wall} | "
-            f"{speed:.1f} | {reached(target)} | {reached(None if target is None else 0.80)} | {loads} |")
+            f"{speed:.1f} | {reached(target)} | {reached(None if target is None else 0.80)} | "
+            f"{loads} |")
 
 
 def write_report(args, results):
