@@ -169,7 +169,9 @@ def write_report(args, results):
                   f"({(statistics.mean(r['test_acc'] for r in runs) - mean) * 100:+.1f} points), "
                   f"{verdict(statistics.mean(r['test_acc'] for r in runs))}"
                   for name, runs in ablations.items()]
-        lines.append('')
+        lines += ['', f'One seed per ablation row: differences within or barely beyond the '
+                  f'full recipe\'s {(high - low) * 100:.1f}-point seed spread do not rank the '
+                  'ingredients; more seeds per row would.', '']
     if book and results.get('fast'):
         book_wall = statistics.mean(r['wall'] for r in book)
         reach = [time_to(r, target) for r in results['fast']]
@@ -187,9 +189,11 @@ def write_report(args, results):
     lines += ['Commands, per row: `python -m train.cifar --book --epochs E --data DIR --devices '
               'cpu`; the PyTorch child of `scripts/bench_pytorch.py`; `python -m train.cifar '
               '--recipe fast --seed S --data DIR --devices cpu [--without INGREDIENT]`. Raw '
-              'results: `runs/time_to_accuracy/results.json`.', '']
+              'results, every epoch of every run: `docs/TIME_TO_ACCURACY.json`.', '']
     with open(REPORT, 'w') as f:
         f.write('\n'.join(lines))
+    with open(REPORT.replace('.md', '.json'), 'w') as f:
+        json.dump(results, f, indent=1)
     print('\n'.join(lines))
 
 
