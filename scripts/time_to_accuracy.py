@@ -189,10 +189,11 @@ def write_report(args, results):
     lines += ['Commands, per row: `python -m train.cifar --book --epochs E --data DIR --devices '
               'cpu`; the PyTorch child of `scripts/bench_pytorch.py`; `python -m train.cifar '
               '--recipe fast --seed S --data DIR --devices cpu [--without INGREDIENT]`. Raw '
-              'results, every epoch of every run: `docs/TIME_TO_ACCURACY.json`.', '']
-    with open(REPORT, 'w') as f:
+              f"results, every epoch of every run: `{shown_path(args.report[:-len('.md')])}.json`.",
+              '']
+    with open(args.report, 'w') as f:
         f.write('\n'.join(lines))
-    with open(REPORT.replace('.md', '.json'), 'w') as f:
+    with open(args.report[:-len('.md')] + '.json', 'w') as f:
         json.dump(results, f, indent=1)
     print('\n'.join(lines))
 
@@ -212,6 +213,9 @@ def main(argv=None):
                    metavar='DIR')
     p.add_argument('--report-only', action='store_true',
                    help="only rewrite the report from the --work folder's results.json")
+    p.add_argument('--report', default=REPORT, metavar='FILE.md',
+                   help='where the report goes (default: docs/TIME_TO_ACCURACY.md; the raw '
+                        'results go beside it as .json)')
     p.add_argument('--keep', action='store_true',
                    help="keep the runs already in the --work folder's results.json and run "
                         "only the missing ones (to continue an interrupted measurement)")

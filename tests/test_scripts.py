@@ -1,5 +1,6 @@
 """The scripts: the chapter's gallery, the first CIFAR-10 images, the presets' previews,
 the benchmarks' inputs."""
+import json
 import os
 
 import pytest
@@ -121,3 +122,38 @@ def test_soak_kills_and_resumes_three_runs_bitwise_identical(tmp_path):
     row = [l for l in proc.stdout.splitlines() if l.startswith('| j0 |')]
     assert len(row) == 1 and row[0].endswith('| 3/3 |'), proc.stdout
     assert 'none' not in row[0]   # every cycle was killed at least once
+
+
+def _tta_run(name, seed, accs, step, load=1.0):
+    epochs = [{'epoch': i + 1, 'test_acc': a} for i, a in enumerate(accs)]
+    return {'name': name, 'wall': step * len(accs), 'load': load, 'epochs': epochs,
+            'times': [step * (i + 1) for i in range(len(accs))], 'test_acc': accs[-1],
+            'examples_per_sec': 100.0, 'seed': seed}
+
+
+def test_time_to_accuracy_report_judges_targets_and_ablations(tmp_path):
+    results = {
+        'book-mxnet': [_tta_run('book-mxnet-0', None, [0.3, 0.4], 500),
+                       _tta_run('book-mxnet-1', None, [0.3, 0.5], 500)],   # target 0.45, 1000 s
+        'book-pytorch': [_tta_run('book-pytorch-0', 0, [0.2, 0.6], 400)],
+        'fast': [_tta_run('fast-0', 0, [0.5, 0.81], 150), _tta_run('fast-1', 1, [0.4, 0.83], 150)],
+        'fast-without-tta': [_tta_run('fast-without-tta', 0, [0.3, 0.7], 100)],
+    }
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'results.json').write_text(json.dumps(results))
+    report = tmp_path / 'report.md'
+    proc = run_script('scripts/time_to_accuracy.py', '--report-only', '--work', str(work),
+                      '--report', str(report))
+    assert proc.returncode == 0, proc.stderr
+    text = report.read_text()
+    # fast-0 reaches 0.45 at 150 s (<= 1000/5), fast-1 only at 300 s: target 1 not met
+    assert ("(0.450) in at most a fifth of its wall time (1000 s / 5 = 200 s): 150 s, 300 s "
+            "-> **not met**") in text
+    assert '0.80 test accuracy within 15 minutes (900 s): 300 s, 300 s -> **met**' in text
+    assert 'ranges do not overlap: they do **not** agree within the seed spread' in text
+    assert '- tta: 0.700 (-12.0 points), below every seed of the full recipe' in text
+    # it passes the book's 0.45 at its 2nd epoch (200 s), never 0.80
+    assert ('| fast recipe without tta | 0 | 2 | 0.700 | 200 | 100.0 | 200 | not reached | '
+            '1.00 |') in text
+    assert json.loads((tmp_path / 'report.json').read_text()) == results
