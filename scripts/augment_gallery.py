@@ -22,8 +22,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)
-    from gluon_aug.gallery import chapter_augmenters, read_image
-    from gluon_aug.plotting import plt
+    from gluon_aug.book.gallery import chapter_augmenters, read_image
+    from gluon_aug.book.plotting import plt
     try:
         img = read_image(args.image)
         os.makedirs(args.out, exist_ok=True)

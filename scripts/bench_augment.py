@@ -22,7 +22,7 @@ def measure(name, size, workers, repeats, quick):
     import numpy as onp
     from gluon_aug import get_preset
     from gluon_aug._mxnet import gluon, np
-    from gluon_aug.batch_presets import get_batch_preset
+    from gluon_aug.augment.batch.presets import get_batch_preset
     n = (256 if size == 32 else 64) if quick else (2048 if size == 32 else 256)
     batch = 256 if size == 32 else 32
     rng = onp.random.RandomState(0)
@@ -101,7 +101,7 @@ def main(argv=None):
         f'Machine: {machine}.', '',
         'Per sample: the preset\'s Gluon transforms through `Dataset.transform` and a '
         'DataLoader (uint8 HWC in, float CHW batches out). Batched: the preset\'s twin from '
-        '`gluon_aug.batch_presets.get_batch_preset`, hybridized, on an NCHW float batch already on '
+        '`gluon_aug.augment.batch.presets.get_batch_preset`, hybridized, on an NCHW float batch already on '
         'the device (batch 256 at 32x32, 32 at 224x224), hybridized with static_alloc as '
         '`train.cifar` runs it, timed over 10 calls in a row (one wait at the end, as a '
         'training loop queues them); the loader\'s ToTensor is not counted there. Medians '

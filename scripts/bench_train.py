@@ -35,8 +35,10 @@ def main(argv=None):
 
     import gluon_aug as ga
     from gluon_aug._mxnet import gluon, init, np
-    from gluon_aug.batch_presets import batch_split, get_batch_preset
-    from gluon_aug.loaders import cifar_loader
+    from gluon_aug.augment.batch.presets import get_batch_preset
+    from gluon_aug.augment.presets import eval_transform
+    from gluon_aug.run.build import batch_split
+    from gluon_aug.data.loaders import cifar_loader
     timeout = ga.RunConfig().loader_timeout
     devices = ga.parse_devices(args.devices)
     n = args.batch_size * args.batches
@@ -57,7 +59,7 @@ def main(argv=None):
             else:
                 aug = get_batch_preset(args.aug)
                 aug.hybridize(static_alloc=True, static_shape=True)
-                augs, split_f = ga.presets.eval_transform(), batch_split(aug)
+                augs, split_f = eval_transform(), batch_split(aug)
             loader = cifar_loader(True, augs, args.batch_size, args.data, timeout=timeout,
                                   num_workers=args.num_workers, limit=n, seed=0)
 

@@ -2,7 +2,7 @@
 
     python scripts/preview_presets.py --data ../shared/data/cifar10-subset --out docs/presets
 
-Writes <preset>.png for every name in gluon_aug.presets.PRESETS. Each shows
+Writes <preset>.png for every name in gluon_aug.augment.presets.PRESETS. Each shows
 the first 8 training images, then 2 rows augmented one image at a time by
 get_preset(name) (the DataLoader's path, --aug-backend sample) and 2 rows
 augmented as one ToTensor'd batch by get_batch_preset(name) (--aug-backend
@@ -29,8 +29,8 @@ def main(argv=None):
         return cli.fail(PROG, f"--images must be at least 1, got {args.images}")
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)
-    from gluon_aug.gallery import show_preset
-    from gluon_aug.plotting import plt
+    from gluon_aug.augment.preview import show_preset
+    from gluon_aug.book.plotting import plt
     try:
         dataset = gluon_aug.CIFAR10(args.data, train=True)
     except gluon_aug.UsageError as err:

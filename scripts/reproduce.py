@@ -49,8 +49,8 @@ def load_note(compare_dir, rows):
 
 
 def write_results(compare_dir, docs, args):
-    from gluon_aug.compare import format_table
-    from gluon_aug.config import describe_config
+    from gluon_aug.run.compare import format_table
+    from gluon_aug.run.config import describe_config
     result = read_json(os.path.join(compare_dir, 'compare.json'))
     shutil.copy(os.path.join(compare_dir, 'compare.png'), os.path.join(docs, 'compare.png'))
     rows = {r['preset']: r for r in result['rows']}

@@ -20,8 +20,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)
-    from gluon_aug.data import CLASSES
-    from gluon_aug.plotting import plt
+    from gluon_aug.data.cifar import CLASSES
+    from gluon_aug.book.plotting import plt
     try:
         images = gluon_aug.CIFAR10(args.data, train=True)
     except gluon_aug.UsageError as err:

@@ -57,7 +57,7 @@ def child(phase_file, argv):
     def mark(phase):
         os.pwrite(fd, phase.ljust(12).encode(), 0)
     mark('startup')
-    from gluon_aug import checkpoint, loop
+    from gluon_aug.run import checkpoint, loop
     from train import cifar
 
     def marked(fn, phase, after):

@@ -232,7 +232,7 @@ def main(argv=None):
                                             and os.path.exists(args.torch_python)):
         return cli.fail(PROG, "the PyTorch book row needs --torch-python PYTHON (a Python "
                               "with torch), or leave it out with --rows")
-    from gluon_aug.recipes import INGREDIENTS
+    from gluon_aug.run.recipes import INGREDIENTS
     os.makedirs(args.work, exist_ok=True)
     results = {}
     saved = os.path.join(args.work, 'results.json')

@@ -13,12 +13,20 @@ SUBSET = os.path.join(SHARED, 'cifar10-subset')
 CAT = os.path.join(SHARED, 'images', 'cat1.jpg')
 
 
+def write_cifar_bin(path, images, labels):
+    """Write (N, 32, 32, 3) uint8 images and labels in the binary layout."""
+    images = onp.asarray(images, dtype=onp.uint8)
+    records = onp.empty((len(images), 3073), dtype=onp.uint8)
+    records[:, 0] = onp.asarray(labels, dtype=onp.uint8)
+    records[:, 1:] = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+    records.tofile(path)
+
+
 def make_cifar_folder(path, n_train=(40,), n_test=20, seed=0):
     """Write data_batch_{1..k}.bin with n_train[i] records each and test_batch.bin.
 
     Returns {'train': (images, labels), 'test': (images, labels)} as written.
     """
-    from gluon_aug.data import write_cifar_bin
     rng = onp.random.RandomState(seed)
     os.makedirs(path, exist_ok=True)
     written = {}

@@ -19,7 +19,7 @@ from train import cli  # noqa: E402
 
 cli.configure_threads()   # before MXNet loads, as train.cifar's main does
 
-from gluon_aug import checkpoint, loop  # noqa: E402
+from gluon_aug.run import checkpoint, loop  # noqa: E402
 from train import cifar  # noqa: E402
 
 

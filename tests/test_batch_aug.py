@@ -8,13 +8,14 @@ import pytest
 from scipy import stats
 
 import gluon_aug
-from gluon_aug import batch_color as bc
-from gluon_aug.batch_aug import (BatchErasing, BatchFlipLeftRight, BatchFlipTopBottom,
+from gluon_aug.augment.batch import color as bc
+from gluon_aug.augment.batch.blocks import (BatchErasing, BatchFlipLeftRight, BatchFlipTopBottom,
                                  BatchPadCrop, BatchResizedCrop)
-from gluon_aug.batch_presets import BATCH_PRESETS, batch_split, get_batch_preset, to_batch
+from gluon_aug.augment.batch.presets import BATCH_PRESETS, get_batch_preset, to_batch
+from gluon_aug.run.build import batch_split
 from gluon_aug._mxnet import gluon, mx, np, npx
-from gluon_aug.presets import CIFAR10_MEAN, CIFAR10_STD, PRESETS
-from gluon_aug.transforms import RandomErasing, RandomPadCrop
+from gluon_aug.augment.presets import CIFAR10_MEAN, CIFAR10_STD, PRESETS
+from gluon_aug.augment.transforms import RandomErasing, RandomPadCrop
 
 from conftest import make_cifar_folder, read_json, run_module
 
@@ -286,8 +287,8 @@ def test_batch_split_augments_each_shard_on_its_device():
 
 
 def test_fit_evaluates_with_eval_split_f():
-    from gluon_aug.devices import split_batch
-    from gluon_aug.loop import fit
+    from gluon_aug.book.devices import split_batch
+    from gluon_aug.run.loop import fit
     calls = []
 
     def train_split(X, y, devices):
@@ -336,7 +337,7 @@ def _sequential(x, steps):
 @pytest.mark.parametrize('chain', ['crop-flip', 'crop-uncrop', 'flip-crop-resize', 'resize-flip-crop',
                                    'flip-resize-flip'])
 def test_fused_geometry_equals_the_steps_run_one_by_one(chain):
-    from gluon_aug.batch_geometry import remap
+    from gluon_aug.augment.batch.geometry import remap
     x = rand_batch(n=4, h=12, w=10)
     n = x.shape[0]
     make = {'crop': lambda: (BatchPadCrop(pad=3), (col([0, 6, 3, 5]), col([6, 0, 2, 3]))),
@@ -415,7 +416,7 @@ def test_hue_last_jitter_runs_the_others_in_each_samples_order_then_the_hue():
 
 
 def test_the_crash_free_jitter_is_translated_with_the_hue_last():
-    from gluon_aug.transforms import RandomColorJitter
+    from gluon_aug.augment.transforms import RandomColorJitter
     twin = to_batch(RandomColorJitter(0.4, 0.4, 0.4, 0.1))
     assert twin.hue_last and twin.amounts == (0.4, 0.4, 0.4, 0.1)
     assert not to_batch(T.RandomColorJitter(0.4, 0.4, 0.4, 0.1)).hue_last

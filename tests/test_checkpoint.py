@@ -12,10 +12,10 @@ import sys
 import numpy as onp
 import pytest
 
-from gluon_aug import checkpoint
+from gluon_aug.run import checkpoint
 from gluon_aug._mxnet import autograd, gluon, init, mx, nn, np
 from gluon_aug.errors import RunError
-from gluon_aug.loop import Position
+from gluon_aug.run.loop import Position
 
 from conftest import (ROOT, assert_one_line_error, cifar_folder_for_module, make_cifar_folder,
                       run_module)
@@ -206,7 +206,7 @@ def test_a_full_disk_during_a_checkpoint_ends_with_one_line_and_keeps_the_last(d
 # -- data and folders ---------------------------------------------------------------------
 
 def test_unreadable_data_file_and_folder_are_one_line(data, monkeypatch):
-    from gluon_aug import data as data_module
+    from gluon_aug.data import cifar as data_module
     from gluon_aug.errors import UsageError
 
     def denied(*args, **kwargs):

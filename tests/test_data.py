@@ -5,7 +5,8 @@ import pytest
 
 import gluon_aug
 from gluon_aug import CIFAR10, UsageError, load_cifar10
-from gluon_aug.data import check_cifar_folder, read_cifar_bin, write_cifar_bin
+from gluon_aug.data.cifar import check_cifar_folder, read_cifar_bin
+from conftest import write_cifar_bin
 from conftest import SUBSET
 
 

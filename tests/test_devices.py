@@ -2,7 +2,7 @@ import pytest
 
 from gluon_aug import UsageError, parse_devices, split_batch, try_all_gpus, try_gpu
 from gluon_aug._mxnet import mx, np, npx
-from gluon_aug.devices import num_gpus
+from gluon_aug.book.devices import num_gpus
 
 no_gpu = pytest.mark.skipif(num_gpus() > 0, reason='checks the behaviour without GPUs')
 

@@ -21,7 +21,7 @@ from conftest import (cifar_folder_for_module, ROOT, assert_one_line_error, desc
 # -- helpers -----------------------------------------------------------------------------
 
 def free_port():
-    from gluon_aug.launcher import free_port as pick
+    from gluon_aug.run.launcher import free_port as pick
     return pick()
 
 
@@ -76,7 +76,8 @@ WORKER = textwrap.dedent('''
     import sys
     import numpy as onp
     import gluon_aug
-    from gluon_aug import distributed, train_batch_ch13
+    from gluon_aug import train_batch_ch13
+    from gluon_aug.run import distributed
     from mxnet import gluon, init, np, npx
 
     out, steps, local = sys.argv[1], 3, 4
@@ -249,7 +250,7 @@ def test_worker_whose_job_never_starts_times_out_with_one_line(data_dir, procs):
 # -- helpers without processes -----------------------------------------------------------
 
 def test_worker_spans_share_one_plan_are_disjoint_and_give_equal_full_batches():
-    from gluon_aug.sampling import EpochSampler
+    from gluon_aug.data.sampling import EpochSampler
     samplers = [EpochSampler(23, True, 5, part=(3, index), batch_size=3) for index in range(3)]
     whole = EpochSampler(23, True, 5)
     seen = set()
@@ -263,14 +264,14 @@ def test_worker_spans_share_one_plan_are_disjoint_and_give_equal_full_batches():
 
 
 def test_a_worker_span_smaller_than_a_batch_is_a_usage_error():
-    from gluon_aug.sampling import EpochSampler
+    from gluon_aug.data.sampling import EpochSampler
     from gluon_aug.errors import UsageError
     with pytest.raises(UsageError, match='--batch-size 8 per worker is more than the 5'):
         EpochSampler(10, True, 0, part=(2, 1), batch_size=8)
 
 
 def test_worker_seeds_differ_by_rank_and_follow_the_run_seed():
-    from gluon_aug.distributed import worker_seed
+    from gluon_aug.run.distributed import worker_seed
     assert worker_seed(5, 0, 1) == 5
     seeds = {worker_seed(5, r, 4) for r in range(4)}
     assert len(seeds) == 4 and all(0 <= s < 2 ** 31 for s in seeds)
@@ -278,7 +279,7 @@ def test_worker_seeds_differ_by_rank_and_follow_the_run_seed():
 
 
 def test_local_kvstore_names_pass_through_unchanged():
-    from gluon_aug.distributed import check_kvstore, create_kvstore, optimizer_rescale
+    from gluon_aug.run.distributed import check_kvstore, create_kvstore, optimizer_rescale
     assert create_kvstore('device') == 'device' and create_kvstore('none') is None
     assert create_kvstore(None) is None and optimizer_rescale('device') == {}
     assert check_kvstore('local') == 'local'
@@ -291,7 +292,7 @@ def test_worker_failing_after_joining_ends_the_job_promptly(tmp_path):
     script.write_text(textwrap.dedent('''
         import time
         import mxnet as mx
-        from gluon_aug import distributed
+        from gluon_aug.run import distributed
         kv = distributed.create_kvstore('dist_sync', timeout=60)
         kv.init(3, mx.nd.zeros((2,)))
         with distributed.exit_promptly_on_error(kv):
@@ -403,10 +404,11 @@ def test_dist_run_killed_and_resumed_ends_bitwise_identical(victim, data_dir, di
 
 FIRST_WEIGHTS = textwrap.dedent('''
     import hashlib, sys
-    from gluon_aug import distributed, seeding
-    from gluon_aug.config import RunConfig
-    from gluon_aug.models import get_model
-    from gluon_aug.training import build_training
+    from gluon_aug import seeding
+    from gluon_aug.run import distributed
+    from gluon_aug.run.config import RunConfig
+    from gluon_aug.models.zoo import get_model
+    from gluon_aug.run.build import build_training
     from mxnet import npx
 
     kv = distributed.create_kvstore('dist_sync', timeout=60)

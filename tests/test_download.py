@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from gluon_aug import UsageError
-from gluon_aug.data import sha1_of
-from gluon_aug.download import ensure_cifar10
+from gluon_aug.data.cifar import sha1_of
+from gluon_aug.data.download import ensure_cifar10
 from conftest import make_cifar_folder
 
 
@@ -85,7 +85,7 @@ def test_offline_without_data_says_how_to_pass_a_folder(tmp_path):
 
 
 def test_gluon_repo_variable_redirects_the_first_source(monkeypatch):
-    from gluon_aug.download import ORIGINAL_URL, default_sources
+    from gluon_aug.data.download import ORIGINAL_URL, default_sources
     monkeypatch.setenv('MXNET_GLUON_REPO', 'http://mirror.example/')
     (first, _), (second, sha) = default_sources()
     assert first == 'http://mirror.example/gluon/dataset/cifar10/cifar-10-binary.tar.gz'

@@ -1,8 +1,8 @@
 """The evaluation's two pictures are drawn headless, whatever the counts."""
 import numpy as onp
 
-from gluon_aug.data import CLASSES
-from gluon_aug.eval_figures import plot_confusion, plot_mistakes
+from gluon_aug.data.cifar import CLASSES
+from gluon_aug.results.figures import plot_confusion, plot_mistakes
 
 
 def _png(path):

@@ -7,14 +7,14 @@ import os
 import numpy as onp
 import pytest
 
-from gluon_aug import export as export_module
+from gluon_aug.results import export as export_module
 from gluon_aug._mxnet import mx, np
-from gluon_aug.data import CLASSES, read_cifar_bin
+from gluon_aug.data.cifar import CLASSES, read_cifar_bin
 from gluon_aug.errors import UsageError
-from gluon_aug.export import export_run, load_symbol_block, onnx_available
-from gluon_aug.models import LegacyAdapter, native_scope
-from gluon_aug.presets import eval_transform
-from gluon_aug.trained import inference_net, open_run
+from gluon_aug.results.export import export_run, load_symbol_block, onnx_available
+from gluon_aug.models.zoo import LegacyAdapter, native_scope
+from gluon_aug.augment.presets import eval_transform
+from gluon_aug.results.run_folder import inference_net, open_run
 from train import export
 
 needs_onnx = pytest.mark.skipif(not onnx_available(), reason='the onnx extra is not installed '

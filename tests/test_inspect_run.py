@@ -7,10 +7,10 @@ import shutil
 import numpy as onp
 import pytest
 
-from gluon_aug.data import CLASSES
-from gluon_aug.inspect_run import Predictions, evaluate_run, predict_test_set, summarize
-from gluon_aug.training import run_test_loader
-from gluon_aug.trained import evaluation_net, load_params, open_run
+from gluon_aug.data.cifar import CLASSES
+from gluon_aug.results.evaluate import Predictions, evaluate_run, predict_test_set, summarize
+from gluon_aug.run.build import run_test_loader
+from gluon_aug.results.run_folder import evaluation_net, load_params, open_run
 
 from conftest import read_json, run_module
 

@@ -7,7 +7,7 @@ import pytest
 
 import gluon_aug
 from gluon_aug import RunError
-from gluon_aug.loaders import cifar_loader
+from gluon_aug.data.loaders import cifar_loader
 from conftest import cifar_folder_for_module
 
 

@@ -2,7 +2,12 @@ import pytest
 
 from gluon_aug import UsageError, get_model, resnet18, split_batch
 from gluon_aug._mxnet import autograd, gluon, init, mx, nn, np
-from gluon_aug.models import LegacyAdapter, num_parameters
+from gluon_aug.models.zoo import LegacyAdapter
+
+
+def num_parameters(net):
+    """Number of scalar parameters (after initialization)."""
+    return sum(int(p.data().size) for p in net.collect_params().values())
 
 
 def _conv(cin, cout, k):

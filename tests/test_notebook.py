@@ -35,7 +35,7 @@ def test_notebook_is_committed_without_outputs():
 
 
 def test_notebook_shows_every_chapter_augmenter_and_links_the_chapter():
-    from gluon_aug.gallery import chapter_augmenters
+    from gluon_aug.book.gallery import chapter_augmenters
     with open(NOTEBOOK, encoding='utf-8') as f:
         nb = json.load(f)
     assert len(tagged(nb, 'apply')) == len(chapter_augmenters())

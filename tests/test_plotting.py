@@ -2,7 +2,7 @@ import numpy as onp
 
 from gluon_aug import Animator, Accumulator, Timer, show_images
 from gluon_aug._mxnet import np
-from gluon_aug.plotting import plt
+from gluon_aug.book.plotting import plt
 
 
 def test_show_images_draws_each_image_with_its_title():

@@ -6,10 +6,10 @@ import os
 import numpy as onp
 import pytest
 
-from gluon_aug.data import CLASSES, read_cifar_bin
+from gluon_aug.data.cifar import CLASSES, read_cifar_bin
 from gluon_aug.errors import UsageError
-from gluon_aug.inspect_run import evaluate_run
-from gluon_aug.predict import read_image
+from gluon_aug.results.evaluate import evaluate_run
+from gluon_aug.results.predict import read_image
 from train import predict
 
 from conftest import CAT, assert_one_line_error, run_module
@@ -71,9 +71,9 @@ def test_predict_on_test_images_agrees_with_the_evaluation(run_cpu1, tiny_data, 
         assert len(r['top']) == 3
         probs = [t['probability'] for t in r['top']]
         assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-9
-    from gluon_aug.inspect_run import predict_test_set
-    from gluon_aug.training import run_test_loader
-    from gluon_aug.trained import evaluation_net, open_run
+    from gluon_aug.results.evaluate import predict_test_set
+    from gluon_aug.run.build import run_test_loader
+    from gluon_aug.results.run_folder import evaluation_net, open_run
     run = open_run(run_cpu1)
     evaluated = predict_test_set(evaluation_net(run).net,
                                  run_test_loader(run.config, num_workers=0))

@@ -10,7 +10,7 @@ import pytest
 import gluon_aug
 from gluon_aug import PRESETS, UsageError, get_preset, seed_everything
 from gluon_aug._mxnet import gluon, mx, np
-from gluon_aug.presets import eval_transform
+from gluon_aug.augment.presets import eval_transform
 
 T = gluon.data.vision.transforms
 
@@ -28,7 +28,7 @@ def test_every_preset_maps_uint8_hwc_to_float_chw_in_unit_range(name):
 
 @pytest.mark.parametrize('name', sorted(PRESETS))
 def test_normalize_standardizes_with_cifar_statistics(name):
-    from gluon_aug.presets import CIFAR10_MEAN, CIFAR10_STD
+    from gluon_aug.augment.presets import CIFAR10_MEAN, CIFAR10_STD
     img = _image(3)
     seed_everything(5)
     plain = get_preset(name)(img).asnumpy()

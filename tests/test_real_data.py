@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from gluon_aug.data import CLASSES
+from gluon_aug.data.cifar import CLASSES
 
 from conftest import CAT, SUBSET, read_json, run_module
 

@@ -9,11 +9,11 @@ import numpy as onp
 import pytest
 
 from gluon_aug._mxnet import gluon, init, mx, nn, np
-from gluon_aug.ingredients import TTA, LabelSmoothingLoss, LRSchedule, lr_at
-from gluon_aug.loaders import ArrayLoader
-from gluon_aug.loop import Position
-from gluon_aug.models import fastnet, init_whitening, whitening_filters
-from gluon_aug.recipes import INGREDIENTS, RECIPES
+from gluon_aug.run.ingredients import TTA, LabelSmoothingLoss, LRSchedule, lr_at
+from gluon_aug.data.loaders import ArrayLoader
+from gluon_aug.run.loop import Position
+from gluon_aug.models.fastnet import fastnet, init_whitening, whitening_filters
+from gluon_aug.run.recipes import INGREDIENTS, RECIPES
 
 from conftest import ROOT, assert_one_line_error, cifar_folder_for_module, read_json, run_module
 

@@ -8,12 +8,12 @@ import textwrap
 import pytest
 
 import gluon_aug
-from gluon_aug import engine
+from gluon_aug.book import ch13 as engine
 from gluon_aug._mxnet import gluon, init, mx
-from gluon_aug.config import RunConfig
-from gluon_aug.data import get_dataloader_workers
-from gluon_aug.models import get_model
-from gluon_aug.training import build_training
+from gluon_aug.run.config import RunConfig
+from gluon_aug.data.cifar import get_dataloader_workers
+from gluon_aug.models.zoo import get_model
+from gluon_aug.run.build import build_training
 
 from conftest import cifar_folder_for_module, ROOT
 

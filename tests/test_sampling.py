@@ -4,7 +4,7 @@ import pytest
 
 import gluon_aug
 from gluon_aug._mxnet import gluon, np
-from gluon_aug.sampling import EpochSampler, SeededTransform
+from gluon_aug.data.sampling import EpochSampler, SeededTransform
 
 
 def test_sampler_plans_repeat_per_seed_and_epoch_and_resume_mid_epoch():

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from gluon_aug.errors import UsageError
-from gluon_aug.trained import open_run, run_devices
+from gluon_aug.results.run_folder import open_run, run_devices
 from train import evaluate, export, predict
 
 from conftest import assert_one_line_error, make_cifar_folder, run_module

@@ -2,7 +2,7 @@ import numpy as onp
 import pytest
 
 from gluon_aug._mxnet import np
-from gluon_aug.transforms import RandomErasing, RandomPadCrop
+from gluon_aug.augment.transforms import RandomErasing, RandomPadCrop
 
 
 def _marker_image():

@@ -23,7 +23,7 @@ PROG = 'python -m train.cifar'
 
 
 def get_args_parser(add_help=True):
-    from gluon_aug.config import add_arguments
+    from gluon_aug.run.config import add_arguments
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
     add_arguments(p)
     p.add_argument('--list-augs', action='store_true',
@@ -32,17 +32,18 @@ def get_args_parser(add_help=True):
     return p
 
 
-def main(argv=None):
-    cli.configure_threads()
-    gluon_aug = cli.import_library(PROG)
-    args = get_args_parser().parse_args(argv)
+def run(args):
     if args.list_augs:
-        from gluon_aug.catalog import format_catalog
+        from gluon_aug.augment.catalog import format_catalog
         print(format_catalog())
-        return 0
-    from gluon_aug.config import config_from_args
-    return cli.call(PROG, gluon_aug.run_cifar, config_from_args(args))
+        return
+    from gluon_aug import run_cifar
+    from gluon_aug.run.config import config_from_args
+    run_cifar(config_from_args(args))
 
+
+def main(argv=None):
+    return cli.main(PROG, get_args_parser, run, argv)
 
 if __name__ == '__main__':
     sys.exit(main())

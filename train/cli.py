@@ -7,7 +7,6 @@ thread each (MXNet's fork handler sets ``MXNET_MP_WORKER_NTHREADS``, default
 1, in every child).
 """
 import argparse
-import importlib
 import os
 import sys
 
@@ -53,25 +52,23 @@ def import_library(prog):
 
 def call(prog, fn, *args, **kwargs):
     """Run `fn`; bad input (UsageError) is one line and status 2, a run that
-    cannot go on (RunError) one line and status 1; else status 0."""
+    cannot go on (RunError) one line and status 1; else `fn`'s status (an int)
+    or 0."""
     from gluon_aug.errors import RunError, UsageError
     try:
-        fn(*args, **kwargs)
+        status = fn(*args, **kwargs)
     except UsageError as err:
         return fail(prog, err)
     except RunError as err:
         return fail(prog, err, status=1)
-    return 0
+    return status if type(status) is int else 0
 
 
-def run(prog, get_args_parser, argv, function):
-    """A whole ``main``: threads before MXNet loads, the library (or its install
-    hint), the flags, then ``function(**flags)`` with ``call``'s exit statuses.
-    `function` is 'module:name' in gluon_aug, imported once the threads are set;
-    the parser's destinations are its parameters' names."""
+def main(prog, get_args_parser, run, argv=None):
+    """The ``main`` of every entry point: threads before MXNet loads, the library
+    (or its install hint), the flags, then ``run(args)`` with ``call``'s exit
+    statuses. `run` imports what it calls from gluon_aug (after the threads are set)."""
     configure_threads()
     import_library(prog)
     args = get_args_parser().parse_args(argv)
-    module, name = function.split(':')
-    return call(prog, getattr(importlib.import_module(f'gluon_aug.{module}'), name),
-                **vars(args))
+    return call(prog, run, args)

@@ -16,8 +16,8 @@ PROG = 'python -m train.compare'
 
 
 def get_args_parser(add_help=True):
-    from gluon_aug.config import add_arguments
-    from gluon_aug.presets import PRESETS
+    from gluon_aug.run.config import add_arguments
+    from gluon_aug.augment.presets import PRESETS
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
     p.add_argument('--augs', nargs='+', required=True, choices=list(PRESETS), metavar='NAME',
                    help=f"presets to compare, e.g. none flip ({', '.join(PRESETS)})")
@@ -28,14 +28,14 @@ def get_args_parser(add_help=True):
     return p
 
 
-def main(argv=None):
-    cli.configure_threads()
-    cli.import_library(PROG)
-    from gluon_aug.compare import compare_presets
-    from gluon_aug.config import config_from_args
-    args = get_args_parser().parse_args(argv)
-    return cli.call(PROG, compare_presets, args.augs, config_from_args(args), print_table=True)
+def run(args):
+    from gluon_aug.run.compare import compare_presets
+    from gluon_aug.run.config import config_from_args
+    compare_presets(args.augs, config_from_args(args), print_table=True)
 
+
+def main(argv=None):
+    return cli.main(PROG, get_args_parser, run, argv)
 
 if __name__ == '__main__':
     sys.exit(main())

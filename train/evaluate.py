@@ -29,9 +29,13 @@ def get_args_parser(add_help=True):
     return p
 
 
-def main(argv=None):
-    return cli.run(PROG, get_args_parser, argv, 'inspect_run:evaluate_run')
+def run(args):
+    from gluon_aug import evaluate_run
+    evaluate_run(**vars(args))
 
+
+def main(argv=None):
+    return cli.main(PROG, get_args_parser, run, argv)
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -23,9 +23,13 @@ def get_args_parser(add_help=True):
     return p
 
 
-def main(argv=None):
-    return cli.run(PROG, get_args_parser, argv, 'export:export_run')
+def run(args):
+    from gluon_aug import export_run
+    export_run(**vars(args))
 
+
+def main(argv=None):
+    return cli.main(PROG, get_args_parser, run, argv)
 
 if __name__ == '__main__':
     sys.exit(main())

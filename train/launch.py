@@ -42,40 +42,14 @@ def get_args_parser():
     return p
 
 
-def check_args(args):
-    for name, value in (('-n/--num-workers', args.num_workers),
-                        ('-s/--num-servers', args.num_servers)):
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    if args.port is not None and not 0 < args.port < 65536:
-        raise ValueError(f"--port must be 1-65535, got {args.port}")
-    if args.threads_per_worker is not None and args.threads_per_worker < 1:
-        raise ValueError(f"--threads-per-worker must be at least 1, got "
-                         f"{args.threads_per_worker}")
-    if not args.grace > 0:
-        raise ValueError(f"--grace must be a positive number of seconds, got {args.grace}")
-    command = args.command[1:] if args.command[:1] == ['--'] else args.command
-    if not command:
-        raise ValueError("no worker command; put it after --, e.g. "
-                         "`python -m train.launch -n 2 -- python -m train.cifar --kvstore "
-                         "dist_sync ...`")
-    return command
+def run(args):
+    from gluon_aug.run.launcher import launch
+    return launch(args.command, args.num_workers, args.num_servers, args.port,
+                  args.threads_per_worker, args.grace, prog=PROG)
 
 
 def main(argv=None):
-    cli.configure_threads()
-    args = get_args_parser().parse_args(argv)
-    try:
-        command = check_args(args)
-    except ValueError as err:
-        return cli.fail(PROG, err)
-    cli.import_library(PROG)
-    from gluon_aug.launcher import launch
-    try:
-        return launch(command, args.num_workers, args.num_servers, args.port,
-                      args.threads_per_worker, args.grace, prog=PROG)
-    except OSError as err:  # e.g. the command does not exist
-        return cli.fail(PROG, f"cannot start {command[0]!r}: {err.strerror or err}")
+    return cli.main(PROG, get_args_parser, run, argv)
 
 
 if __name__ == '__main__':

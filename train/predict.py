@@ -28,9 +28,13 @@ def get_args_parser(add_help=True):
     return p
 
 
-def main(argv=None):
-    return cli.run(PROG, get_args_parser, argv, 'predict:predict_images')
+def run(args):
+    from gluon_aug import predict_images
+    predict_images(**vars(args))
 
+
+def main(argv=None):
+    return cli.main(PROG, get_args_parser, run, argv)
 
 if __name__ == '__main__':
     sys.exit(main())

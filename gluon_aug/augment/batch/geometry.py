@@ -1,0 +1,148 @@
+"""Kernels of the batched geometric augmenters: per-sample draws, gathers, resampling.
+
+All work on NCHW float batches inside ``hybrid_forward`` (`F` is the
+namespace holding ``np``/``npx``) and avoid ops that are slow on MXNet's CPU
+backend (``np.where``, ``np.flip``, broadcasting matmuls, ``np.mean``): see
+docs/BENCHMARKS.md for what that buys. ``remap`` composes a chain of
+coordinate maps (``batch_aug.BatchIndexMap`` steps and at most one resized
+crop) into one gather or one separable resampling.
+"""
+import math
+
+from .base import uniform
+
+
+def first_valid(F, valid, *candidates):
+    """Per row, the candidates at the first True of `valid` (N, k); plus any(valid), all (N, 1, 1, 1)."""
+    idx = F.np.argmax(valid, axis=1)  # the first maximum: the first valid try
+    picked = [F.npx.pick(c, idx, axis=1).reshape(-1, 1, 1, 1) for c in candidates]
+    return picked + [F.np.max(valid, axis=1).reshape(-1, 1, 1, 1)]
+
+
+def image_size(F, x):
+    """(H, W) of an NCHW batch as float (1,) tensors, usable when hybridized."""
+    return (F.npx.arange_like(x, axis=2)[-1:] + 1, F.npx.arange_like(x, axis=3)[-1:] + 1)
+
+
+def resample(F, x, rows, cols, channels=None, keep_rows=None, keep_cols=None):
+    """out[n, c, i, j] = sum_r,s wy(rows[n, i] - r) x[n, c, r, s] wx(cols[n, j] - s).
+
+    `rows` (N, 1, Ho, 1) and `cols` (N, 1, 1, Wo) are source coordinates in
+    pixels; w(d) = max(0, 1 - |d|) (bilinear; 0 outside the image = zero fill).
+    With `channels` known, the weights are repeated over the channel axis
+    first: on MXNet's CPU backend a broadcasting matmul is ~3x slower than
+    the same matmul on repeated weights. `keep_rows` (N, 1, Ho, 1) and
+    `keep_cols` (N, 1, 1, Wo), 0/1, zero whole output rows and columns.
+    """
+    r = F.npx.arange_like(x, axis=2).reshape(1, 1, 1, -1)
+    s = F.npx.arange_like(x, axis=3).reshape(1, 1, -1, 1)
+    wy = F.np.maximum(0, 1 - F.np.abs(rows - r))         # (N, 1, Ho, H)
+    wx = F.np.maximum(0, 1 - F.np.abs(cols - s))         # (N, 1, W, Wo)
+    if keep_rows is not None:
+        wy, wx = wy * keep_rows, wx * keep_cols
+    if channels:
+        wy, wx = (F.broadcast_axis(w.as_nd_ndarray(), axis=1, size=channels).as_np_ndarray()
+                  for w in (wy, wx))
+    return F.np.matmul(F.np.matmul(wy, x), wx)
+
+
+def in_range(coords, size):
+    """1.0 where 0 <= coords < size, else 0.0."""
+    return (coords >= 0) * (coords < size)
+
+
+def gather(F, x, rows, cols, inside=None):
+    """out[n, c, i, j] = x[n, c, rows[n, i], cols[n, j]], times `inside`.
+
+    `rows` (N, 1, Ho, 1) and `cols` (N, 1, 1, Wo) hold integer pixel
+    coordinates inside the image; `inside` (N, 1, Ho, Wo) of 1.0 or 0.0, or
+    None (all 1). One ``take`` over the flattened batch with int32 indices,
+    exact for batches of up to 2**31 values (MXNet's legacy ``take`` is ~2.5x
+    faster than ``np.take`` on CPU, and int32 indices ~2x faster than float).
+    """
+    H, W = image_size(F, x)
+    C = F.npx.arange_like(x, axis=1)[-1:] + 1
+    pix = (rows * W.reshape(1, 1, 1, 1) + cols).astype('int32')      # (N, 1, Ho, Wo)
+    n = F.npx.arange_like(x, axis=0).reshape(-1, 1, 1, 1)
+    c = F.npx.arange_like(x, axis=1).reshape(1, -1, 1, 1)
+    plane = (n * C.reshape(1, 1, 1, 1) + c).astype('int32') * \
+        (H * W).astype('int32').reshape(1, 1, 1, 1)                  # (N, C, 1, 1)
+    out = F.take(x.reshape(-1).as_nd_ndarray(), (plane + pix).as_nd_ndarray()).as_np_ndarray()
+    return out if inside is None else out * inside
+
+
+def remap(F, x, steps, channels=None):
+    """Run a chain of geometric steps as one gather, or as one resampling.
+
+    `steps`: (block, params) in the order they apply, all ``BatchIndexMap``
+    (whole-pixel moves: flips, pad-and-crop) except at most one
+    ``BatchResizedCrop``. Every step maps output coordinates to its input's
+    (``source``/``coords``); composing them backwards from the last step gives,
+    for every output pixel, where in `x` it reads. A whole-pixel step that
+    reads outside its image shows 0 there (its zero fill), tracked as a 0/1
+    row and column mask; before a resize, fractional coordinates outside the
+    image get zero bilinear weight, which is the same zero fill.
+    `channels`: passed on to ``resample``.
+    """
+    crops = [k for k, (block, _) in enumerate(steps) if getattr(block, 'resizes', False)]
+    if len(crops) > 1:
+        raise ValueError('remap: at most one BatchResizedCrop per chain')
+    z = F.np.zeros_like(x[:, :1, :1, :1])                     # (N, 1, 1, 1): per sample
+    if crops:
+        k = crops[0]
+        before, (crop, crop_params), after = steps[:k], steps[k], steps[k + 1:]
+        out_w, out_h = crop.size
+        rows = F.np.arange(out_h, dtype='float32').reshape(1, 1, -1, 1) + z
+        cols = F.np.arange(out_w, dtype='float32').reshape(1, 1, 1, -1) + z
+        H, W = float(out_h), float(out_w)
+    else:
+        before, after = [], steps
+        H, W = image_size(F, x)
+        H, W = H.reshape(1, 1, 1, 1), W.reshape(1, 1, 1, 1)
+        rows = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1) + z
+        cols = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1) + z
+    keep_rows = keep_cols = None
+    for block, params in reversed(after):
+        rows, cols = block.source(F, rows, cols, H, W, *params)
+        if not block.stays_inside:
+            inside_rows, inside_cols = in_range(rows, H), in_range(cols, W)
+            keep_rows = inside_rows if keep_rows is None else keep_rows * inside_rows
+            keep_cols = inside_cols if keep_cols is None else keep_cols * inside_cols
+            # clamp, so the gather reads a real pixel (then multiplied by 0)
+            rows = F.np.minimum(F.np.maximum(rows, 0), H - 1)
+            cols = F.np.minimum(F.np.maximum(cols, 0), W - 1)
+    if not crops:
+        inside = None if keep_rows is None else keep_rows * keep_cols
+        return gather(F, x, rows, cols, inside)
+    rows, cols = crop.coords(F, rows, cols, *crop_params)
+    H, W = image_size(F, x)
+    H, W = H.reshape(1, 1, 1, 1), W.reshape(1, 1, 1, 1)
+    for block, params in reversed(before):
+        rows, cols = block.source(F, rows, cols, H, W, *params)
+    return resample(F, x, rows, cols, channels, keep_rows, keep_cols)
+
+
+def draw_boxes(F, x, scale, ratio, tall=False, tries=10):
+    """The rectangle draw of ``random_size_crop``/``RandomErasing``, batched.
+
+    `tries` attempts per sample, the first that fits wins: area uniform in
+    `scale` x H x W, aspect log-uniform in `ratio`, sides rounded to integers
+    (width = sqrt(area x aspect), or the height if `tall`, as RandomErasing
+    has it); a try fits when 1 <= side <= image side. Returns (h, w, fits) as
+    (N, 1, 1, 1) tensors (h, w of the first fit; fits 1.0 or 0.0).
+    """
+    H, W = image_size(F, x)
+    area = uniform(F, x, scale[0], scale[1], k=tries) * H * W
+    aspect = F.np.exp(uniform(F, x, math.log(ratio[0]), math.log(ratio[1]), k=tries))
+    long, short = F.np.round(F.np.sqrt(area * aspect)), F.np.round(F.np.sqrt(area / aspect))
+    h, w = (long, short) if tall else (short, long)
+    fits = ((w >= 1) * (w <= W) * (h >= 1) * (h <= H)).astype('float32')
+    return first_valid(F, fits, h, w)
+
+
+def offsets(F, x, h, w):
+    """Uniform integer (top, left) so that an h x w box lies inside the image."""
+    H, W = image_size(F, x)
+    top = F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))
+    left = F.np.floor(uniform(F, x, k=None) * (W.reshape(1, 1, 1, 1) - w + 1))
+    return top, left

@@ -1,0 +1,68 @@
+"""Every augmentation preset as a batched, on-device ``BatchPipeline``.
+
+``get_batch_preset(name)`` builds the twin of preset `name` by translating
+that preset's own per-sample steps (``presets.PRESETS``) one by one
+(``to_batch``), so the parameters cannot drift; ``batch_split(aug)`` turns it
+into the ``split_f`` that ``train_batch_ch13`` calls: split the batch across
+the devices, then augment each shard on its device.
+"""
+from ..._mxnet import gluon
+from ...augment.presets import PRESETS
+from ...augment.transforms import RandomColorJitter, RandomErasing, RandomPadCrop
+from ...errors import UsageError
+from .blocks import (BatchErasing, BatchFlipLeftRight, BatchFlipTopBottom, BatchNormalize,
+                     BatchPadCrop, BatchPipeline, BatchResizedCrop)
+from .color import BatchColorJitter
+
+T = gluon.data.vision.transforms
+
+
+def to_batch(step):
+    """The batched twin of one per-sample step of a preset (None for ToTensor)."""
+    if isinstance(step, T.ToTensor):
+        return None
+    if isinstance(step, T.RandomFlipLeftRight):
+        return BatchFlipLeftRight()
+    if isinstance(step, T.RandomFlipTopBottom):
+        return BatchFlipTopBottom()
+    if isinstance(step, RandomPadCrop):
+        return BatchPadCrop(step.pad)
+    if isinstance(step, T.RandomColorJitter):   # (brightness, contrast, saturation, hue)
+        return BatchColorJitter(*step._args, hue_last=isinstance(step, RandomColorJitter))
+    if isinstance(step, T.RandomResizedCrop):
+        size, scale, ratio, interpolation = step._args
+        if interpolation != 1:
+            raise ValueError(f"no batched twin of {step!r}: only bilinear (1) resizing")
+        return BatchResizedCrop(size, scale, ratio)
+    if isinstance(step, RandomErasing):
+        return BatchErasing(step.p, step.scale, step.ratio, step.value)
+    raise ValueError(f"no batched twin of the per-sample step {step!r}")
+
+
+def _twin(factory):
+    def make():
+        return [b for b in map(to_batch, factory()) if b is not None]
+    make.__doc__ = factory.__doc__
+    return make
+
+
+# name -> factory of the batched steps, translated from presets.PRESETS.
+BATCH_PRESETS = {name: _twin(factory) for name, factory in PRESETS.items()}
+
+
+def get_batch_preset(name, normalize=False):
+    """A ready ``BatchPipeline`` augmenting NCHW [0, 1] batches as preset `name` does.
+
+    With `normalize`, CIFAR-10's channel standardization runs last, as in
+    ``presets.get_preset``. Call ``.hybridize()`` on it for speed.
+    """
+    try:
+        factory = BATCH_PRESETS[name]
+    except KeyError:
+        raise UsageError(f"unknown augmentation preset {name!r}; choose one of: "
+                         f"{', '.join(BATCH_PRESETS)}") from None
+    seq = BatchPipeline()
+    steps = factory() + ([BatchNormalize()] if normalize else [])
+    if steps:
+        seq.add(*steps)
+    return seq

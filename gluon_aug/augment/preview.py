@@ -1,0 +1,55 @@
+"""A preset's preview: the same images augmented one at a time and as a batch."""
+import textwrap
+
+import numpy as onp
+from matplotlib import pyplot as plt
+
+from .._mxnet import np
+from ..seeding import seed_everything
+from .batch.presets import get_batch_preset
+from .presets import describe_presets, eval_transform, get_preset
+
+
+def preset_rows(images, name, draws=2, seed=0):
+    """The rows of preset `name`'s preview, drawn from `seed`.
+
+    `images`: HWC uint8 images of one size. Rows: the originals; `draws`
+    rows augmented one image at a time by ``get_preset(name)`` (the
+    DataLoader's path); `draws` rows augmented as one batch by
+    ``get_batch_preset(name)`` after ToTensor (the ``--aug-backend batch``
+    path). Returns ``[(row title, [CHW float images in [0, 1]])]``.
+    """
+    sample_aug, batch_aug = get_preset(name), get_batch_preset(name)  # UsageError if unknown
+    to_tensor = eval_transform()
+    batch = np.stack([to_tensor(img) for img in images])
+    rows = [('original', list(batch))]
+    seed_everything(seed)
+    rows += [(f'per-sample {k + 1}', [sample_aug(img) for img in images]) for k in range(draws)]
+    rows += [(f'batched {k + 1}', list(batch_aug(batch))) for k in range(draws)]
+    return rows
+
+
+def show_preset(images, name, draws=2, seed=0, scale=1.2):
+    """Draw ``preset_rows(images, name, draws, seed)``, one titled row per entry;
+    returns the pyplot figure."""
+    rows = preset_rows(images, name, draws, seed)
+    fig, axes = plt.subplots(len(rows), 1, squeeze=False,
+                             figsize=(len(images) * scale + 1.2, len(rows) * scale + 0.6))
+    for ax, (title, imgs) in zip(axes[:, 0], rows):
+        ax.imshow(strip(imgs), interpolation='nearest')   # one image a row: fast to draw
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+        ax.set_ylabel(title, rotation=0, ha='right', va='center', fontsize=9)
+    doc = dict(describe_presets())[name]
+    fig.suptitle(textwrap.fill(f'{name}: {doc}', 90), fontsize=9)
+    return fig
+
+
+def strip(imgs, gap=2):
+    """CHW float images of one size side by side as one HWC image, `gap` white pixels apart."""
+    c, h, w = imgs[0].shape
+    out = onp.ones((h, len(imgs) * (w + gap) - gap, c), dtype=onp.float32)
+    for k, img in enumerate(imgs):
+        out[:, k * (w + gap):k * (w + gap) + w] = img.asnumpy().transpose(1, 2, 0).clip(0, 1)
+    return out

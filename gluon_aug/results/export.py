@@ -1,0 +1,197 @@
+"""Export a trained run's net for use outside this package: MXNet files and ONNX.
+
+``export_run(path, out)`` is what ``python -m train.export`` calls. Into `out`:
+
+- ``model-symbol.json`` and ``model-0000.params``: the hybridized net
+  (``HybridBlock.export``), loadable with ``gluon.SymbolBlock.imports``;
+- ``model.onnx``, when the ``onnx`` extra is installed (``pip install -e
+  ".[onnx]"``): the same files through MXNet's own exporter
+  (``mx.onnx.export_model``), with a dynamic batch dimension;
+- ``export.json``: what a user of the files needs: the input (name, shape,
+  scaling, normalization), the output, the class names, how to load the
+  MXNet files, the run it came from and the checks below.
+
+Nothing is kept unchecked: the files are written to a temporary folder
+beside `out`, the reloaded SymbolBlock must reproduce the net's logits
+exactly and onnxruntime to ``ONNX_TOLERANCE`` on a fixed batch, and only then
+are they moved into `out`. A net that cannot be exported gets one line
+saying what and why, and nothing is written.
+
+The net is the run's published model (``trained.inference_net``). GluonCV
+models run inside a ``LegacyAdapter``; what is exported is the model itself,
+legacy NDArray code, so its files load in a plain MXNet session; d2l's
+``resnet18`` is numpy-mode code, whose files load after ``npx.set_np()``.
+"""
+import dataclasses
+import os
+import shutil
+import tempfile
+import warnings
+
+import numpy as onp
+
+from .._mxnet import gluon, mx
+from ..augment.presets import CIFAR10_MEAN, CIFAR10_STD
+from ..data.cifar import CLASSES
+from ..errors import UsageError
+from ..files import write_json
+from ..models.zoo import LegacyAdapter, native_block, native_scope
+from ..run.outputs import prepare_out_dir
+from .run_folder import inference_net, open_run
+
+PREFIX = 'model'
+ONNX_TOLERANCE = 1e-4     # max |logit difference| onnxruntime may show (float32 kernels)
+CHECK_BATCH = 8           # images in the fixed check batch
+# MXNet 1.9.1's ONNX exporter converts legacy operators only. A numpy-mode net
+# (d2l's resnet18) uses two numpy twins of them: _npx_relu computes relu, and
+# _npi_add is NumPy's broadcasting add, as broadcast_add (and ONNX's Add).
+NUMPY_TWINS = {'_npx_relu': 'relu', '_npi_add': 'broadcast_add'}
+
+
+def onnx_available():
+    """True when the onnx extra (onnx and onnxruntime) is installed; UsageError
+    when it is installed but cannot be imported."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ModuleNotFoundError as err:
+        if err.name in ('onnx', 'onnxruntime'):
+            return False
+        raise UsageError(f"the onnx extra is installed but broken ({err}); reinstall it with "
+                         "pip install -e \".[onnx]\", or pass --no-onnx") from None
+    return True
+
+
+def _array(net, values):
+    """`values` as the input array type of `net`'s native block."""
+    return (mx.nd.array if isinstance(net, LegacyAdapter) else mx.np.array)(values)
+
+
+def check_batch(normalize):
+    """A fixed batch of (CHECK_BATCH, 3, 32, 32) inputs as the test transform makes them."""
+    x = onp.random.RandomState(0).randint(0, 256, (CHECK_BATCH, 3, 32, 32)) / 255
+    if normalize:
+        x = (x - onp.array(CIFAR10_MEAN)[:, None, None]) / onp.array(CIFAR10_STD)[:, None, None]
+    return x.astype(onp.float32)
+
+
+def load_symbol_block(folder):
+    """The exported net in `folder` as a ``SymbolBlock``. Load and call a GluonCV
+    model's in a legacy scope (``models.native_scope``), d2l's in numpy mode."""
+    prefix = os.path.join(folder, PREFIX)
+    with warnings.catch_warnings():   # "Cannot decide type for ... data": it is float32
+        warnings.simplefilter('ignore', UserWarning)
+        return gluon.SymbolBlock.imports(f'{prefix}-symbol.json', ['data'],
+                                         f'{prefix}-0000.params')
+
+
+def _export_mxnet(net, folder, x):
+    """Write the MXNet files into `folder`; return the logits of `x` (exact check done)."""
+    block = native_block(net)
+    with native_scope(net):
+        block.hybridize()
+        reference = block(_array(net, x)).asnumpy()
+        block.export(os.path.join(folder, PREFIX))
+        reloaded = load_symbol_block(folder)(_array(net, x)).asnumpy()
+    if not onp.array_equal(reloaded, reference):
+        raise UsageError(f"the exported MXNet files do not reproduce the net (max logit "
+                         f"difference {abs(reloaded - reference).max():.3g}); nothing written")
+    return reference
+
+
+def _register_numpy_twins():
+    from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
+    for table in MXNetGraph.registry_.values():
+        for twin, op in NUMPY_TWINS.items():
+            if op in table:
+                table.setdefault(twin, table[op])
+
+
+def _export_onnx(net, folder, x, reference, model):
+    """Write model.onnx into `folder`; return onnxruntime's max logit difference."""
+    import onnx
+    import onnxruntime
+    from mxnet import onnx as mx_onnx
+    _register_numpy_twins()
+    prefix, path = os.path.join(folder, PREFIX), os.path.join(folder, f'{PREFIX}.onnx')
+    try:
+        with native_scope(net):   # the params file is read in the semantics it was saved in
+            mx_onnx.export_model(f'{prefix}-symbol.json', f'{prefix}-0000.params',
+                                 [x.shape], [onp.float32], path, dynamic=True,
+                                 dynamic_input_shapes=[(None,) + x.shape[1:]])
+    except Exception as err:   # the exporter raises AttributeError, KeyError, ... per op
+        reason = ' '.join(str(err).split())[:200]
+        raise UsageError(f"MXNet's ONNX exporter cannot convert {model} ({reason}); pass "
+                         "--no-onnx to export the MXNet files alone") from None
+    # MXNet lists the weights among the graph inputs too; onnxruntime then warns
+    # and cannot fold them as constants: keep only the real input
+    proto = onnx.load(path)
+    weights = {t.name for t in proto.graph.initializer}
+    inputs = [i for i in proto.graph.input if i.name not in weights]
+    del proto.graph.input[:]
+    proto.graph.input.extend(inputs)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, path)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3   # errors only
+    session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    got = session.run(None, {'data': x})[0]
+    diff = float(abs(got - reference).max())
+    if not diff <= ONNX_TOLERANCE:
+        raise UsageError(f"the ONNX model of {model} does not reproduce the net (max logit "
+                         f"difference {diff:.3g} > {ONNX_TOLERANCE}); pass --no-onnx to export "
+                         "the MXNet files alone")
+    return diff
+
+
+def describe_export(run, legacy, checks, files):
+    """export.json: how to feed the files, what they return, where they came from."""
+    config = run.config
+    return {
+        'files': files,
+        'input': {'name': 'data', 'shape': ['N', 3, 32, 32], 'dtype': 'float32',
+                  'layout': 'NCHW, RGB', 'scale': 'pixel / 255 (ToTensor)',
+                  'normalize': {'mean': list(CIFAR10_MEAN), 'std': list(CIFAR10_STD)}
+                  if config.normalize else None},
+        'output': {'shape': ['N', len(CLASSES)], 'meaning': 'logits: softmax gives the '
+                   'class probabilities'},
+        'classes': list(CLASSES),
+        'mxnet_load': (f"gluon.SymbolBlock.imports('{PREFIX}-symbol.json', ['data'], "
+                       f"'{PREFIX}-0000.params') in " +
+                       ('a plain MXNet session (legacy NDArray; GluonCV model)' if legacy
+                        else 'numpy mode: call mxnet.npx.set_np() first')),
+        'checks': checks, 'run': os.path.abspath(run.path),
+        'config': dataclasses.asdict(config),
+        'made_by': f'gluon_aug {run.made_by}',
+    }
+
+
+def export_run(path, out, onnx=True):
+    """Export the run in `path` into folder `out` (see the module docstring);
+    ONNX too when `onnx` and the extra is installed. Returns export.json's content."""
+    run = open_run(path)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
+    net = inference_net(run)
+    legacy, x = isinstance(net, LegacyAdapter), check_batch(run.config.normalize)
+    tmp = tempfile.mkdtemp(prefix='gluon_aug-export-')
+    try:
+        reference = _export_mxnet(net, tmp, x)
+        checks = {'batch': f'{CHECK_BATCH} fixed random images', 'symbolblock': 'exact'}
+        wants_onnx = onnx and onnx_available()
+        if wants_onnx:
+            checks['onnxruntime_max_abs_diff'] = _export_onnx(net, tmp, x, reference,
+                                                              run.config.model)
+        files = sorted(os.listdir(tmp)) + ['export.json']
+        info = describe_export(run, legacy, checks, files)
+        write_json(os.path.join(tmp, 'export.json'), info)
+        prepare_out_dir(out, overwrite=True)   # all checked: now the files move in
+        for name in files:
+            shutil.move(os.path.join(tmp, name), os.path.join(out, name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"wrote {', '.join(os.path.join(out, f) for f in files)}")
+    if not wants_onnx:
+        print('model.onnx: not written (' + ('--no-onnx' if not onnx else
+              'the onnx extra is not installed: pip install -e ".[onnx]"') + ')')
+    return info

@@ -1,0 +1,96 @@
+"""Classify your own images with a trained run: the top classes and their probabilities.
+
+``predict_images(path, images)`` is what ``python -m train.predict`` calls.
+A CIFAR-10 model sees 32x32 images of one small, centred object, so each
+JPEG or PNG is brought to that form the usual way for evaluation: turned
+upright (EXIF orientation) and to RGB, its shorter side resized to 32
+pixels (area interpolation: each pixel averages those it covers), then the
+centred 32x32 square cut out; then the run's test transform (ToTensor, and
+Normalize if the run used --normalize). The net is the run's published
+model (``trained.inference_net``: model.params).
+"""
+import io
+import json
+
+import numpy as onp
+
+from .._mxnet import np
+from ..augment.presets import eval_transform
+from ..data.cifar import CLASSES
+from ..errors import UsageError
+from .run_folder import inference_net, open_run
+
+SIZE = 32    # CIFAR-10's images are 32x32
+TOP = 3      # classes shown per image
+# The first bytes of the formats we read (OpenCV would read more, untested here)
+SIGNATURES = {b'\xff\xd8\xff': 'JPEG', b'\x89PNG\r\n\x1a\n': 'PNG'}
+
+
+def read_image(path, size=SIZE):
+    """A JPEG or PNG file as a (size, size, 3) uint8 RGB array (see the module
+    docstring); UsageError for a missing, unreadable or non-image file."""
+    from PIL import Image, ImageOps  # Pillow comes with matplotlib
+    try:
+        with open(path, 'rb') as f:
+            raw = f.read()
+    except OSError as err:
+        raise UsageError(f"cannot read image {path!r} ({err.strerror or err}); pass a JPEG "
+                         "or PNG file") from None
+    if not any(raw.startswith(sig) for sig in SIGNATURES):
+        raise UsageError(f"{path!r} is not a JPEG or PNG image; pass a JPEG or PNG file")
+    try:
+        img = Image.open(io.BytesIO(raw))
+        img = ImageOps.exif_transpose(img).convert('RGB')   # a phone's rotation; grey, alpha
+        w, h = img.size
+        scale = size / min(w, h)
+        w, h = max(size, round(w * scale)), max(size, round(h * scale))
+        img = img.resize((w, h), Image.Resampling.BOX)      # BOX: area averaging
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise UsageError(f"{path!r} is a damaged or unsupported image ({err}); pass another "
+                         "JPEG or PNG file") from None
+    left, top = (w - size) // 2, (h - size) // 2
+    return onp.asarray(img, dtype=onp.uint8)[top:top + size, left:left + size]
+
+
+def predict_probabilities(net, images, normalize=False):
+    """Class probabilities (N, classes) of `images` ((N, 32, 32, 3) uint8 HWC), with
+    the test transform of a run with `normalize`."""
+    transform = eval_transform(normalize)
+    ctx = list(net.collect_params().values())[0].list_ctx()[0]
+    X = np.stack([transform(np.array(img, dtype=onp.uint8)) for img in images]).as_in_context(
+        ctx)
+    return softmax(net(X).asnumpy())
+
+
+def softmax(logits):
+    """Softmax over classes, in float64 on the host."""
+    e = onp.exp(logits.astype(onp.float64) - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def top_classes(probabilities, top=TOP):
+    """[(class name, probability)] of the `top` most probable classes, best first."""
+    order = onp.argsort(-probabilities, kind='stable')[:top]
+    return [(CLASSES[i], float(probabilities[i])) for i in order]
+
+
+def predict_images(path, images, as_json=False, top=TOP):
+    """Print the `top` classes of each image file in `images` for the run in `path`
+    (as JSON with `as_json`); every image is read before anything is printed.
+    Returns [{'image', 'top': [{'class', 'probability'}]}]."""
+    run = open_run(path)
+    if not images:
+        raise UsageError("no image given; pass one or more JPEG or PNG files")
+    pixels = onp.stack([read_image(p) for p in images])
+    probabilities = predict_probabilities(inference_net(run), pixels, run.config.normalize)
+    results = [{'image': p, 'top': [{'class': c, 'probability': q}
+                                    for c, q in top_classes(row, top)]}
+               for p, row in zip(images, probabilities)]
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        width = max(len(p) for p in images)
+        for r in results:
+            tops = ', '.join(f"{t['class']} {t['probability']:.3f}" for t in r['top'])
+            print(f"{r['image']:<{width}}  {tops}")
+    return results

@@ -1,0 +1,212 @@
+"""A finished training run, opened for use: its configuration and its trained net.
+
+``open_run(path)`` checks a run folder (``python -m train.cifar --out PATH``)
+and rebuilds its ``RunConfig`` from metrics.json. Two ways to rebuild the net:
+
+- ``evaluation_net(run)``: the net as the run last evaluated it, on the run's
+  own device layout, each device with its own parameters from checkpoint.npz
+  (written after the last epoch's evaluation). In split-batch training the
+  weights are the same on every device but BatchNorm's running statistics
+  are not (each device sees its own half-batches), and the run evaluated each
+  test shard on its own device. ``save_parameters`` (model.params) averages
+  the devices' copies, so only the per-device arrays reproduce the run's test
+  accuracy exactly, which is what ``train.evaluate`` promises.
+- ``inference_net(run)``: one net on one device from model.params, the
+  model the run published (for several devices: the same weights, the
+  devices' BatchNorm statistics averaged). ``train.predict`` and
+  ``train.export`` use it; for a one-device run it is exactly device 0's net.
+"""
+import json
+import os
+import re
+from dataclasses import dataclass
+
+from .._mxnet import init, mx, np
+from .._version import __version__
+from ..book.devices import num_gpus
+from ..data.cifar import CLASSES
+from ..errors import UsageError
+from ..models.zoo import get_model
+from ..run.checkpoint import FILENAME as CHECKPOINT
+from ..run.checkpoint import load_net_arrays, read_checkpoint
+from ..run.config import config_fields, RunConfig
+
+PARAMS, METRICS = 'model.params', 'metrics.json'
+
+
+@dataclass
+class TrainedRun:
+    """A finished run: its folder, its ``RunConfig``, its metrics.json."""
+    path: str
+    config: RunConfig
+    metrics: dict
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    @property
+    def made_by(self):
+        return made_by(self.metrics)
+
+
+def made_by(metrics):
+    """The gluon_aug version that wrote `metrics` (metrics.json)."""
+    return (metrics.get('versions') or {}).get('gluon_aug', 'an unknown version')
+
+
+def _read_metrics(path):
+    try:
+        with open(os.path.join(path, METRICS)) as f:
+            metrics = json.load(f)
+        if not isinstance(metrics, dict) or not isinstance(metrics.get('config'), dict):
+            raise ValueError("no 'config' section")
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{path!r} is not a gluon_aug run: its {METRICS} is unreadable "
+                         f"({type(err).__name__}: {err}); pass the --out folder of a "
+                         "python -m train.cifar run") from None
+    return metrics
+
+
+def config_of(path, metrics):
+    """The ``RunConfig`` recorded in `metrics` (metrics.json); UsageError when the
+    run was made by a gluon_aug whose settings differ from this one's."""
+    recorded, known = metrics['config'], {f.name for f in config_fields()}
+    unknown, missing = sorted(set(recorded) - known), sorted(known - set(recorded))
+    if unknown or missing:
+        what = '; '.join(part for part in (
+            unknown and f"settings this version does not know: {', '.join(unknown)}",
+            missing and f"no value for: {', '.join(missing)}") if part)
+        raise UsageError(f"{path!r} was made by gluon_aug {made_by(metrics)}, whose "
+                         f"configuration does not fit gluon_aug {__version__} ({what}); use "
+                         "the gluon_aug version that made the run")
+    return RunConfig(**recorded)
+
+
+def open_run(path):
+    """The finished run in folder `path`, or UsageError saying why it cannot be used."""
+    if not os.path.isdir(path):
+        raise UsageError(f"run folder {path!r} does not exist; pass the --out folder of a "
+                         "python -m train.cifar run")
+    has_metrics = os.path.isfile(os.path.join(path, METRICS))
+    metrics = _read_metrics(path) if has_metrics else None
+    if not os.path.isfile(os.path.join(path, PARAMS)):
+        resumable = os.path.isfile(os.path.join(path, CHECKPOINT))
+        raise UsageError(f"{path!r} holds no {PARAMS}: the run did not finish; " + (
+            f"continue it with python -m train.cifar <its flags> --resume {path}" if resumable
+            else "pass the --out folder of a finished python -m train.cifar run"))
+    if metrics is None:
+        raise UsageError(f"{path!r} holds no {METRICS}: the run did not finish writing its "
+                         "results; train it again")
+    return TrainedRun(path, config_of(path, metrics), metrics)
+
+
+# -- the net ----------------------------------------------------------------------------
+
+def recorded_devices(run):
+    """[(kind, index)] of the devices the run trained on (metrics.json run.devices)."""
+    return [(kind, int(i)) for kind, i in re.findall(
+        r'(cpu|gpu)\((\d+)\)', (run.metrics.get('run') or {}).get('devices', ''))]
+
+
+def run_devices(run, count):
+    """The `count` contexts the run evaluated on, or as many CPU contexts when
+    those GPUs are not here: (contexts, note or None)."""
+    recorded = recorded_devices(run)
+    if len(recorded) != count:
+        recorded = [('cpu', i) for i in range(count)]
+    kinds = {kind for kind, _ in recorded}
+    if kinds == {'cpu'}:
+        return [mx.cpu(i) for _, i in recorded], None
+    if kinds == {'gpu'} and max(i for _, i in recorded) < num_gpus():
+        return [mx.gpu(i) for _, i in recorded], None
+    return [mx.cpu(i) for i in range(count)], (
+        f"the run's devices ({', '.join(f'{k}({i})' for k, i in recorded)}) are not all "
+        f"here: {count} CPU contexts stand in for them, so the last digits may differ")
+
+
+def build_net(config, ctxs):
+    """`config.model`, initialized on `ctxs` (shapes inferred), ready for parameters."""
+    net = get_model(config.model, num_classes=len(CLASSES))
+    net.initialize(init=init.Xavier(), ctx=ctxs)
+    net(np.zeros((1, 3, 32, 32), ctx=ctxs[0]))   # completes the deferred initialization
+    return net
+
+
+def _compile(net, config):
+    if config.hybridize:   # as the run did: the same graph, the same kernels
+        net.hybridize(static_alloc=True, static_shape=True)
+    return net
+
+
+def _read_run_checkpoint(run):
+    path = run.file(CHECKPOINT)
+    try:
+        state, arrays = read_checkpoint(path)
+    except ValueError as err:
+        raise UsageError(f"{path} {err}; evaluate with the gluon_aug that made the run "
+                         f"({run.made_by}), or delete it to use {PARAMS}") from None
+    done = len(run.metrics.get('epochs', []))
+    if (state.get('epoch'), state.get('batch')) != (done, 0):
+        raise UsageError(f"{path} holds epoch {state.get('epoch')} (batch "
+                         f"{state.get('batch')}) but {METRICS} records {done} epochs: the "
+                         "run is being resumed; wait for it to finish")
+    return state, arrays
+
+
+@dataclass
+class EvaluationNet:
+    """The net as the run last evaluated it, and where it came from."""
+    net: object
+    devices: list
+    source: str            # which file, which copies
+    note: str = None       # why the result may differ from the run's, if it may
+    data: dict = None      # the run's data files: {name: [size, SHA-1]} (checkpoint only)
+
+
+def evaluation_net(run):
+    """The net as the run last evaluated it (see the module docstring); without
+    checkpoint.npz, model.params on every device."""
+    config = run.config
+    if os.path.isfile(run.file(CHECKPOINT)):
+        state, arrays = _read_run_checkpoint(run)
+        count = sum(1 for k in arrays if k.startswith('param/0/'))
+        ctxs, note = run_devices(run, count)
+        net = build_net(config, ctxs)
+        try:
+            load_net_arrays(net, arrays)
+        except (KeyError, ValueError) as err:
+            raise UsageError(f"{run.file(CHECKPOINT)} does not fit model {config.model} "
+                             f"({err}); the run folder is inconsistent") from None
+        return EvaluationNet(_compile(net, config), ctxs, f"{CHECKPOINT} (each device's own "
+                             "copy)", note, (state.get('info') or {}).get('data'))
+    count = max(1, len(recorded_devices(run)))
+    ctxs, note = run_devices(run, count)
+    if count > 1:
+        note = '; '.join(filter(None, (note, f"{CHECKPOINT} is missing: {PARAMS} holds the "
+                                       f"average of the {count} devices' copies, so the "
+                                       "accuracy may differ from the run's")))
+    return EvaluationNet(_compile(load_params(run, ctxs), config), ctxs, PARAMS, note)
+
+
+def load_params(run, ctxs):
+    """`run`'s net on `ctxs` with model.params."""
+    net = build_net(run.config, ctxs)
+    try:
+        net.load_parameters(run.file(PARAMS), ctx=ctxs)
+    except (AssertionError, ValueError, mx.base.MXNetError) as err:
+        reason = ' '.join(str(err).split())[:200]
+        raise UsageError(f"{run.file(PARAMS)} does not fit model {run.config.model} "
+                         f"({reason}); the run folder is inconsistent") from None
+    return net
+
+
+def inference_net(run, ctx=None):
+    """`run`'s published model (model.params) on one device (default: CPU), compiled
+    as the run compiled it."""
+    return _compile(load_params(run, [ctx or mx.cpu()]), run.config)
+
+
+def describe(run):
+    """'cifar_resnet20_v1, 3 epochs, aug flip': the run in a few words, for titles."""
+    epochs = len(run.metrics.get('epochs', []))
+    return f"{run.config.model}, {epochs} epoch{'s' * (epochs != 1)}, aug {run.config.aug}"

@@ -1,0 +1,144 @@
+"""The pieces of one run, built from its ``RunConfig`` and its recipe.
+
+``build_training`` initializes the net on the devices and returns the
+loaders, the loss, the Trainer, how batches are split, what evaluation calls,
+and the recipe's callbacks (``recipes.py``: the book's recipe has none; the
+fast one a learning-rate schedule, weight averaging and test-time
+augmentation levels).
+"""
+from .._mxnet import autograd, gluon, init, np
+from ..augment.batch.presets import get_batch_preset
+from ..augment.presets import eval_transform, get_preset
+from ..book.devices import split_batch
+from ..data.loaders import ArrayLoader, cifar_loader
+from ..models.fastnet import init_whitening
+from ..models.zoo import reset_statistics
+from .checkpoint import init_trainer
+from .config import resolve_recipe
+from .distributed import optimizer_rescale, rank_and_size, trainer_kwargs
+from .ingredients import LabelSmoothingLoss, LRSchedule, TTA, TTALevels, WeightAverage
+from .recipes import RECIPES
+
+
+def recipe_of(config):
+    """The run's recipe, with the ingredients of ``config.without`` switched off."""
+    return RECIPES[config.recipe].without(*config.without)
+
+
+def augmentations(config):
+    """(train transform, split_f, eval_split_f) of `config`; the test transform is
+    always ``eval_transform(config.normalize)`` (``run_test_loader``)."""
+    if config.aug_backend == 'sample':
+        return get_preset(config.aug, config.normalize), split_batch, None
+    # batch: the loader only converts; each device augments its shard in the step
+    batch_aug = get_batch_preset(config.aug, config.normalize)
+    batch_aug.hybridize(static_alloc=True, static_shape=True)
+    return eval_transform(False), batch_split(batch_aug), split_batch
+
+
+def batch_split(aug):
+    """A ``split_f(X, y, devices)`` that splits with ``split_batch``, then runs `aug`
+    on each shard on its device. For training only: evaluate with ``split_batch``
+    (``fit(..., eval_split_f=split_batch)``)."""
+    def split_and_augment(X, y, devices):
+        X_shards, y_shards = split_batch(X, y, devices)
+        return [aug(x) for x in X_shards], y_shards
+    return split_and_augment
+
+
+def shape_net(net, ctxs, workers):
+    """Finish the deferred initialization now, while MXNet's generator is as
+    seeded (a loader working in this process re-seeds it per example)."""
+    if workers == 1:
+        net(np.zeros((1, 3, 32, 32), ctx=ctxs[0]))
+        return
+    # An inference forward leaves the weights in oneDNN's layout, which MXNet
+    # 1.9.1's dist kvstore cannot send ("We can't generate TBlob for MKLDNN
+    # data"), and the first broadcast would fail: shape the net in training
+    # mode, then reset the statistics that forward moved.
+    with autograd.train_mode():
+        net(np.zeros((2, 3, 32, 32), ctx=ctxs[0]))
+    reset_statistics(net, ctxs)
+
+
+def loading_of(config):
+    """The loader settings of a run: data folder, workers, timeout, seed."""
+    return {'root': config.data, 'num_workers': config.num_workers,
+            'thread_pool': config.thread_pool, 'timeout': config.loader_timeout,
+            'seed': config.seed}
+
+
+def run_test_loader(config, **loading):
+    """The test loader of the run `config` describes, in order, with its batch
+    size and --limit-test (``train.evaluate`` reads the test set with it too).
+    `loading` replaces settings of ``loading_of(config)`` (the data folder, the
+    workers), none of which changes a batch."""
+    config, _ = resolve_recipe(config)
+    loading = dict(loading_of(config), **loading)
+    if recipe_of(config).loader == 'array':
+        return ArrayLoader(False, config.batch_size, loading['root'], seed=loading['seed'],
+                           limit=config.limit_test)
+    return cifar_loader(False, eval_transform(config.normalize), config.batch_size,
+                        limit=config.limit_test, **loading)
+
+
+def loaders(config, recipe, rank, workers):
+    """(train loader, test loader, split_f, eval_split_f)."""
+    # one plan for every worker (each reads its span of it): the run seed, not the worker's
+    shard = (workers, rank) if workers > 1 else None
+    if recipe.loader == 'array':
+        return (ArrayLoader(True, config.batch_size, config.data, seed=config.seed,
+                            limit=config.limit_train, shard=shard, flip=recipe.flip,
+                            translate=recipe.translate),
+                run_test_loader(config), split_batch, None)
+    train_augs, split_f, eval_split_f = augmentations(config)
+    return (cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
+                         shard=shard, **loading_of(config)),
+            run_test_loader(config), split_f, eval_split_f)
+
+
+def make_trainer(net, config, recipe, kv):
+    hyper = {'learning_rate': config.lr, **optimizer_rescale(kv)}
+    if recipe.momentum:
+        hyper['momentum'] = recipe.momentum
+    if recipe.wd:
+        hyper['wd'] = recipe.wd
+    if recipe.bias_lr_mult != 1:   # BatchNorm's betas (airbench)
+        for name, p in net.collect_params().items():
+            if name.endswith('beta'):
+                p.lr_mult, p.wd_mult = recipe.bias_lr_mult, 1 / recipe.bias_lr_mult
+    return gluon.Trainer(net.collect_params(), config.optimizer, hyper, kvstore=kv,
+                         **trainer_kwargs(kv))
+
+
+def build_training(config, net, ctxs, kv):
+    """Initialize `net` on `ctxs`; build everything else a run of `config` needs."""
+    config, _ = resolve_recipe(config)   # fields left to the recipe get its values
+    recipe = recipe_of(config)
+    rank, workers = rank_and_size(kv)
+    net.initialize(init=init.Xavier(), ctx=ctxs, force_reinit=True)
+    shape_net(net, ctxs, workers)
+    train_iter, test_iter, split_f, eval_split_f = loaders(config, recipe, rank, workers)
+    if recipe.whitening:
+        init_whitening(net, train_iter.data.asnumpy())
+    trainer = make_trainer(net, config, recipe, kv)
+    if workers > 1:   # every worker takes rank 0's initial weights before its first gradient
+        init_trainer(trainer)
+    if config.hybridize:   # departure: compiled; the book runs the net imperatively
+        net.hybridize(static_alloc=True, static_shape=True)
+    parts = {'train_iter': train_iter, 'test_iter': test_iter, 'trainer': trainer,
+             'split_f': split_f, 'eval_split_f': eval_split_f, 'eval_net': None,
+             'loss': (LabelSmoothingLoss(recipe.smoothing) if recipe.smoothing
+                      else gluon.loss.SoftmaxCrossEntropyLoss()),
+             'callbacks': [], 'stateful': {}}
+    if recipe.schedule:
+        parts['callbacks'].append(LRSchedule(trainer, config.lr, recipe.schedule))
+    if recipe.averaging:
+        average = WeightAverage(net, recipe.averaging, recipe.average_every,
+                                recipe.average_rho)
+        parts['callbacks'].append(average)
+        parts['stateful']['average'] = average
+    if recipe.tta:
+        parts['eval_net'] = TTA(net, recipe.tta)
+        parts['callbacks'].append(TTALevels(parts['eval_net']))
+    return parts

@@ -1,0 +1,107 @@
+"""The chapter's exercise 1 as one call: train a fresh net per preset, compare.
+
+Every preset gets the same seed, data, model and budget, and a freshly
+initialized network (``run_cifar`` builds a new one each time), so the only
+difference between rows is the augmentation. Results go to ``compare.md``
+(a table with the train-test gap, and the configuration that produced it),
+``compare.json`` and ``compare.png`` (train and test accuracy per epoch).
+"""
+import os
+import time
+
+from matplotlib.figure import Figure
+
+from ..augment.presets import get_preset
+from ..errors import UsageError
+from ..files import write_json
+from ..seeding import draw_seed
+from .cifar import run_cifar
+from .config import describe_config, RunConfig
+from .outputs import prepare_out_dir
+
+COLUMNS = ('preset', 'train loss', 'train acc', 'test acc', 'gap (train - test)',
+           'examples/sec', 'wall time (s)')
+
+
+def summarize(name, metrics):
+    final = metrics['final']
+    return {'preset': name, 'train_loss': final['train_loss'], 'train_acc': final['train_acc'],
+            'test_acc': final['test_acc'], 'gap': final['train_acc'] - final['test_acc'],
+            'examples_per_sec': final['examples_per_sec'],
+            'wall_seconds': final['wall_seconds']}
+
+
+def format_table(rows):
+    """A markdown table of the summary rows (3 decimals, as the book prints)."""
+    lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+    for r in rows:
+        lines.append(f"| {r['preset']} | {r['train_loss']:.3f} | {r['train_acc']:.3f} | "
+                     f"{r['test_acc']:.3f} | {r['gap']:+.3f} | {r['examples_per_sec']:.1f} | "
+                     f"{r['wall_seconds']:.0f} |")
+    return '\n'.join(lines)
+
+
+def plot_curves(runs, path):
+    """Train (solid) and test (dashed) accuracy per epoch, one colour per preset."""
+    fig = Figure(figsize=(5.5, 3.5))   # no pyplot: the user's backend stays as it is
+    ax = fig.add_subplot()
+    for i, (name, metrics) in enumerate(runs.items()):
+        epochs = [e['epoch'] for e in metrics['epochs']]
+        color = f'C{i}'
+        ax.plot(epochs, [e['train_acc'] for e in metrics['epochs']], '-', color=color,
+                label=f'{name} train')
+        ax.plot(epochs, [e['test_acc'] for e in metrics['epochs']], '--', color=color,
+                label=f'{name} test')
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('accuracy')
+    ax.set_ylim(0, 1)
+    ax.grid()
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def compare_presets(augs, config=None, *, out=None, print_table=False):
+    """Train one fresh net per preset in `augs` with `config` (a ``RunConfig``;
+    its `aug` is ignored); write the summary into `out` (default: config.out)
+    and return (rows, markdown table)."""
+    config = config or RunConfig()
+    out = config.out if out is None else out
+    if out is None:
+        raise UsageError("compare needs an --out folder for its table and runs")
+    if not augs:
+        raise UsageError("--augs needs at least one preset name")
+    if len(set(augs)) != len(augs):
+        raise UsageError(f"--augs names a preset twice: {' '.join(augs)}")
+    for name in augs:
+        get_preset(name)  # unknown names fail now, before any training
+    if os.path.exists(os.path.join(out, 'compare.json')) and not config.overwrite:
+        raise UsageError(f"--out {out!r} already holds a comparison (compare.json); pass "
+                         "another folder, or --overwrite to replace it")
+    prepare_out_dir(out, overwrite=True)
+    seed = draw_seed() if config.seed is None else config.seed
+    start = time.perf_counter()
+    runs = {}
+    for name in augs:
+        runs[name] = run_cifar(config, aug=name, seed=seed, out=os.path.join(out, name))
+    rows = [summarize(name, m) for name, m in runs.items()]
+    config = dict(runs[augs[0]]['config'], aug=list(augs))
+    command = runs[augs[0]]['run']['command']
+    table = format_table(rows)
+    md = ['# Augmentation comparison', '',
+          f"Each preset trained a freshly initialized net with the same seed, data and budget: "
+          f"{describe_config(config)}.", '',
+          'Accuracies are those of the last epoch; the gap is train accuracy minus test '
+          'accuracy (a large gap means overfitting). examples/sec counts only the timed '
+          'training steps, as the book does; wall time covers the whole run.', '',
+          table, '', '![accuracy per epoch](compare.png)', '',
+          f"Command: `{command}`", '']
+    with open(os.path.join(out, 'compare.md'), 'w') as f:
+        f.write('\n'.join(md))
+    write_json(os.path.join(out, 'compare.json'),
+               {'config': config, 'rows': rows, 'wall_seconds': time.perf_counter() - start,
+                'runs': {n: m['epochs'] for n, m in runs.items()}})
+    plot_curves(runs, os.path.join(out, 'compare.png'))
+    if print_table:
+        print(table)
+    return rows, table

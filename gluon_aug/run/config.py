@@ -1,0 +1,251 @@
+"""Every setting of one training run, with its default, written once: ``RunConfig``.
+
+The command line (``python -m train.cifar``) builds its flags, defaults and
+help from these fields (``add_arguments``); ``run_cifar(config)`` takes one;
+``metrics.json`` stores ``asdict(config)``. Each field's metadata says
+
+- ``flags``: its command-line flags (none: set from the library only);
+- ``resume``: a resumed run must match the checkpoint's value (it changes
+  what the next step computes);
+- ``describe``: ``train.compare`` names it in the comparison's description;
+- ``book``: ``--book`` accepts it, because it only sets what the chapter's
+  code is given (the data, the budget, the devices, the augmentation, the net).
+"""
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..augment.presets import PRESETS
+from ..errors import UsageError
+from .distributed import check_kvstore, KVSTORES
+from .recipes import INGREDIENTS, OVERRIDABLE, RECIPES
+
+
+def recipes_value(name):
+    """"the recipe's: 10 (book), ... (fast)": a help text from the recipes themselves."""
+    return "the recipe's: " + ', '.join(f'{getattr(r, name)} ({r.name})'
+                                       for r in RECIPES.values())
+
+
+def setting(default, help, flags=(), *, resume=False, describe=False, book=False,
+            default_text=None, **argparse_kwargs):
+    """A dataclass field carrying its command-line form and its roles."""
+    return field(default=default, metadata={
+        'help': help, 'flags': tuple(flags), 'resume': resume, 'describe': describe,
+        'book': book, 'default_text': default_text, 'argparse': argparse_kwargs})
+
+
+@dataclass
+class RunConfig:
+    """One training run (``python -m train.cifar``; defaults: the book's experiment).
+
+    `model`, `epochs`, `batch_size`, `lr` and `optimizer` left at None take
+    the recipe's values (``recipes.RECIPES``; ``resolve_recipe``)."""
+    # -- how: the recipe and its ingredients
+    recipe: str = setting('book', "the training recipe: book (the chapter's) or fast "
+                          "(airbench's ideas; --model, --epochs, -b, --lr override its "
+                          "values)", ('--recipe',), resume=True, describe=True,
+                          choices=tuple(RECIPES))
+    without: tuple = setting((), "switch these ingredients of --recipe fast off (ablations)",
+                             ('--without',), resume=True, describe=True, nargs='+',
+                             choices=tuple(INGREDIENTS), metavar='INGREDIENT',
+                             default_text='none; ' + ', '.join(INGREDIENTS))
+    # -- what is trained
+    aug: str = setting('flip', "augmentation preset for training (the book's train_augs is "
+                       "flip; none = ToTensor only; --list-augs describes them)", ('--aug',),
+                       resume=True, book=True, choices=tuple(PRESETS))
+    aug_backend: str = setting('sample', "where --aug runs: sample = per image in the loader "
+                               "(the book's), batch = per device shard inside the training "
+                               "step, batched (gluon_aug.augment.batch.blocks)", ('--aug-backend',),
+                               resume=True, choices=('sample', 'batch'))
+    normalize: bool = setting(False, "standardize with CIFAR-10's channel mean and std (train "
+                              "and test)", ('--normalize',), resume=True, describe=True,
+                              action='store_true')
+    model: str = setting(None, "resnet18 (d2l), fastnet, or a GluonCV CIFAR model such as "
+                         "cifar_resnet20_v1", ('--model',), resume=True, describe=True, book=True,
+                         default_text=recipes_value('model'))
+    optimizer: str = setting(None, "the Trainer's optimizer", resume=True, describe=True)
+    # -- the budget
+    epochs: int = setting(None, 'epochs', ('--epochs',), describe=True, book=True, type=int,
+                          default_text=recipes_value('epochs'))
+    batch_size: int = setting(None, 'batch size, split across devices; with a dist_* '
+                              '--kvstore it is per worker: the global batch is this x workers',
+                              ('-b', '--batch-size'), resume=True, describe=True, book=True,
+                              type=int, default_text=recipes_value('batch_size'))
+    lr: float = setting(None, 'learning rate (the peak, with a schedule)', ('--lr',),
+                        resume=True, describe=True, book=True, type=float,
+                        default_text=recipes_value('lr'))
+    # -- where
+    devices: str = setting(None, 'gpu (all), gpu:N (first N), gpu:0,1, gpu(3), cpu, cpu:N '
+                           '(N CPU contexts)', ('--devices',), resume=True, describe=True,
+                           book=True, default_text='all GPUs, else cpu')
+    kvstore: str = setting('device', "gluon.Trainer's kvstore; dist_sync, dist_device_sync, "
+                           "dist_async train data-parallel across processes or machines: "
+                           "start them with python -m train.launch -n WORKERS -- python -m "
+                           "train.cifar ... (README, 'Distributed training')", ('--kvstore',),
+                           resume=True, choices=KVSTORES)
+    hybridize: bool = setting(True, "don't compile the net (hybridize with static_alloc and "
+                              "static_shape); the book runs it imperatively",
+                              ('--no-hybridize',), resume=True, action='store_false')
+    # -- the data
+    # not `resume`: a checkpoint records the files' sizes and SHA-1, so a moved copy resumes
+    data: str = setting(None, 'folder with data_batch_*.bin and test_batch.bin',
+                        ('--data',), describe=True, book=True, metavar='DIR',
+                        default_text="Gluon's $MXNET_HOME/datasets/cifar10, downloaded if "
+                                     "needed")
+    limit_train: int = setting(None, 'use only the first N training examples',
+                               ('--limit-train',), resume=True, describe=True, book=True,
+                               type=int, metavar='N', default_text='all')
+    limit_test: int = setting(None, 'use only the first N test examples', ('--limit-test',),
+                              resume=True, describe=True, book=True, type=int, metavar='N',
+                              default_text='all')
+    num_workers: int = setting(None, 'DataLoader worker processes (0: load in this process)',
+                               ('-j', '--num-workers'), describe=True, book=True, type=int,
+                               default_text="get_dataloader_workers(): 4, as the book")
+    thread_pool: bool = setting(False, 'load with threads instead of worker processes (no '
+                                'shared memory); the threads take turns augmenting, since '
+                                'the seeded generators are shared', ('--thread-pool',),
+                                action='store_true')
+    loader_timeout: float = setting(120.0, 'seconds a loader worker may take for a batch '
+                                    'before the run stops with an error',
+                                    ('--loader-timeout',), type=float, metavar='S')
+    seed: int = setting(None, 'random seed', ('--seed',), resume=True, describe=True, type=int,
+                        default_text='drawn, and recorded in metrics.json')
+    # -- output
+    out: str = setting(None, 'write metrics.json, curves.png, model.params and the '
+                       'checkpoint here (refuses a folder holding a previous run unless '
+                       '--overwrite)', ('--out',), book=True, metavar='DIR',
+                       default_text='none')
+    overwrite: bool = setting(False, 'allow --out to replace a previous run', ('--overwrite',),
+                              book=True, action='store_true')
+    resume: str = setting(None, 'continue the run whose --out was DIR from its last '
+                          'checkpoint (pass the same settings; the result is bitwise '
+                          'identical to an uninterrupted run)', ('--resume',), metavar='DIR')
+    checkpoint_every: int = setting(None, 'with --out, also checkpoint every N batches',
+                                    ('--checkpoint-every',), type=int, metavar='N',
+                                    default_text='each epoch')
+    progress: bool = setting(True, 'hide the progress bar', ('--no-progress',), book=True,
+                             action='store_false')
+    book: bool = setting(False, "run the chapter's code path and nothing else: imperative "
+                         "net, transform_first + shuffling DataLoader, train_ch13 as written; "
+                         "no seed, checkpoint or progress bar", ('--book',),
+                         action='store_true')
+
+
+def config_fields(role=None):
+    """RunConfig's fields, or those whose metadata has `role` (resume, describe, book)."""
+    return [f for f in dataclasses.fields(RunConfig) if role is None or f.metadata[role]]
+
+
+def flag_of(name):
+    """The long command-line flag of field `name` (its name, if it has none)."""
+    meta = RunConfig.__dataclass_fields__[name].metadata
+    longs = [f for f in meta['flags'] if f.startswith('--')]
+    return longs[0] if longs else name
+
+
+def add_arguments(parser, skip=()):
+    """Add a flag for every RunConfig field that has one (but `skip`), with its
+    default and help; ``config_from_args`` turns the parsed flags back."""
+    for f in config_fields():
+        meta = f.metadata
+        if f.name in skip or not meta['flags']:
+            continue
+        kwargs = dict(meta['argparse'])
+        shown = meta['default_text'] or f.default
+        if kwargs.get('action') not in ('store_true', 'store_false'):
+            meta_help = f"{meta['help']} (default: {shown})"
+        else:
+            meta_help = meta['help']
+        parser.add_argument(*meta['flags'], dest=f.name, default=f.default, help=meta_help,
+                            **kwargs)
+
+
+def config_from_args(args, **extra):
+    """A RunConfig from parsed flags (fields without a flag keep their defaults)."""
+    given = {f.name: getattr(args, f.name) for f in config_fields() if hasattr(args, f.name)}
+    return RunConfig(**given, **extra)
+
+
+def describe_config(config, relative_to=None):
+    """'model=..., epochs=..., ...': the fields marked `describe`, paths relative."""
+    import os
+    values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    parts = []
+    for f in config_fields('describe'):
+        value = values.get(f.name)
+        if f.name == 'data' and value:
+            value = os.path.relpath(value, relative_to or os.getcwd())
+        parts.append(f'{f.name}={value}')
+    return ', '.join(parts)
+
+
+def _check_positive(name, value, kind=int):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value \
+            or value <= 0 or (kind is int and int(value) != value) \
+            or value in (float('inf'), float('-inf')):
+        what = 'a positive integer' if kind is int else 'a positive number'
+        raise UsageError(f"{flag_of(name)} must be {what}, got {value!r}")
+
+
+def check_config(config):
+    """Raise UsageError naming the first bad setting; touches no file or device."""
+    for name in ('epochs', 'batch_size'):
+        _check_positive(name, getattr(config, name))
+    _check_positive('lr', config.lr, kind=float)
+    _check_positive('loader_timeout', config.loader_timeout, kind=float)
+    for name in ('limit_train', 'limit_test', 'checkpoint_every'):
+        if getattr(config, name) is not None:
+            _check_positive(name, getattr(config, name))
+    if config.num_workers is not None and (not isinstance(config.num_workers, int)
+                                           or config.num_workers < 0):
+        raise UsageError(f"--num-workers must be 0 or more, got {config.num_workers!r}")
+    for f in config_fields():
+        choices, value = f.metadata['argparse'].get('choices'), getattr(config, f.name)
+        for v in (value if isinstance(value, (tuple, list)) else [value]):
+            if choices and v not in choices:
+                raise UsageError(f"{flag_of(f.name)} {v!r} is not one of: {', '.join(choices)}")
+    recipe = RECIPES[config.recipe]
+    if config.without and recipe.name == 'book':
+        raise UsageError("--without switches off ingredients of --recipe fast; the book "
+                         "recipe has none: drop --without, or add --recipe fast")
+    if recipe.loader == 'array':
+        for name in ('aug', 'aug_backend', 'normalize'):
+            if getattr(config, name) != RunConfig.__dataclass_fields__[name].default:
+                raise UsageError(f"--recipe {recipe.name} augments (alternating flips, "
+                                 f"shifts) and standardizes on its own; drop "
+                                 f"{flag_of(name)}")
+    if config.kvstore == 'dist_async' and (config.resume or config.checkpoint_every):
+        raise UsageError("dist_async keeps the optimizer state on the parameter servers, "
+                         "where MXNet cannot read it back, so it cannot checkpoint; use "
+                         "--kvstore dist_sync, or drop --resume and --checkpoint-every")
+    check_kvstore(config.kvstore)   # dist_*: the DMLC_* variables, before anything is written
+    if config.book:
+        check_book(config)
+
+
+def check_book(config):
+    """``--book`` runs the chapter's code path: refuse any setting that would change it."""
+    book = RECIPES['book']
+    for f in config_fields():
+        default = getattr(book, f.name) if f.name in OVERRIDABLE else f.default
+        if not f.metadata['book'] and f.name != 'book' and getattr(config, f.name) != default:
+            raise UsageError(
+                f"--book runs the chapter's code path, which {flag_of(f.name)} would change; "
+                f"drop {flag_of(f.name)}, or drop --book (README, 'Departures from the book')")
+
+
+def resume_view(config):
+    """The settings a resumed run must share with its checkpoint, comparable as a dict."""
+    values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    # JSON keeps tuples as lists: compare them as lists
+    return {f.name: list(v) if isinstance(v, tuple) else v
+            for f in config_fields('resume') for v in [values.get(f.name)]}
+
+
+def resolve_recipe(config):
+    """(config with the recipe's values where it left None, the fields it overrode)."""
+    recipe = RECIPES[config.recipe] if config.recipe in RECIPES else RECIPES['book']
+    given = {name: getattr(config, name) for name in OVERRIDABLE
+             if getattr(config, name) is not None}
+    filled = {name: getattr(recipe, name) for name in OVERRIDABLE if name not in given}
+    return dataclasses.replace(config, **filled), given

@@ -1,0 +1,51 @@
+"""A run's folder (``--out``): refuse to overwrite, write files atomically, record provenance."""
+import os
+import platform
+import shlex
+import sys
+
+from .._mxnet import mx
+from .._version import __version__
+from ..errors import UsageError
+
+RUN_FILES = ('metrics.json', 'checkpoint.npz')   # their presence means: a previous run
+
+
+def library_versions():
+    versions = {'python': platform.python_version(), 'mxnet': mx.__version__,
+                'gluon_aug': __version__}
+    for name in ('numpy', 'gluoncv', 'matplotlib', 'tqdm'):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            versions[name] = None
+    return versions
+
+
+def prepare_out_dir(out, overwrite):
+    """Refuse to overwrite a previous run; make sure `out` is a writable folder."""
+    previous = [n for n in RUN_FILES if os.path.exists(os.path.join(out, n))]
+    if previous and not overwrite:
+        raise UsageError(f"--out {out!r} already holds a run ({', '.join(previous)}); pass "
+                         "another folder, --resume to continue it, or --overwrite to replace it")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, f'.write-test-{os.getpid()}')  # workers may share `out`
+        with open(probe, 'w'):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        raise UsageError(f"--out {out!r} is not writable ({err.strerror}); pass a folder "
+                         "you can write to") from None
+
+
+def command_line(argv=None):
+    """The command that started this process, as the user would type it."""
+    argv = list(sys.argv if argv is None else argv)
+    head = argv[0]
+    parent, name = os.path.split(os.path.abspath(head))
+    if os.path.basename(parent) == 'train' and name.endswith('.py'):
+        head = f'python -m train.{name[:-3]}'  # run as `python -m train.X`
+    return ' '.join([head] + [shlex.quote(a) for a in argv[1:]])

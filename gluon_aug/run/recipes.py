@@ -1,0 +1,88 @@
+"""Training recipes as small declarative records: the book's and a fast one.
+
+``--recipe book`` is the chapter's experiment: d2l ResNet-18, Adam lr 0.001,
+batch 256, 10 epochs, the per-sample `--aug` preset (flip). ``--recipe fast``
+is ours, built from airbench's ideas (Keller Jordan, "94% on CIFAR-10 in 3.29
+seconds on a single GPU", 2024) with this package's parts, each a named
+ingredient that ``--without NAME`` switches off:
+
+==============  ==========================================================================
+whitening       fastnet's first conv: frozen 2x2 patch whitening from the data
+alt-flip        derandomized flips, each image mirrored in every other epoch (else random)
+translate       shifts of up to 2 px with reflected borders, batched with the flip
+nesterov        Nesterov momentum (MXNet's ``nag``; else plain momentum SGD)
+schedule        linear warm-up then linear decay of the learning rate, per step
+smoothing       label smoothing 0.2 in the loss
+averaging       lookahead weight averaging (an EMA the weights are reset to)
+tta             test-time augmentation: mirror, and 1 px shifts at the last epoch
+==============  ==========================================================================
+
+Both recipes train through the same engine (``loop.fit`` and the book's
+``train_batch_ch13``); the pieces live in ``models.py`` (fastnet and its
+whitening), ``loaders.ArrayLoader`` (batched flip and translation) and
+``ingredients.py`` (loss, schedule, averaging, TTA).
+"""
+import dataclasses
+from dataclasses import dataclass
+
+from ..book.ch13 import BOOK_BATCH_SIZE, BOOK_EPOCHS, BOOK_LR
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a recipe decides. `model`, `epochs`, `batch_size`, `lr` and
+    `optimizer` are defaults a run's flags may override; the rest are the
+    ingredients."""
+    name: str
+    model: str
+    epochs: int
+    batch_size: int
+    lr: float                     # the peak learning rate with a schedule
+    optimizer: str                # a gluon.Trainer optimizer name
+    momentum: float = 0.0
+    wd: float = 0.0               # MXNet's: wd * w added to the gradient
+    bias_lr_mult: float = 1.0     # BatchNorm betas: lr x this, wd / this (airbench)
+    loader: str = 'cifar'         # 'cifar': per-sample --aug preset; 'array': ArrayLoader
+    whitening: bool = False
+    flip: str = 'random'          # the array loader's flips: 'alternating' or 'random'
+    translate: int = 0            # the array loader's shifts, pixels
+    schedule: tuple = None        # (warm-up fraction, start factor, end factor) of lr
+    smoothing: float = 0.0
+    averaging: str = None         # 'lookahead', 'ema' or None
+    average_every: int = 5        # steps between updates of the average
+    average_rho: float = 0.95     # its decay per step
+    tta: int = 0                  # 0 none, 1 mirror, 2 mirror and 1 px shifts
+
+    def without(self, *ingredients):
+        """This recipe with `ingredients` (names of INGREDIENTS) switched off."""
+        changes = {}
+        for name in ingredients:
+            changes.update(INGREDIENTS[name])
+        return dataclasses.replace(self, **changes)
+
+
+RECIPES = {
+    'book': Recipe('book', model='resnet18', epochs=BOOK_EPOCHS, batch_size=BOOK_BATCH_SIZE,
+                   lr=BOOK_LR, optimizer='adam'),
+    # Tuned on the 10k-image subset on 2 CPU cores (closing note of issue 11).
+    'fast': Recipe('fast', model='fastnet', epochs=10, batch_size=250, lr=0.4,
+                   optimizer='nag', momentum=0.85, wd=1.5e-3, bias_lr_mult=64.0,
+                   loader='array', whitening=True, flip='alternating', translate=2,
+                   schedule=(0.23, 0.2, 0.07), smoothing=0.2, averaging='lookahead',
+                   tta=2),
+}
+
+# ingredient -> the fields that switch it off
+INGREDIENTS = {
+    'whitening': {'whitening': False},
+    'alt-flip': {'flip': 'random'},
+    'translate': {'translate': 0},
+    'nesterov': {'optimizer': 'sgd'},
+    'schedule': {'schedule': None},
+    'smoothing': {'smoothing': 0.0},
+    'averaging': {'averaging': None},
+    'tta': {'tta': 0},
+}
+
+# The run settings a recipe sets, unless a flag gives them (RunConfig's fields).
+OVERRIDABLE = ('model', 'epochs', 'batch_size', 'lr', 'optimizer')
