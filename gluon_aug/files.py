@@ -34,7 +34,8 @@ def write_failure(path, err, hint=''):
 def atomic_path(path, hint=''):
     """Yield a temporary file name; when the block ends, the file written there
     replaces `path` durably. `hint` ends the error message (what to do next)."""
-    tmp = f'{path}.tmp{os.getpid()}'
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f'.tmp{os.getpid()}.{name}')   # same extension: savefig's format
     try:
         yield tmp
         with open(tmp, 'rb+') as f:

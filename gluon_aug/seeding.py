@@ -11,9 +11,10 @@ def draw_seed():
     return random.SystemRandom().randrange(2 ** 31)
 
 
-def seed_everything(seed):
+def seed_everything(seed, ctx='all'):
     """Seed Python's `random`, NumPy (which Gluon's samplers shuffle with) and
-    MXNet on every context (which Gluon's random transforms draw from)."""
+    MXNet on `ctx` (every context by default; Gluon's random transforms draw
+    from the CPU's)."""
     random.seed(seed)
     onp.random.seed(seed)
-    mx.random.seed(seed)
+    mx.random.seed(seed, ctx=ctx)

@@ -22,10 +22,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)
-    from gluon_aug.book.gallery import chapter_augmenters, read_image
+    from gluon_aug.book.gallery import chapter_augmenters, read_photo
     from gluon_aug.book.plotting import plt
     try:
-        img = read_image(args.image)
+        img = read_photo(args.image)
         os.makedirs(args.out, exist_ok=True)
     except gluon_aug.UsageError as err:
         return cli.fail(PROG, err)

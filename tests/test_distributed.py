@@ -406,7 +406,7 @@ FIRST_WEIGHTS = textwrap.dedent('''
     import hashlib, sys
     from gluon_aug import seeding
     from gluon_aug.run import distributed
-    from gluon_aug.run.config import RunConfig
+    from gluon_aug.run.config import RunConfig, settle
     from gluon_aug.models.zoo import get_model
     from gluon_aug.run.build import build_training
     from mxnet import npx
@@ -417,7 +417,8 @@ FIRST_WEIGHTS = textwrap.dedent('''
                        seed=3, batch_size=8, num_workers=0)
     seeding.seed_everything(distributed.worker_seed(3, rank, workers))  # as run_cifar does
     net = get_model(config.model)
-    parts = build_training(config, net, [npx.cpu()], kv)
+    s = settle(config)
+    parts = build_training(s.config, s.recipe, net, [npx.cpu()], kv)
     digest = hashlib.sha256()
     for p in net.collect_params().values():
         digest.update(p.data().asnumpy().tobytes())

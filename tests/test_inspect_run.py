@@ -8,7 +8,8 @@ import numpy as onp
 import pytest
 
 from gluon_aug.data.cifar import CLASSES
-from gluon_aug.results.evaluate import Predictions, evaluate_run, predict_test_set, summarize
+from gluon_aug.results import evaluate as evaluate_module
+from gluon_aug.results.evaluate import Predictions, evaluate_run, predict_test_set, score_predictions
 from gluon_aug.run.build import run_test_loader
 from gluon_aug.results.run_folder import evaluation_net, load_params, open_run
 
@@ -46,10 +47,10 @@ def test_evaluation_keeps_each_devices_own_batchnorm_statistics(run_cpu2):
     probabilities; the evaluation net keeps each device's, as the run did."""
     run = open_run(run_cpu2)
     loaded = evaluation_net(run)
-    ours = predict_test_set(loaded.net, run_test_loader(run.config, num_workers=0))
+    ours = predict_test_set(loaded.net, run_test_loader(run.config, run.recipe, num_workers=0))
     averaged = load_params(run, loaded.devices)
     averaged.hybridize(static_alloc=True, static_shape=True)
-    theirs = predict_test_set(averaged, run_test_loader(run.config, num_workers=0))
+    theirs = predict_test_set(averaged, run_test_loader(run.config, run.recipe, num_workers=0))
     assert abs(ours.probabilities - theirs.probabilities).max() > 1e-4
     assert ours.accuracy == read_json(os.path.join(run_cpu2, 'metrics.json'))['final'][
         'test_acc']
@@ -74,7 +75,7 @@ def test_summary_counts_classes_confusion_and_the_most_confident_mistakes():
         probabilities[i, cls] = p
     pred = Predictions(accuracy=3 / 6, probabilities=probabilities, labels=labels)
     images = onp.zeros((6, 32, 32, 3), onp.uint8)
-    s = summarize(pred, images)
+    s = score_predictions(pred, images)
     assert s['correct'] == 3 and s['examples'] == 6
     assert s['confusion'][0][:3] == [1, 1, 0] and s['confusion'][1][:3] == [0, 1, 2]
     assert s['confusion'][2][:3] == [0, 0, 1]
@@ -88,7 +89,7 @@ def test_summary_counts_classes_confusion_and_the_most_confident_mistakes():
     assert s['predictions'] == [0, 1, 2, 1, 2, 2]
 
 
-def test_another_evaluator_plugs_in(run_cpu1, tmp_path):
+def test_another_evaluator_plugs_in(run_cpu1, tmp_path, monkeypatch):
     """What a test-time augmentation evaluator will do: same signature, its own
     predictions; the table, the pictures and eval.json follow them."""
     def everything_is_a_cat(net, test_iter, split_f):
@@ -96,8 +97,8 @@ def test_another_evaluator_plugs_in(run_cpu1, tmp_path):
         probabilities = onp.zeros((len(labels), 10))
         probabilities[:, CLASSES.index('cat')] = 1
         return Predictions(float(onp.mean(labels == 3)), probabilities, labels)
-    report = evaluate_run(run_cpu1, out=str(tmp_path / 'tta'), evaluator=everything_is_a_cat)
-    assert report['evaluator'] == 'everything_is_a_cat'
+    monkeypatch.setattr(evaluate_module, 'predict_test_set', everything_is_a_cat)
+    report = evaluate_run(run_cpu1, out=str(tmp_path / 'tta'))
     assert set(report['predictions']) == {3}
     cats = next(r for r in report['per_class'] if r['class'] == 'cat')
     assert cats['accuracy'] in (1.0, None)
@@ -119,7 +120,8 @@ def test_other_test_data_is_said_so(run_cpu1, tmp_path, capsys):
     assert line.endswith('(on other test data)')
 
 
-def test_a_fast_recipe_run_evaluates_with_its_tta_to_its_own_accuracy(run_fast, tmp_path):
+def test_a_fast_recipe_run_evaluates_with_its_tta_to_its_own_accuracy(run_fast, tmp_path,
+                                                                      monkeypatch):
     """The run's last evaluation averaged 6 views (TTA level 2): so does evaluate by
     default, and reproduces the accuracy exactly; --tta 0 sees other probabilities."""
     final = read_json(os.path.join(run_fast, 'metrics.json'))['final']['test_acc']
@@ -128,8 +130,9 @@ def test_a_fast_recipe_run_evaluates_with_its_tta_to_its_own_accuracy(run_fast, 
     def recording(net, test_iter, split_f):
         seen.append(predict_test_set(net, test_iter, split_f).probabilities)
         return Predictions(*vars(predict_test_set(net, test_iter, split_f)).values())
-    report = evaluate_run(run_fast, out=str(tmp_path / 'tta'), evaluator=recording)
+    monkeypatch.setattr(evaluate_module, 'predict_test_set', recording)
+    report = evaluate_run(run_fast, out=str(tmp_path / 'tta'))
     assert report['tta'] == 2 and report['accuracy'] == final
-    plain = evaluate_run(run_fast, out=str(tmp_path / 'plain'), tta=0, evaluator=recording)
+    plain = evaluate_run(run_fast, out=str(tmp_path / 'plain'), tta=0)
     assert plain['tta'] == 0
     assert abs(seen[0] - seen[1]).max() > 1e-4

@@ -9,7 +9,7 @@ import pytest
 from gluon_aug.data.cifar import CLASSES, read_cifar_bin
 from gluon_aug.errors import UsageError
 from gluon_aug.results.evaluate import evaluate_run
-from gluon_aug.results.predict import read_image
+from gluon_aug.results.predict import read_as_cifar_image
 from train import predict
 
 from conftest import CAT, assert_one_line_error, run_module
@@ -24,12 +24,12 @@ def _save(path, array, mode=None):
 def test_a_32x32_png_is_read_unchanged_and_any_size_becomes_32x32(tmp_path):
     rng = onp.random.RandomState(0)
     exact = rng.randint(0, 256, (32, 32, 3)).astype(onp.uint8)
-    assert onp.array_equal(read_image(_save(tmp_path / 'a.png', exact)), exact)
+    assert onp.array_equal(read_as_cifar_image(_save(tmp_path / 'a.png', exact)), exact)
     for name, array, mode in [('wide.jpg', rng.randint(0, 256, (300, 500, 3)), None),
                               ('tiny.png', rng.randint(0, 256, (10, 20, 3)), None),
                               ('grey.png', rng.randint(0, 256, (64, 48)), 'L'),
                               ('alpha.png', rng.randint(0, 256, (40, 40, 4)), 'RGBA')]:
-        img = read_image(_save(tmp_path / name, array.astype(onp.uint8), mode))
+        img = read_as_cifar_image(_save(tmp_path / name, array.astype(onp.uint8), mode))
         assert img.shape == (32, 32, 3) and img.dtype == onp.uint8, name
 
 
@@ -38,7 +38,7 @@ def test_the_shorter_side_is_resized_and_the_centre_kept(tmp_path):
     the centred 32x32 square is all white."""
     img = onp.zeros((64, 128, 3), onp.uint8)
     img[:, 32:96] = 255
-    out = read_image(_save(tmp_path / 'band.png', img))
+    out = read_as_cifar_image(_save(tmp_path / 'band.png', img))
     assert out.min() == 255
 
 
@@ -51,7 +51,7 @@ def test_a_file_that_is_not_a_readable_image_is_one_usage_error(content, needle,
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(UsageError, match=needle):
-        read_image(str(path))
+        read_as_cifar_image(str(path))
 
 
 def test_predict_on_test_images_agrees_with_the_evaluation(run_cpu1, tiny_data, tmp_path,
@@ -76,7 +76,7 @@ def test_predict_on_test_images_agrees_with_the_evaluation(run_cpu1, tiny_data, 
     from gluon_aug.results.run_folder import evaluation_net, open_run
     run = open_run(run_cpu1)
     evaluated = predict_test_set(evaluation_net(run).net,
-                                 run_test_loader(run.config, num_workers=0))
+                                 run_test_loader(run.config, run.recipe, num_workers=0))
     for i, r in zip(picks, results):
         for t in r['top']:
             assert t['probability'] == pytest.approx(

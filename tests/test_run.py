@@ -10,12 +10,18 @@ import pytest
 import gluon_aug
 from gluon_aug.book import ch13 as engine
 from gluon_aug._mxnet import gluon, init, mx
-from gluon_aug.run.config import RunConfig
+from gluon_aug.run.config import RunConfig, settle
 from gluon_aug.data.cifar import get_dataloader_workers
 from gluon_aug.models.zoo import get_model
 from gluon_aug.run.build import build_training
 
 from conftest import cifar_folder_for_module, ROOT
+
+
+def settled(config):
+    """(config, recipe) as the entry point settles them."""
+    s = settle(config)
+    return s.config, s.recipe
 
 
 @pytest.fixture(scope='module')
@@ -62,8 +68,8 @@ def test_default_mode_builds_a_seeded_loader_and_a_compiled_net(data):
     config = RunConfig(data=data, seed=4, model='cifar_resnet20_v1', num_workers=0,
                        batch_size=8)
     net = get_model(config.model)
-    parts = build_training(config, net, [mx.cpu()], 'device')
-    assert parts['train_iter'].epoch_sampler is not None
+    parts = build_training(*settled(config), net, [mx.cpu()], 'device')
+    assert parts.train_iter.epoch_sampler is not None
     assert net.inner._active
 
 
@@ -73,8 +79,8 @@ def test_default_and_book_take_the_same_first_step_on_the_same_batch(data):
     devices = [mx.cpu(0), mx.cpu(1)]
     config = RunConfig(data=data, seed=9, num_workers=0, batch_size=16)
     compiled = get_model('resnet18')
-    parts = build_training(config, compiled, devices, 'device')
-    X, y = next(iter(parts['train_iter']))
+    parts = build_training(*settled(config), compiled, devices, 'device')
+    X, y = next(iter(parts.train_iter))
     imperative = get_model('resnet18')
     imperative.initialize(init=init.Xavier(), ctx=devices)
     imperative(X[:1].as_in_context(devices[0]))
@@ -83,7 +89,7 @@ def test_default_and_book_take_the_same_first_step_on_the_same_batch(data):
     book_trainer = gluon.Trainer(imperative.collect_params(), 'adam', {'learning_rate': 0.001})
     assert compiled._active and not imperative._active
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    ours = engine.train_batch_ch13(compiled, X, y, loss, parts['trainer'], devices)
+    ours = engine.train_batch_ch13(compiled, X, y, loss, parts.trainer, devices)
     book = engine.train_batch_ch13(imperative, X, y, loss, book_trainer, devices)
     assert ours[0] == pytest.approx(book[0], rel=1e-5)
     assert ours[1] == book[1]

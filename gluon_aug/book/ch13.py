@@ -82,14 +82,20 @@ def train_batch_ch13(net, features, labels, loss, trainer, devices,
     return train_loss_sum, train_acc_sum
 
 
+def ch13_animator(num_epochs):
+    """The Animator ``train_ch13`` draws into (the book's call, written once)."""
+    return Animator(xlabel='epoch', xlim=[1, num_epochs], ylim=[0, 1],
+                    legend=['train loss', 'train acc', 'test acc'])
+
+
 def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs,
                devices=None, split_f=split_batch, *, animator=None):
     """Train a model with multiple GPUs (d2l, sec_image_augmentation)."""
     devices = try_all_gpus() if devices is None else devices  # fix: resolved when called
     timer, num_batches = Timer(), len(train_iter)
     # departure: a caller may pass its own Animator (to save the curves afterwards)
-    animator = animator or Animator(xlabel='epoch', xlim=[1, num_epochs], ylim=[0, 1],
-                                    legend=['train loss', 'train acc', 'test acc'])
+    animator = animator or ch13_animator(num_epochs)
+    history = []  # departure: each epoch's figures, returned below
     plot_every = max(1, num_batches // 5)  # fix: the book divides by 0 below 5 batches
     for epoch in range(num_epochs):
         # Sum of training loss, sum of training accuracy, no. of examples,
@@ -107,10 +113,12 @@ def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs,
                               None))
         test_acc = evaluate_accuracy_gpus(net, test_iter, split_f)
         animator.add(epoch + 1, (None, None, test_acc))
+        history.append((metric[0] / metric[2], metric[1] / metric[3], test_acc))  # departure
     print(f'loss {metric[0] / metric[2]:.3f}, train acc '
           f'{metric[1] / metric[3]:.3f}, test acc {test_acc:.3f}')
     print(f'{metric[2] * num_epochs / timer.sum():.1f} examples/sec on '
           f'{str(devices)}')
+    return history, metric[2] * num_epochs / timer.sum()  # departure: what was printed
 
 
 def train_with_data_aug(train_augs, test_augs, net, lr=BOOK_LR, *, batch_size=BOOK_BATCH_SIZE,
@@ -131,5 +139,5 @@ def train_with_data_aug(train_augs, test_augs, net, lr=BOOK_LR, *, batch_size=BO
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), 'adam',
                             {'learning_rate': lr})
-    train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices,
-               animator=animator)
+    return train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices,
+                      animator=animator)  # departure: returns train_ch13's figures

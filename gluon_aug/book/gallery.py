@@ -36,7 +36,7 @@ def chapter_augmenters():
     }
 
 
-def read_image(path):
+def read_photo(path):
     """Read an image file as an HWC uint8 array, or raise UsageError naming it."""
     import os
     if not os.path.isfile(path):

@@ -26,7 +26,7 @@ from .cifar import CIFAR10, get_dataloader_workers, limited
 from .sampling import EpochSampler, SeededTransform
 
 
-class DataLoader(gluon.data.DataLoader):
+class GuardedDataLoader(gluon.data.DataLoader):
     """Gluon's DataLoader, but a worker that dies or hangs is one clear error.
 
     (MXNet waits `timeout` seconds for a batch, then raises a bare TimeoutError.)
@@ -75,10 +75,10 @@ def cifar_loader(is_train, augs, batch_size, root=None, *, timeout, num_workers=
     if seed is None:
         if shard is not None:
             raise UsageError("a sharded loader needs a seed: every worker draws from one plan")
-        return DataLoader(dataset.transform_first(augs), batch_size=batch_size,
+        return GuardedDataLoader(dataset.transform_first(augs), batch_size=batch_size,
                           shuffle=is_train, **common)
     sampler = EpochSampler(len(dataset), is_train, seed, part=shard, batch_size=batch_size)
-    return DataLoader(SeededTransform(dataset, augs), batch_size=batch_size,
+    return GuardedDataLoader(SeededTransform(dataset, augs), batch_size=batch_size,
                       epoch_sampler=sampler, **common)
 
 
@@ -96,8 +96,8 @@ class ArrayLoader:
     only on (seed, epoch, position). Yields (X, y) as a DataLoader does.
     """
 
-    def __init__(self, is_train, batch_size, root=None, *, seed, limit=None, shard=None,
-                 flip='alternating', translate=2):
+    def __init__(self, is_train, batch_size, root=None, *, seed, flip, translate, limit=None,
+                 shard=None):
         dataset = limited(CIFAR10(root, train=is_train), limit)
         images = onp.stack([dataset[i][0].asnumpy() for i in range(len(dataset))])
         self.labels = onp.array([dataset[i][1] for i in range(len(dataset))], dtype='int32')

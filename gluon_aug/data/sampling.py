@@ -20,13 +20,13 @@ batches on every worker (a dist kvstore needs every worker to push equally
 often, and ``Trainer.step`` refuses a changed batch size); the rest of the
 epoch is dropped, a different rest every epoch.
 """
-import random
 import threading
 
 import numpy as onp
 
 from .._mxnet import gluon, mx
 from ..errors import UsageError
+from ..seeding import seed_everything
 
 
 class EpochSampler(gluon.data.Sampler):
@@ -91,13 +91,6 @@ class EpochSampler(gluon.data.Sampler):
 _GENERATORS = threading.Lock()
 
 
-def seed_sample(seed):
-    """Seed every generator a transform may draw from, in this process."""
-    random.seed(seed)
-    onp.random.seed(seed)
-    mx.random.seed(seed, ctx=mx.cpu())
-
-
 class SeededTransform(gluon.data.Dataset):
     """``dataset.transform_first(fn)`` for keys ``(index, sample_seed)``.
 
@@ -114,7 +107,7 @@ class SeededTransform(gluon.data.Dataset):
         idx, sample_seed = key
         img, label = self._dataset[idx]
         with _GENERATORS:
-            seed_sample(sample_seed)
+            seed_everything(sample_seed, ctx=mx.cpu())
             try:
                 return self._fn(img), label
             except Exception as err:

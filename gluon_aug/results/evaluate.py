@@ -3,7 +3,7 @@
 ``evaluate_run(path)`` is what ``python -m train.evaluate`` calls. It rebuilds
 the net as the run last evaluated it (``trained.evaluation_net``: each
 device's own parameters on the run's device layout) and reads the test set
-as the run read it (``training.run_test_loader``: its batch size, its
+as the run read it (``run.build.run_test_loader``: its batch size, its
 --limit-test, in order), so the accuracy it prints is the run's final test
 accuracy exactly, computed by the book's ``evaluate_accuracy_gpus``.
 
@@ -24,8 +24,7 @@ from ..data.cifar import check_cifar_folder, CLASSES, find_cifar_files, read_cif
 from ..data.download import ensure_cifar10
 from ..errors import UsageError
 from ..files import write_json
-from ..run.build import recipe_of, run_test_loader
-from ..run.config import resolve_recipe
+from ..run.build import run_test_loader
 from ..run.ingredients import TTA
 from ..run.outputs import prepare_out_dir
 from .figures import plot_confusion, plot_mistakes
@@ -87,7 +86,7 @@ def test_data(run, data=None):
     return root
 
 
-def summarize(pred, images):
+def score_predictions(pred, images):
     """Per-class counts, the confusion matrix and the most confident mistakes."""
     predicted = pred.probabilities.argmax(axis=1)
     n = len(CLASSES)
@@ -117,7 +116,7 @@ def format_per_class(per_class):
     return '\n'.join(lines)
 
 
-def evaluate_run(path, data=None, out=None, tta=None, evaluator=predict_test_set):
+def evaluate_run(path, data=None, out=None, tta=None):
     """Evaluate the finished run in `path` on its test set (or `data`'s); print the
     accuracy and the per-class table; write confusion.png, mistakes.png and
     eval.json into `out` (default: path/eval). Returns eval.json's content.
@@ -127,7 +126,7 @@ def evaluate_run(path, data=None, out=None, tta=None, evaluator=predict_test_set
     evaluation used (the book's: 0, the fast recipe's: 2)."""
     run = open_run(path)
     if tta is None:
-        tta = recipe_of(resolve_recipe(run.config)[0]).tta
+        tta = run.recipe.tta
     if tta not in (0, 1, 2):
         raise UsageError(f"--tta must be 0, 1 or 2, got {tta!r}")
     root = test_data(run, data)
@@ -139,15 +138,16 @@ def evaluate_run(path, data=None, out=None, tta=None, evaluator=predict_test_set
                                                       sha1_of(test_file)]
     prepare_out_dir(out, overwrite=True)   # every input checked: from here on we write
     net = TTA(loaded.net, tta) if tta else loaded.net
-    pred = evaluator(net, run_test_loader(run.config, root=root, num_workers=0), split_batch)
+    pred = predict_test_set(net, run_test_loader(run.config, run.recipe, root=root,
+                                                 num_workers=0), split_batch)
     images, labels = (a[:run.config.limit_test] for a in read_cifar_bin(test_file))
     if not onp.array_equal(pred.labels, labels):   # the loader's order is the file's
-        raise RuntimeError(f"{evaluator.__name__} returned the labels in another order")
+        raise RuntimeError("the predictions came in another order than the test file's")
     report = {'run': path, 'data': root, 'same_test_data': same,
               'run_test_acc': run.metrics.get('final', {}).get('test_acc'),
               'parameters': loaded.source, 'devices': str(loaded.devices), 'note': loaded.note,
-              'evaluator': evaluator.__name__, 'tta': tta, 'classes': list(CLASSES),
-              **summarize(pred, images)}
+              'tta': tta, 'classes': list(CLASSES),
+              **score_predictions(pred, images)}
     write_report(out, report, images, f"{os.path.basename(os.path.abspath(path))}: "
                                       f"{describe(run)}")
     print_report(report)

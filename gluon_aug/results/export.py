@@ -67,7 +67,7 @@ def _array(net, values):
     return (mx.nd.array if isinstance(net, LegacyAdapter) else mx.np.array)(values)
 
 
-def check_batch(normalize):
+def reference_batch(normalize):
     """A fixed batch of (CHECK_BATCH, 3, 32, 32) inputs as the test transform makes them."""
     x = onp.random.RandomState(0).randint(0, 256, (CHECK_BATCH, 3, 32, 32)) / 255
     if normalize:
@@ -173,7 +173,7 @@ def export_run(path, out, onnx=True):
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
     net = inference_net(run)
-    legacy, x = isinstance(net, LegacyAdapter), check_batch(run.config.normalize)
+    legacy, x = isinstance(net, LegacyAdapter), reference_batch(run.config.normalize)
     tmp = tempfile.mkdtemp(prefix='gluon_aug-export-')
     try:
         reference = _export_mxnet(net, tmp, x)

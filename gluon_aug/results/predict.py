@@ -26,7 +26,7 @@ TOP = 3      # classes shown per image
 SIGNATURES = {b'\xff\xd8\xff': 'JPEG', b'\x89PNG\r\n\x1a\n': 'PNG'}
 
 
-def read_image(path, size=SIZE):
+def read_as_cifar_image(path, size=SIZE):
     """A JPEG or PNG file as a (size, size, 3) uint8 RGB array (see the module
     docstring); UsageError for a missing, unreadable or non-image file."""
     from PIL import Image, ImageOps  # Pillow comes with matplotlib
@@ -81,7 +81,7 @@ def predict_images(path, images, as_json=False, top=TOP):
     run = open_run(path)
     if not images:
         raise UsageError("no image given; pass one or more JPEG or PNG files")
-    pixels = onp.stack([read_image(p) for p in images])
+    pixels = onp.stack([read_as_cifar_image(p) for p in images])
     probabilities = predict_probabilities(inference_net(run), pixels, run.config.normalize)
     results = [{'image': p, 'top': [{'class': c, 'probability': q}
                                     for c, q in top_classes(row, top)]}

@@ -30,6 +30,7 @@ from ..models.zoo import get_model
 from ..run.checkpoint import FILENAME as CHECKPOINT
 from ..run.checkpoint import load_net_arrays, read_checkpoint
 from ..run.config import config_fields, RunConfig
+from ..run.recipes import recipe_of
 
 PARAMS, METRICS = 'model.params', 'metrics.json'
 
@@ -43,6 +44,11 @@ class TrainedRun:
 
     def file(self, name):
         return os.path.join(self.path, name)
+
+    @property
+    def recipe(self):
+        """The recipe the run followed (its recorded config is complete)."""
+        return recipe_of(self.config)
 
     @property
     def made_by(self):

@@ -1,11 +1,13 @@
-"""The pieces of one run, built from its ``RunConfig`` and its recipe.
+"""The pieces of one run, built from its settled ``RunConfig`` and its ``Recipe``.
 
-``build_training`` initializes the net on the devices and returns the
-loaders, the loss, the Trainer, how batches are split, what evaluation calls,
-and the recipe's callbacks (``recipes.py``: the book's recipe has none; the
-fast one a learning-rate schedule, weight averaging and test-time
-augmentation levels).
+``build_training`` initializes the net on the devices and returns a
+``Training``: the loaders, the loss, the Trainer, how batches are split, what
+evaluation calls, and the recipe's callbacks (``recipes.py``: the book's recipe
+has none; the fast one a learning-rate schedule, weight averaging and
+test-time augmentation levels).
 """
+import dataclasses
+
 from .._mxnet import autograd, gluon, init, np
 from ..augment.batch.presets import get_batch_preset
 from ..augment.presets import eval_transform, get_preset
@@ -14,15 +16,8 @@ from ..data.loaders import ArrayLoader, cifar_loader
 from ..models.fastnet import init_whitening
 from ..models.zoo import reset_statistics
 from .checkpoint import init_trainer
-from .config import resolve_recipe
 from .distributed import optimizer_rescale, rank_and_size, trainer_kwargs
 from .ingredients import LabelSmoothingLoss, LRSchedule, TTA, TTALevels, WeightAverage
-from .recipes import RECIPES
-
-
-def recipe_of(config):
-    """The run's recipe, with the ingredients of ``config.without`` switched off."""
-    return RECIPES[config.recipe].without(*config.without)
 
 
 def augmentations(config):
@@ -68,16 +63,15 @@ def loading_of(config):
             'seed': config.seed}
 
 
-def run_test_loader(config, **loading):
-    """The test loader of the run `config` describes, in order, with its batch
-    size and --limit-test (``train.evaluate`` reads the test set with it too).
-    `loading` replaces settings of ``loading_of(config)`` (the data folder, the
-    workers), none of which changes a batch."""
-    config, _ = resolve_recipe(config)
+def run_test_loader(config, recipe, **loading):
+    """The test loader of the run `config` (settled) and `recipe` describe, in
+    order, with its batch size and --limit-test (``train.evaluate`` reads the
+    test set with it too). `loading` replaces settings of ``loading_of(config)``
+    (the data folder, the workers), none of which changes a batch."""
     loading = dict(loading_of(config), **loading)
-    if recipe_of(config).loader == 'array':
+    if recipe.loader == 'array':
         return ArrayLoader(False, config.batch_size, loading['root'], seed=loading['seed'],
-                           limit=config.limit_test)
+                           limit=config.limit_test, flip=recipe.flip, translate=recipe.translate)
     return cifar_loader(False, eval_transform(config.normalize), config.batch_size,
                         limit=config.limit_test, **loading)
 
@@ -90,11 +84,11 @@ def loaders(config, recipe, rank, workers):
         return (ArrayLoader(True, config.batch_size, config.data, seed=config.seed,
                             limit=config.limit_train, shard=shard, flip=recipe.flip,
                             translate=recipe.translate),
-                run_test_loader(config), split_batch, None)
+                run_test_loader(config, recipe), split_batch, None)
     train_augs, split_f, eval_split_f = augmentations(config)
     return (cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
                          shard=shard, **loading_of(config)),
-            run_test_loader(config), split_f, eval_split_f)
+            run_test_loader(config, recipe), split_f, eval_split_f)
 
 
 def make_trainer(net, config, recipe, kv):
@@ -111,10 +105,23 @@ def make_trainer(net, config, recipe, kv):
                          **trainer_kwargs(kv))
 
 
-def build_training(config, net, ctxs, kv):
-    """Initialize `net` on `ctxs`; build everything else a run of `config` needs."""
-    config, _ = resolve_recipe(config)   # fields left to the recipe get its values
-    recipe = recipe_of(config)
+@dataclasses.dataclass
+class Training:
+    """What ``fit`` is given for one run, besides the net and the devices."""
+    train_iter: object
+    test_iter: object
+    loss: object
+    trainer: object
+    split_f: object
+    eval_split_f: object = None   # None: split_f
+    eval_net: object = None       # None: the net (else test-time augmentation)
+    callbacks: list = dataclasses.field(default_factory=list)   # the recipe's
+    stateful: dict = dataclasses.field(default_factory=dict)    # checkpointed parts
+
+
+def build_training(config, recipe, net, ctxs, kv):
+    """Initialize `net` on `ctxs`; build everything else a run of the settled
+    `config` and its `recipe` needs."""
     rank, workers = rank_and_size(kv)
     net.initialize(init=init.Xavier(), ctx=ctxs, force_reinit=True)
     shape_net(net, ctxs, workers)
@@ -126,19 +133,18 @@ def build_training(config, net, ctxs, kv):
         init_trainer(trainer)
     if config.hybridize:   # departure: compiled; the book runs the net imperatively
         net.hybridize(static_alloc=True, static_shape=True)
-    parts = {'train_iter': train_iter, 'test_iter': test_iter, 'trainer': trainer,
-             'split_f': split_f, 'eval_split_f': eval_split_f, 'eval_net': None,
-             'loss': (LabelSmoothingLoss(recipe.smoothing) if recipe.smoothing
-                      else gluon.loss.SoftmaxCrossEntropyLoss()),
-             'callbacks': [], 'stateful': {}}
+    parts = Training(train_iter, test_iter,
+                     LabelSmoothingLoss(recipe.smoothing) if recipe.smoothing
+                     else gluon.loss.SoftmaxCrossEntropyLoss(),
+                     trainer, split_f, eval_split_f)
     if recipe.schedule:
-        parts['callbacks'].append(LRSchedule(trainer, config.lr, recipe.schedule))
+        parts.callbacks.append(LRSchedule(trainer, config.lr, recipe.schedule))
     if recipe.averaging:
         average = WeightAverage(net, recipe.averaging, recipe.average_every,
                                 recipe.average_rho)
-        parts['callbacks'].append(average)
-        parts['stateful']['average'] = average
+        parts.callbacks.append(average)
+        parts.stateful['average'] = average
     if recipe.tta:
-        parts['eval_net'] = TTA(net, recipe.tta)
-        parts['callbacks'].append(TTALevels(parts['eval_net']))
+        parts.eval_net = TTA(net, recipe.tta)
+        parts.callbacks.append(TTALevels(parts.eval_net))
     return parts

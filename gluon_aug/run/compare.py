@@ -23,7 +23,7 @@ COLUMNS = ('preset', 'train loss', 'train acc', 'test acc', 'gap (train - test)'
            'examples/sec', 'wall time (s)')
 
 
-def summarize(name, metrics):
+def comparison_row(name, metrics):
     final = metrics['final']
     return {'preset': name, 'train_loss': final['train_loss'], 'train_acc': final['train_acc'],
             'test_acc': final['test_acc'], 'gap': final['train_acc'] - final['test_acc'],
@@ -84,7 +84,7 @@ def compare_presets(augs, config=None, *, out=None, print_table=False):
     runs = {}
     for name in augs:
         runs[name] = run_cifar(config, aug=name, seed=seed, out=os.path.join(out, name))
-    rows = [summarize(name, m) for name, m in runs.items()]
+    rows = [comparison_row(name, m) for name, m in runs.items()]
     config = dict(runs[augs[0]]['config'], aug=list(augs))
     command = runs[augs[0]]['run']['command']
     table = format_table(rows)

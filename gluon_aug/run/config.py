@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..augment.presets import PRESETS
 from ..errors import UsageError
 from .distributed import check_kvstore, KVSTORES
-from .recipes import INGREDIENTS, OVERRIDABLE, RECIPES
+from .recipes import INGREDIENTS, OVERRIDABLE, RECIPES, Recipe, recipe_of
 
 
 def recipes_value(name):
@@ -39,7 +39,7 @@ class RunConfig:
     """One training run (``python -m train.cifar``; defaults: the book's experiment).
 
     `model`, `epochs`, `batch_size`, `lr` and `optimizer` left at None take
-    the recipe's values (``recipes.RECIPES``; ``resolve_recipe``)."""
+    the recipe's values: ``settle(config)`` fills them, once, at the entry point."""
     # -- how: the recipe and its ingredients
     recipe: str = setting('book', "the training recipe: book (the chapter's) or fast "
                           "(airbench's ideas; --model, --epochs, -b, --lr override its "
@@ -188,22 +188,27 @@ def _check_positive(name, value, kind=int):
 
 
 def check_config(config):
-    """Raise UsageError naming the first bad setting; touches no file or device."""
-    for name in ('epochs', 'batch_size'):
-        _check_positive(name, getattr(config, name))
-    _check_positive('lr', config.lr, kind=float)
-    _check_positive('loader_timeout', config.loader_timeout, kind=float)
-    for name in ('limit_train', 'limit_test', 'checkpoint_every'):
-        if getattr(config, name) is not None:
-            _check_positive(name, getattr(config, name))
-    if config.num_workers is not None and (not isinstance(config.num_workers, int)
-                                           or config.num_workers < 0):
-        raise UsageError(f"--num-workers must be 0 or more, got {config.num_workers!r}")
+    """Raise UsageError naming the first bad setting, as given (None: left to the
+    recipe); touches no file or device. Runs before the recipe is applied, so an
+    unknown recipe is an error, never a fallback."""
     for f in config_fields():
         choices, value = f.metadata['argparse'].get('choices'), getattr(config, f.name)
         for v in (value if isinstance(value, (tuple, list)) else [value]):
             if choices and v not in choices:
                 raise UsageError(f"{flag_of(f.name)} {v!r} is not one of: {', '.join(choices)}")
+    for name, kind in (('epochs', int), ('batch_size', int), ('lr', float),
+                       ('limit_train', int), ('limit_test', int), ('checkpoint_every', int)):
+        if getattr(config, name) is not None:   # None: the recipe's value, or all
+            _check_positive(name, getattr(config, name), kind)
+    _check_positive('loader_timeout', config.loader_timeout, kind=float)
+    if config.seed is not None and (type(config.seed) is not int
+                                    or not 0 <= config.seed < 2 ** 32):
+        raise UsageError(f"--seed must be an integer from 0 to {2 ** 32 - 1}, got "
+                         f"{config.seed!r}")
+    if config.num_workers is not None and (not isinstance(config.num_workers, int)
+                                           or isinstance(config.num_workers, bool)
+                                           or config.num_workers < 0):
+        raise UsageError(f"--num-workers must be 0 or more, got {config.num_workers!r}")
     recipe = RECIPES[config.recipe]
     if config.without and recipe.name == 'book':
         raise UsageError("--without switches off ingredients of --recipe fast; the book "
@@ -228,7 +233,10 @@ def check_book(config):
     book = RECIPES['book']
     for f in config_fields():
         default = getattr(book, f.name) if f.name in OVERRIDABLE else f.default
-        if not f.metadata['book'] and f.name != 'book' and getattr(config, f.name) != default:
+        value = getattr(config, f.name)
+        if f.name in OVERRIDABLE and value is None:
+            continue   # left to the book recipe
+        if not f.metadata['book'] and f.name != 'book' and value != default:
             raise UsageError(
                 f"--book runs the chapter's code path, which {flag_of(f.name)} would change; "
                 f"drop {flag_of(f.name)}, or drop --book (README, 'Departures from the book')")
@@ -242,10 +250,26 @@ def resume_view(config):
             for f in config_fields('resume') for v in [values.get(f.name)]}
 
 
-def resolve_recipe(config):
-    """(config with the recipe's values where it left None, the fields it overrode)."""
-    recipe = RECIPES[config.recipe] if config.recipe in RECIPES else RECIPES['book']
+@dataclass(frozen=True)
+class Settings:
+    """A run's settings resolved once: `config` complete (no field left for the
+    recipe), `recipe` with ``config.without`` switched off, and `overrides`, the
+    recipe's values that flags replaced. Everything below the entry point takes it."""
+    config: RunConfig
+    recipe: Recipe
+    overrides: dict
+
+
+def settle(config):
+    """The one step from what was asked to what runs: check `config` as given,
+    fill the recipe's values where it left None, check what needs both."""
+    check_config(config)
+    recipe = recipe_of(config)
     given = {name: getattr(config, name) for name in OVERRIDABLE
              if getattr(config, name) is not None}
-    filled = {name: getattr(recipe, name) for name in OVERRIDABLE if name not in given}
-    return dataclasses.replace(config, **filled), given
+    config = dataclasses.replace(config, **{name: getattr(recipe, name)
+                                            for name in OVERRIDABLE if name not in given})
+    if recipe.whitening and config.model != 'fastnet':
+        raise UsageError(f"--recipe {recipe.name} whitens with fastnet's first layer, which "
+                         f"{config.model!r} lacks; drop --model, or add --without whitening")
+    return Settings(config, recipe, given)

@@ -68,7 +68,7 @@ class WeightAverage(Callback):
     update, so training itself continues from it.
     """
 
-    def __init__(self, net, mode, every=5, rho=0.95):
+    def __init__(self, net, mode, every, rho):
         self.mode, self.every, self.rho = mode, every, rho
         self.params = [d for p in net.collect_params().values() for d in p.list_data()]
         self.average = [d.copy() for d in self.params]

@@ -15,10 +15,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from ..book.ch13 import evaluate_accuracy_gpus, train_batch_ch13
+from ..book.ch13 import ch13_animator, evaluate_accuracy_gpus, train_batch_ch13
 from ..book.devices import split_batch
 from ..book.metrics import Accumulator, Timer
-from ..book.plotting import Animator
 from ..errors import RunError
 
 
@@ -157,8 +156,7 @@ class Curves(Callback):
     """The book's Animator, fed as ``train_ch13`` feeds it (5 points an epoch)."""
 
     def __init__(self, num_epochs):
-        self.animator = Animator(xlabel='epoch', xlim=[1, num_epochs], ylim=[0, 1],
-                                 legend=['train loss', 'train acc', 'test acc'])
+        self.animator = ch13_animator(num_epochs)
 
     def on_fit_start(self, num_epochs, num_batches, start):
         self.num_batches = num_batches

@@ -6,6 +6,8 @@ import sys
 
 from .._mxnet import mx
 from .._version import __version__
+from ..data.cifar import check_cifar_folder
+from ..data.download import ensure_cifar10
 from ..errors import UsageError
 
 RUN_FILES = ('metrics.json', 'checkpoint.npz')   # their presence means: a previous run
@@ -49,3 +51,14 @@ def command_line(argv=None):
     if os.path.basename(parent) == 'train' and name.endswith('.py'):
         head = f'python -m train.{name[:-3]}'  # run as `python -m train.X`
     return ' '.join([head] + [shlex.quote(a) for a in argv[1:]])
+
+
+def prepare_folders(config, overwrite):
+    """Check the data folder (or download the data), then make `out`: bad or
+    missing data must not leave files behind."""
+    if config.data is not None:
+        check_cifar_folder(config.data)
+    else:
+        ensure_cifar10()   # Gluon's location, as the book; fails before `out` exists
+    if config.out is not None:
+        prepare_out_dir(config.out, overwrite)

@@ -86,3 +86,9 @@ INGREDIENTS = {
 
 # The run settings a recipe sets, unless a flag gives them (RunConfig's fields).
 OVERRIDABLE = ('model', 'epochs', 'batch_size', 'lr', 'optimizer')
+
+
+def recipe_of(config):
+    """The recipe a run of `config` follows: ``RECIPES[config.recipe]`` with the
+    ingredients of ``config.without`` switched off."""
+    return RECIPES[config.recipe].without(*config.without)

@@ -35,7 +35,7 @@ class BatchAugmenter(nn.HybridBlock):
 
     def forward(self, x, *args):
         if hasattr(x, 'ndim'):  # symbols (inside a hybridized parent) pass
-            check_batch(self, x)
+            check_nchw_batch(self, x)
             self.set_channels(x.shape[1])
         return super().forward(x, *args)
 
@@ -48,6 +48,6 @@ class BatchAugmenter(nn.HybridBlock):
         return False
 
 
-def check_batch(block, x):
+def check_nchw_batch(block, x):
     if x.ndim != 4:
         raise ValueError(f"{type(block).__name__} expects an NCHW batch, got shape {x.shape}")

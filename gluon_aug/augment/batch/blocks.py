@@ -32,7 +32,7 @@ import numpy as onp
 
 from ..._mxnet import nn
 from ...augment.presets import CIFAR10_MEAN, CIFAR10_STD
-from .base import BatchAugmenter, check_batch, uniform
+from .base import BatchAugmenter, check_nchw_batch, uniform
 from .geometry import draw_boxes, image_size, offsets, remap
 
 __all__ = ['BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom',
@@ -249,7 +249,7 @@ class BatchPipeline(nn.HybridSequential):
 
     def forward(self, x, *args):
         if hasattr(x, 'ndim'):
-            check_batch(self, x)
+            check_nchw_batch(self, x)
             changed = [b.set_channels(x.shape[1]) for b in self._children.values()
                        if isinstance(b, BatchAugmenter)]
             if any(changed):
