@@ -33,7 +33,7 @@ def make_flip_crop():
 
 
 def make_flip_color():
-    """RandomFlipLeftRight + RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1) (hue last, see transforms.py)."""
+    """RandomFlipLeftRight + RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1) (hue last, see augment/transforms.py)."""
     return [T.RandomFlipLeftRight(),
             RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)]
 

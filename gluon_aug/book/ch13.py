@@ -5,7 +5,7 @@ signatures and printed lines. The few changes are marked ``# fix:`` (the
 book's quiet hazards, see README "Where the book's names live") or
 ``# departure:`` (a row of README's "Departures from the book"). What a long
 run needs beyond them (progress bar, resume, checkpoints, the NaN stop,
-per-epoch records) lives beside them in ``loop.py``, whose ``fit`` takes
+per-epoch records) lives beside them in ``run/loop.py``, whose ``fit`` takes
 each step with this ``train_batch_ch13``.
 """
 from .._mxnet import autograd, gluon, init

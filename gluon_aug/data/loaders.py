@@ -91,7 +91,7 @@ class ArrayLoader:
     spans work as for ``cifar_loader``). Training batches are then flipped
     (`flip`: ``'alternating'``, every other epoch per example; ``'random'``;
     or None) and translated by up to `translate` pixels with reflected
-    borders, in one gather (``batch_geometry.remap``); the translation and a
+    borders, in one gather (``augment.batch.geometry.remap``); the translation and a
     random flip come from the plan's per-example seeds, so a batch depends
     only on (seed, epoch, position). Yields (X, y) as a DataLoader does.
     """

@@ -2,7 +2,7 @@
 
 ``build_training`` initializes the net on the devices and returns a
 ``Training``: the loaders, the loss, the Trainer, how batches are split, what
-evaluation calls, and the recipe's callbacks (``recipes.py``: the book's recipe
+evaluation calls, and the recipe's callbacks (``run/recipes.py``: the book's recipe
 has none; the fast one a learning-rate schedule, weight averaging and
 test-time augmentation levels).
 """

@@ -20,7 +20,7 @@ previous one and the folder is flushed too, so a crash or power cut at any
 moment leaves the old or the new checkpoint, never half of one. Only the
 latest is kept (d2l ResNet-18 with Adam: ~135 MB). RNG state needs no saving:
 the loader's randomness is a function of (seed, epoch, position) (see
-sampling.py) and the training step draws none.
+data/sampling.py) and the training step draws none.
 """
 import io
 import json

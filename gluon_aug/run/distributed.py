@@ -148,7 +148,7 @@ def _exit_hard_at_exit():
     os._exit(2)
 
 
-def create_kvstore(kvstore, timeout=None, announce=True):
+def create_kvstore(kvstore, timeout=None):
     """Return what ``gluon.Trainer(kvstore=...)`` takes for `kvstore`.
 
     Names of local kvstores (and ``None``) are returned as they are; the
@@ -192,9 +192,8 @@ def create_kvstore(kvstore, timeout=None, announce=True):
     if 'error' in box:
         raise box['error']
     kv = box['kv']
-    if announce:
-        print(f"gluon_aug: joined {kv.type} as worker rank {kv.rank} of {kv.num_workers}",
-              file=sys.stderr, flush=True)
+    print(f"gluon_aug: joined {kv.type} as worker rank {kv.rank} of {kv.num_workers}",
+          file=sys.stderr, flush=True)
     return kv
 
 
@@ -209,7 +208,7 @@ def optimizer_rescale(kvstore):
     """Extra optimizer parameters so ``Trainer.step(local batch)`` averages over
     the global batch: ``{'rescale_grad': 1/num_workers}`` for a synchronous
     dist kvstore (whose server sums the workers' gradients), else ``{}``."""
-    rank, size = rank_and_size(kvstore)
+    size = rank_and_size(kvstore)[1]
     if size > 1 and 'async' not in kvstore.type:
         return {'rescale_grad': 1.0 / size}
     return {}
@@ -218,7 +217,6 @@ def optimizer_rescale(kvstore):
 def trainer_kwargs(kvstore):
     """Extra ``gluon.Trainer`` keywords for `kvstore`: ``update_on_kvstore=False``
     for a synchronous dist kvstore (see the module docstring), else none."""
-    rank, size = rank_and_size(kvstore)
     if is_distributed(kvstore) and not isinstance(kvstore, str) and 'async' not in kvstore.type:
         return {'update_on_kvstore': False}
     return {}
@@ -235,8 +233,7 @@ def worker_seed(seed, rank, num_workers):
 def broadcast_seed(kvstore, seed):
     """Return rank 0's `seed` on every worker (a dist kvstore keeps the value
     rank 0 initialises a key with)."""
-    rank, size = rank_and_size(kvstore)
-    if size <= 1:
+    if rank_and_size(kvstore)[1] <= 1:
         return seed
     halves = mx.nd.array([seed >> 16, seed & 0xFFFF], dtype='float32')  # exact below 2**24
     kvstore.init(_SEED_KEY, halves)

@@ -1,4 +1,4 @@
-"""The fast recipe's training ingredients, each one small piece (``recipes.py``).
+"""The fast recipe's training ingredients, each one small piece (``run/recipes.py``).
 
 - ``LabelSmoothingLoss``: cross-entropy against (1 - eps) one-hot + eps / K,
   per example (as ``SoftmaxCrossEntropyLoss``, so the book's step sums it);

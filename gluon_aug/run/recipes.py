@@ -18,9 +18,9 @@ tta             test-time augmentation: mirror, and 1 px shifts at the last epoc
 ==============  ==========================================================================
 
 Both recipes train through the same engine (``loop.fit`` and the book's
-``train_batch_ch13``); the pieces live in ``models.py`` (fastnet and its
+``train_batch_ch13``); the pieces live in ``models/fastnet.py`` (fastnet and its
 whitening), ``loaders.ArrayLoader`` (batched flip and translation) and
-``ingredients.py`` (loss, schedule, averaging, TTA).
+``run/ingredients.py`` (loss, schedule, averaging, TTA).
 """
 import dataclasses
 from dataclasses import dataclass

@@ -11,7 +11,7 @@ Why after ToTensor: the geometric ops interpolate and the color ops blend, so
 they want floats; the loader's only per-image work is the cheap uint8 -> float
 conversion, and Normalize runs after augmentation, as in the per-sample
 pipelines. Each block draws **independent parameters per sample** with one
-random tensor per batch and applies them deterministically (``batch_base``).
+random tensor per batch and applies them deterministically (``base``).
 Blocks work imperatively, hybridized, and on any context (the random numbers
 come from that context's generator).
 
@@ -24,8 +24,8 @@ clamped fractional coordinates give OpenCV's bilinear resize of a crop,
 ``INTER_LINEAR``, half-pixel centers). Zero fill stays exact through the
 composition.
 
-The kernels are in ``batch_geometry.py``, the base class in
-``batch_base.py``, colour jitter in ``batch_color.py``; ``batch_presets.py``
+The kernels are in ``geometry.py``, the base class in
+``base.py``, colour jitter in ``color.py``; ``presets.py``
 translates every preset of ``presets.PRESETS`` into a ``BatchPipeline``.
 """
 import numpy as onp

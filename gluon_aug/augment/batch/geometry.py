@@ -4,7 +4,7 @@ All work on NCHW float batches inside ``hybrid_forward`` (`F` is the
 namespace holding ``np``/``npx``) and avoid ops that are slow on MXNet's CPU
 backend (``np.where``, ``np.flip``, broadcasting matmuls, ``np.mean``): see
 docs/BENCHMARKS.md for what that buys. ``remap`` composes a chain of
-coordinate maps (``batch_aug.BatchIndexMap`` steps and at most one resized
+coordinate maps (``blocks.BatchIndexMap`` steps and at most one resized
 crop) into one gather or one separable resampling.
 """
 import math
