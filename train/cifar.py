@@ -20,10 +20,13 @@ import sys
 from train import cli
 
 PROG = 'python -m train.cifar'
+cli.library(PROG)   # the threads before MXNet loads; without MXNet one line, exit 2
+from gluon_aug import run_cifar  # noqa: E402
+from gluon_aug.augment.catalog import format_catalog  # noqa: E402
+from gluon_aug.run.config import add_arguments, config_from_args  # noqa: E402
 
 
 def get_args_parser(add_help=True):
-    from gluon_aug.run.config import add_arguments
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
     add_arguments(p)
     p.add_argument('--list-augs', action='store_true',
@@ -32,18 +35,13 @@ def get_args_parser(add_help=True):
     return p
 
 
-def run(args):
-    if args.list_augs:
-        from gluon_aug.augment.catalog import format_catalog
-        print(format_catalog())
-        return
-    from gluon_aug import run_cifar
-    from gluon_aug.run.config import config_from_args
-    run_cifar(config_from_args(args))
-
-
 def main(argv=None):
-    return cli.main(PROG, get_args_parser, run, argv)
+    args = get_args_parser().parse_args(argv)
+    if args.list_augs:
+        print(format_catalog())
+        return 0
+    return cli.call(PROG, run_cifar, config_from_args(args))
+
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -50,6 +50,13 @@ def import_library(prog):
     return gluon_aug
 
 
+def library(prog):
+    """gluon_aug for the entry point `prog`, imported after ``configure_threads()``
+    (every entry point does this first, before anything loads MXNet)."""
+    configure_threads()
+    return import_library(prog)
+
+
 def call(prog, fn, *args, **kwargs):
     """Run `fn`; bad input (UsageError) is one line and status 2, a run that
     cannot go on (RunError) one line and status 1; else `fn`'s status (an int)
@@ -62,13 +69,3 @@ def call(prog, fn, *args, **kwargs):
     except RunError as err:
         return fail(prog, err, status=1)
     return status if type(status) is int else 0
-
-
-def main(prog, get_args_parser, run, argv=None):
-    """The ``main`` of every entry point: threads before MXNet loads, the library
-    (or its install hint), the flags, then ``run(args)`` with ``call``'s exit
-    statuses. `run` imports what it calls from gluon_aug (after the threads are set)."""
-    configure_threads()
-    import_library(prog)
-    args = get_args_parser().parse_args(argv)
-    return call(prog, run, args)

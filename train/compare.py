@@ -13,11 +13,13 @@ import sys
 from train import cli
 
 PROG = 'python -m train.compare'
+cli.library(PROG)   # the threads before MXNet loads; without MXNet one line, exit 2
+from gluon_aug.augment.presets import PRESETS  # noqa: E402
+from gluon_aug.run.compare import compare_presets  # noqa: E402
+from gluon_aug.run.config import add_arguments, config_from_args  # noqa: E402
 
 
 def get_args_parser(add_help=True):
-    from gluon_aug.run.config import add_arguments
-    from gluon_aug.augment.presets import PRESETS
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
     p.add_argument('--augs', nargs='+', required=True, choices=list(PRESETS), metavar='NAME',
                    help=f"presets to compare, e.g. none flip ({', '.join(PRESETS)})")
@@ -28,14 +30,10 @@ def get_args_parser(add_help=True):
     return p
 
 
-def run(args):
-    from gluon_aug.run.compare import compare_presets
-    from gluon_aug.run.config import config_from_args
-    compare_presets(args.augs, config_from_args(args), print_table=True)
-
-
 def main(argv=None):
-    return cli.main(PROG, get_args_parser, run, argv)
+    args = get_args_parser().parse_args(argv)
+    return cli.call(PROG, compare_presets, args.augs, config_from_args(args), print_table=True)
+
 
 if __name__ == '__main__':
     sys.exit(main())

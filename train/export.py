@@ -12,6 +12,8 @@ import sys
 from train import cli
 
 PROG = 'python -m train.export'
+cli.library(PROG)   # the threads before MXNet loads; without MXNet one line, exit 2
+from gluon_aug import export_run  # noqa: E402
 
 
 def get_args_parser(add_help=True):
@@ -23,13 +25,9 @@ def get_args_parser(add_help=True):
     return p
 
 
-def run(args):
-    from gluon_aug import export_run
-    export_run(**vars(args))
-
-
 def main(argv=None):
-    return cli.main(PROG, get_args_parser, run, argv)
+    return cli.call(PROG, export_run, **vars(get_args_parser().parse_args(argv)))
+
 
 if __name__ == '__main__':
     sys.exit(main())

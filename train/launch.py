@@ -19,6 +19,8 @@ import sys
 from train import cli
 
 PROG = 'python -m train.launch'
+cli.library(PROG)   # the threads before MXNet loads; without MXNet one line, exit 2
+from gluon_aug.run.launcher import launch  # noqa: E402
 
 
 def get_args_parser():
@@ -42,14 +44,10 @@ def get_args_parser():
     return p
 
 
-def run(args):
-    from gluon_aug.run.launcher import launch
-    return launch(args.command, args.num_workers, args.num_servers, args.port,
-                  args.threads_per_worker, args.grace, prog=PROG)
-
-
 def main(argv=None):
-    return cli.main(PROG, get_args_parser, run, argv)
+    args = get_args_parser().parse_args(argv)
+    return cli.call(PROG, launch, args.command, args.num_workers, args.num_servers, args.port,
+                    args.threads_per_worker, args.grace, prog=PROG)
 
 
 if __name__ == '__main__':

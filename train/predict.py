@@ -15,6 +15,8 @@ import sys
 from train import cli
 
 PROG = 'python -m train.predict'
+cli.library(PROG)   # the threads before MXNet loads; without MXNet one line, exit 2
+from gluon_aug import predict_images  # noqa: E402
 
 
 def get_args_parser(add_help=True):
@@ -28,13 +30,9 @@ def get_args_parser(add_help=True):
     return p
 
 
-def run(args):
-    from gluon_aug import predict_images
-    predict_images(**vars(args))
-
-
 def main(argv=None):
-    return cli.main(PROG, get_args_parser, run, argv)
+    return cli.call(PROG, predict_images, **vars(get_args_parser().parse_args(argv)))
+
 
 if __name__ == '__main__':
     sys.exit(main())
