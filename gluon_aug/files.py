@@ -30,12 +30,18 @@ def write_failure(path, err, hint=''):
     return RunError(f"cannot write {path} ({reason}){hint}")
 
 
+def temp_name(path):
+    """Where `path` is written before it is renamed: a hidden file beside it with the
+    same extension (savefig picks the format from it), overwritten by the next try."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f'.tmp.{name}')
+
+
 @contextlib.contextmanager
 def atomic_path(path, hint=''):
     """Yield a temporary file name; when the block ends, the file written there
     replaces `path` durably. `hint` ends the error message (what to do next)."""
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f'.tmp{os.getpid()}.{name}')   # same extension: savefig's format
+    tmp = temp_name(path)
     try:
         yield tmp
         with open(tmp, 'rb+') as f:

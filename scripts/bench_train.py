@@ -37,7 +37,7 @@ def main(argv=None):
     from gluon_aug._mxnet import gluon, init, np
     from gluon_aug.augment.batch.presets import get_batch_preset
     from gluon_aug.augment.presets import eval_transform
-    from gluon_aug.run.build import batch_split
+    from gluon_aug.run.batch_step import BatchSplit as batch_split
     from gluon_aug.data.loaders import cifar_loader
     timeout = ga.RunConfig().loader_timeout
     devices = ga.parse_devices(args.devices)

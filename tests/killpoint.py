@@ -19,6 +19,7 @@ from train import cli  # noqa: E402
 
 cli.configure_threads()   # before MXNet loads, as train.cifar's main does
 
+from gluon_aug import files  # noqa: E402
 from gluon_aug.run import checkpoint, loop  # noqa: E402
 from train import cifar  # noqa: E402
 
@@ -58,7 +59,7 @@ def evaluate_then_die(fn, args, kwargs):
 
 def half_write_then_die(fn, args, kwargs):
     path, data = args
-    with open(f'{path}.tmp', 'wb') as f:
+    with open(files.temp_name(path), 'wb') as f:
         f.write(data[:len(data) // 2])
         f.flush()
         os.fsync(f.fileno())
@@ -85,11 +86,11 @@ class FullDisk:
 
 
 def write_on_a_full_disk(fn, args, kwargs):
-    checkpoint.open = lambda *a, **k: FullDisk(open(*a, **k))   # shadows the builtin
+    files.open = lambda *a, **k: FullDisk(open(*a, **k))   # shadows the builtin
     try:
         return fn(*args, **kwargs)
     finally:
-        del checkpoint.open
+        del files.open
 
 
 def main():

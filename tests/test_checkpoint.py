@@ -12,6 +12,7 @@ import sys
 import numpy as onp
 import pytest
 
+from gluon_aug import files
 from gluon_aug.run import checkpoint
 from gluon_aug._mxnet import autograd, gluon, init, mx, nn, np
 from gluon_aug.errors import RunError
@@ -85,8 +86,9 @@ def test_restored_optimizer_continues_bitwise(optimizer, hyper, num_devices, tmp
 
 
 def test_a_full_disk_keeps_the_previous_file_and_raises_run_error(tmp_path, monkeypatch):
-    path = str(tmp_path / 'checkpoint.npz')
-    checkpoint.atomic_write(path, b'old')
+    checkpoint.save_checkpoint(str(tmp_path), {'n': 1}, {})
+    path = tmp_path / checkpoint.FILENAME
+    old = path.read_bytes()
 
     class Full:
         def __init__(self, *a, **k):
@@ -100,10 +102,10 @@ def test_a_full_disk_keeps_the_previous_file_and_raises_run_error(tmp_path, monk
 
         def __exit__(self, *exc):
             self.f.close()
-    monkeypatch.setattr(checkpoint, 'open', Full, raising=False)
+    monkeypatch.setattr(files, 'open', Full, raising=False)
     with pytest.raises(RunError, match='the disk is full.*previous checkpoint, if any, is kept'):
-        checkpoint.atomic_write(path, b'new')
-    assert open(path, 'rb').read() == b'old' and os.listdir(tmp_path) == ['checkpoint.npz']
+        checkpoint.save_checkpoint(str(tmp_path), {'n': 2}, {})
+    assert path.read_bytes() == old and os.listdir(tmp_path) == [checkpoint.FILENAME]
 
 
 # -- refused checkpoints, through the command line --------------------------------------

@@ -145,3 +145,36 @@ def test_bad_resumes_are_refused_with_one_line(data, reference, tmp_path):
     (out / CHECKPOINT).write_bytes(saved[:1000])
     proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--resume', str(out))
     assert_one_line_error(proc, 'checkpoint.npz is corrupt')
+
+
+# --aug-backend batch: the draws happen in the training step, seeded per (seed, epoch,
+# step, device); flip-crop and erasing draw flips, shifts and boxes there
+BATCH = ['--aug', 'erasing', '--aug-backend', 'batch']
+
+
+@pytest.fixture(scope='module')
+def batch_reference(data, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('batchref') / 'run')
+    proc = run_module('train.cifar', '--data', data, '--out', out, '-j', '0', *RUN, *BATCH)
+    assert proc.returncode == 0, proc.stderr
+    return outcome(out)
+
+
+@pytest.mark.parametrize('layout', [['-j', '2'], ['-j', '2', '--thread-pool']],
+                         ids=['processes', 'threads'])
+def test_batch_backend_repeats_exactly_whatever_loads_the_batches(layout, data, batch_reference,
+                                                                 reference, tmp_path):
+    out = str(tmp_path / 'run')
+    proc = run_module('train.cifar', '--data', data, '--out', out, *layout, *RUN, *BATCH)
+    assert proc.returncode == 0, proc.stderr
+    assert outcome(out) == batch_reference
+    assert batch_reference[0] != reference[0][0]   # the batched draws did change the run
+
+
+def test_batch_backend_resumes_bitwise_after_a_kill(data, batch_reference, tmp_path):
+    out = str(tmp_path / 'run')
+    first = killed_at('batch:4', '--data', data, '-j', '0', *RUN, *BATCH, '--out', out)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, *BATCH, '--resume', out)
+    assert proc.returncode == 0, proc.stderr
+    assert outcome(out) == batch_reference

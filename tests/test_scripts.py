@@ -77,7 +77,7 @@ def test_preview_rows_hold_originals_then_per_sample_then_batched_twins():
     """Shapes and titles only; that the twins agree in distribution is test_batch_aug's."""
     import numpy as onp
     from gluon_aug._mxnet import np
-    from gluon_aug.book.gallery import preset_rows
+    from gluon_aug.augment.preview import preset_rows
     images = [np.array(onp.full((32, 32, 3), 10 * i, dtype=onp.uint8)) for i in range(3)]
     rows = preset_rows(images, 'flip-crop', draws=2, seed=0)
     assert [t for t, _ in rows] == ['original', 'per-sample 1', 'per-sample 2',

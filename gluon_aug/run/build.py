@@ -15,30 +15,22 @@ from ..book.devices import split_batch
 from ..data.loaders import ArrayLoader, cifar_loader
 from ..models.fastnet import init_whitening
 from ..models.zoo import reset_statistics
+from .batch_step import BatchSplit
 from .checkpoint import init_trainer
-from .distributed import optimizer_rescale, rank_and_size, trainer_kwargs
+from .distributed import optimizer_rescale, rank_and_size, trainer_kwargs, worker_seed
 from .ingredients import LabelSmoothingLoss, LRSchedule, TTA, TTALevels, WeightAverage
 
 
-def augmentations(config):
+def augmentations(config, seed):
     """(train transform, split_f, eval_split_f) of `config`; the test transform is
-    always ``eval_transform(config.normalize)`` (``run_test_loader``)."""
+    always ``eval_transform(config.normalize)`` (``run_test_loader``). `seed`
+    seeds the batched draws (``batch_step``)."""
     if config.aug_backend == 'sample':
         return get_preset(config.aug, config.normalize), split_batch, None
     # batch: the loader only converts; each device augments its shard in the step
     batch_aug = get_batch_preset(config.aug, config.normalize)
     batch_aug.hybridize(static_alloc=True, static_shape=True)
-    return eval_transform(False), batch_split(batch_aug), split_batch
-
-
-def batch_split(aug):
-    """A ``split_f(X, y, devices)`` that splits with ``split_batch``, then runs `aug`
-    on each shard on its device. For training only: evaluate with ``split_batch``
-    (``fit(..., eval_split_f=split_batch)``)."""
-    def split_and_augment(X, y, devices):
-        X_shards, y_shards = split_batch(X, y, devices)
-        return [aug(x) for x in X_shards], y_shards
-    return split_and_augment
+    return eval_transform(False), BatchSplit(batch_aug, seed), split_batch
 
 
 def shape_net(net, ctxs, workers):
@@ -85,7 +77,8 @@ def loaders(config, recipe, rank, workers):
                             limit=config.limit_train, shard=shard, flip=recipe.flip,
                             translate=recipe.translate),
                 run_test_loader(config, recipe), split_batch, None)
-    train_augs, split_f, eval_split_f = augmentations(config)
+    train_augs, split_f, eval_split_f = augmentations(config,
+                                                      worker_seed(config.seed, rank, workers))
     return (cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
                          shard=shard, **loading_of(config)),
             run_test_loader(config, recipe), split_f, eval_split_f)
@@ -137,6 +130,8 @@ def build_training(config, recipe, net, ctxs, kv):
                      LabelSmoothingLoss(recipe.smoothing) if recipe.smoothing
                      else gluon.loss.SoftmaxCrossEntropyLoss(),
                      trainer, split_f, eval_split_f)
+    if isinstance(split_f, BatchSplit):   # it learns each step's position
+        parts.callbacks.append(split_f)
     if recipe.schedule:
         parts.callbacks.append(LRSchedule(trainer, config.lr, recipe.schedule))
     if recipe.averaging:

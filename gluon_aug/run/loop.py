@@ -77,7 +77,7 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
     """Train from `start` (a ``Position``) to `num_epochs`; return the epoch records.
 
     `eval_split_f` splits the test batches (None: `split_f`, as the book does;
-    pass ``split_batch`` when `split_f` augments, see ``build.batch_split``).
+    pass ``split_batch`` when `split_f` augments, see ``batch_step.BatchSplit``).
     `eval_net` is what evaluation calls instead of `net` (e.g. a test-time
     augmentation wrapper around it, ``ingredients.TTA``).
     `history`: the records of the epochs before `start` (a resumed run), so

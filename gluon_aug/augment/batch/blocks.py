@@ -31,7 +31,7 @@ translates every preset of ``presets.PRESETS`` into a ``BatchPipeline``.
 import numpy as onp
 
 from ..._mxnet import nn
-from ...augment.presets import CIFAR10_MEAN, CIFAR10_STD
+from ..presets import CIFAR10_MEAN, CIFAR10_STD
 from .base import BatchAugmenter, check_nchw_batch, uniform
 from .geometry import draw_boxes, image_size, offsets, remap
 

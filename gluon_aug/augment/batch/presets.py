@@ -2,14 +2,14 @@
 
 ``get_batch_preset(name)`` builds the twin of preset `name` by translating
 that preset's own per-sample steps (``presets.PRESETS``) one by one
-(``to_batch``), so the parameters cannot drift; ``batch_split(aug)`` turns it
-into the ``split_f`` that ``train_batch_ch13`` calls: split the batch across
-the devices, then augment each shard on its device.
+(``to_batch``), so the parameters cannot drift. ``run.batch_step.BatchSplit``
+turns one into the ``split_f`` that ``train_batch_ch13`` calls: split the batch
+across the devices, then augment each shard on its device.
 """
 from ..._mxnet import gluon
-from ...augment.presets import PRESETS
-from ...augment.transforms import RandomColorJitter, RandomErasing, RandomPadCrop
 from ...errors import UsageError
+from ..presets import PRESETS
+from ..transforms import RandomColorJitter, RandomErasing, RandomPadCrop
 from .blocks import (BatchErasing, BatchFlipLeftRight, BatchFlipTopBottom, BatchNormalize,
                      BatchPadCrop, BatchPipeline, BatchResizedCrop)
 from .color import BatchColorJitter
