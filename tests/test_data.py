@@ -76,6 +76,22 @@ def test_label_outside_0_9_is_rejected_naming_file_and_record(cifar_dir):
         CIFAR10(path, train=False)
 
 
+@pytest.mark.parametrize('label, ok', [(9, True), (10, False), (255, False)])
+def test_the_label_check_sits_exactly_between_9_and_10(cifar_dir, label, ok):
+    """9 is the last valid class, 10 the first invalid one."""
+    path, _ = cifar_dir
+    bad = os.path.join(path, 'test_batch.bin')
+    raw = onp.fromfile(bad, dtype=onp.uint8).reshape(-1, 3073)
+    raw[3, 0] = label
+    raw.tofile(bad)
+    if ok:
+        assert CIFAR10(path, train=False)[3][1] == 9
+        check_cifar_folder(path)
+    else:
+        with pytest.raises(UsageError, match=rf'record 3 has label {label}'):
+            check_cifar_folder(path)
+
+
 def test_missing_test_file_and_empty_folder_are_clear_errors(cifar_dir, tmp_path):
     path, _ = cifar_dir
     os.remove(os.path.join(path, 'test_batch.bin'))

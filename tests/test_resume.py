@@ -178,3 +178,30 @@ def test_batch_backend_resumes_bitwise_after_a_kill(data, batch_reference, tmp_p
     proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, *BATCH, '--resume', out)
     assert proc.returncode == 0, proc.stderr
     assert outcome(out) == batch_reference
+
+
+# every setting marked `resume` (run/config.py), with a value other than the run's
+OTHER = {'recipe': 'fast', 'without': ('tta',), 'aug': 'none', 'aug_backend': 'batch',
+         'normalize': True, 'model': 'resnet18', 'optimizer': 'sgd', 'batch_size': 8,
+         'lr': 0.5, 'devices': 'cpu:3', 'kvstore': 'local', 'hybridize': False,
+         'limit_train': 7, 'limit_test': 7, 'seed': 6}
+
+
+def test_the_list_covers_every_setting_that_must_match():
+    from gluon_aug.run.config import config_fields
+    assert set(OTHER) == {f.name for f in config_fields('resume')}
+
+
+@pytest.mark.parametrize('field', sorted(OTHER))
+def test_a_resume_with_any_setting_changed_is_refused_naming_it(field):
+    import dataclasses
+    from gluon_aug import UsageError
+    from gluon_aug.run.cifar import check_resumable
+    from gluon_aug.run.config import RunConfig, settle
+    run = settle(RunConfig(seed=5, model='cifar_resnet20_v1', batch_size=16,
+                           devices='cpu:2', resume='runs/x')).config
+    state = {'info': {'config': dataclasses.asdict(run), 'data': {}}, 'epoch': 1}
+    check_resumable(state, run, {})   # the same settings continue
+    changed = dataclasses.replace(run, **{field: OTHER[field]})
+    with pytest.raises(UsageError, match=f"was trained with {field}=.*this run has {field}="):
+        check_resumable(state, changed, {})

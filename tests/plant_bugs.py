@@ -1,0 +1,55 @@
+"""Break the code on purpose, one bug at a time, and check that the tests see it.
+
+    python tests/plant_bugs.py            # every bug below, each against its tests
+
+For each entry: replace `old` by `new` in `path`, run the named test files
+(one process), restore the file. Prints CAUGHT when the tests fail, MISSED
+when they pass anyway (a hole in the tests). Not collected by pytest.
+"""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DRAWS, DATA = 'tests/test_draws.py', 'tests/test_data.py'
+BUGS = [
+ ('box stuck top-left (batched offsets)', 'gluon_aug/augment/batch/geometry.py',
+  "top = F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", "top = 0 * F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", [DRAWS]),
+ ('last position never drawn (batched offsets)', 'gluon_aug/augment/batch/geometry.py',
+  "left = F.np.floor(uniform(F, x, k=None) * (W.reshape(1, 1, 1, 1) - w + 1))", "left = F.np.floor(uniform(F, x, k=None) * (W.reshape(1, 1, 1, 1) - w))", [DRAWS]),
+ ('last shift never drawn (batched pad-crop)', 'gluon_aug/augment/batch/blocks.py',
+  "return tuple(F.np.floor(uniform(F, x, 0, n, k=None)) for _ in 'tl')", "return tuple(F.np.floor(uniform(F, x, 0, n - 1, k=None)) for _ in 'tl')", [DRAWS]),
+ ('last shift never drawn (per-sample pad-crop)', 'gluon_aug/augment/transforms.py',
+  "dy, dx = onp.random.randint(0, 2 * self.pad + 1, size=2) - self.pad", "dy, dx = onp.random.randint(0, 2 * self.pad, size=2) - self.pad", [DRAWS]),
+ ('per-sample erasing box at (0, 0)', 'gluon_aug/augment/transforms.py',
+  "return (onp.random.randint(0, h - eh + 1), onp.random.randint(0, w - ew + 1),", "return (0 * onp.random.randint(0, h - eh + 1), 0 * onp.random.randint(0, w - ew + 1),", [DRAWS]),
+ ('batched flip default p 0.4', 'gluon_aug/augment/batch/blocks.py',
+  "    def __init__(self, p=0.5, axis=3):", "    def __init__(self, p=0.4, axis=3):", [DRAWS]),
+ ('batched erasing rate 0.9 p', 'gluon_aug/augment/batch/blocks.py',
+  "erase = (uniform(F, x, k=None) < self.p).astype('float32') * fits", "erase = (uniform(F, x, k=None) < 0.9 * self.p).astype('float32') * fits", [DRAWS]),
+ ('per-sample erasing rate 0.9 p', 'gluon_aug/augment/transforms.py',
+  "if onp.random.rand() >= self.p:", "if onp.random.rand() >= 0.9 * self.p:", [DRAWS]),
+ ('label check loosened by one', 'gluon_aug/data/cifar.py',
+  "bad = onp.flatnonzero(raw[:, 0] > 9)", "bad = onp.flatnonzero(raw[:, 0] > 10)", [DATA]),
+ ('batch backend wired to a plain split', 'gluon_aug/run/build.py',
+  "return eval_transform(False), BatchSplit(batch_aug, seed), split_batch", "return eval_transform(False), split_batch, split_batch", [DRAWS]),
+ ('batched draws not seeded per step', 'gluon_aug/run/batch_step.py',
+  "            if self.seed is not None:", "            if False:",
+  ['tests/test_resume.py::test_batch_backend_repeats_exactly_whatever_loads_the_batches']),
+ ('resume does not compare the learning rate', 'gluon_aug/run/config.py',
+  "for f in config_fields('resume') for v in [values.get(f.name)]}",
+  "for f in config_fields('resume') for v in [values.get(f.name)] if f.name != 'lr'}",
+  ['tests/test_resume.py']),
+]
+for name, path, old, new, tests in BUGS:
+    path = os.path.join(ROOT, path)
+    src = open(path).read()
+    assert src.count(old) == 1, (name, src.count(old))
+    open(path, 'w').write(src.replace(old, new))
+    try:
+        r = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-x', '-n', '0', '-p',
+                            'no:cacheprovider', *tests], cwd=ROOT, capture_output=True, text=True)
+        last = r.stdout.strip().splitlines()[-1]
+        print(('CAUGHT ' if r.returncode else 'MISSED ') + name + ': ' + last, flush=True)
+    finally:
+        open(path, 'w').write(src)
