@@ -5,6 +5,9 @@ machines; never both (they provide the same `mxnet` module):
 
     pip install -e ".[cpu,test]"      # or ".[gpu,test]" on a GPU machine
     pip install -e ".[cpu,test,onnx]" # also ONNX export (python -m train.export)
+
+constraints.txt pins every package to the versions CI installed and tested:
+add `-c constraints.txt` to get exactly that set.
 """
 import re
 
@@ -20,7 +23,11 @@ setup(
     description="d2l.ai's Image Augmentation chapter (MXNet Gluon path) as an installable package",
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    python_requires='>=3.8',
+    # NumPy 1.23 (the last below 1.24, see install_requires) has wheels for
+    # CPython 3.8-3.11 only; on 3.12 and later pip would try to build it from
+    # source and fail at length. MXNet 1.9.1's wheels are py3-none, so NumPy
+    # decides. pip refuses other Pythons with one line instead.
+    python_requires='>=3.8,<3.12',
     packages=find_packages(include=['gluon_aug', 'gluon_aug.*', 'train', 'train.*']),
     install_requires=[
         # MXNet 1.9.1 uses np.bool and friends, removed in NumPy 1.24: `import

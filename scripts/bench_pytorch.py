@@ -175,7 +175,7 @@ def main(argv=None):
         torch_child(args.data, args.batches, args.batch_size, args.num_workers, args.epochs,
                     args.test, args.seed)
         return 0
-    for path, flag in ((args.data, '--data'), (args.torch_python, '--torch-python')):
+    for path, flag in ((args.torch_python, '--torch-python'), (args.data, '--data')):
         if not os.path.exists(path):
             return cli.fail(p.prog, f'{flag} {path!r} does not exist; pass {flag}')
     import benchlib
