@@ -29,7 +29,8 @@ def main(argv=None):
     n = min(32, len(images))
     samples = [images[i] for i in range(n)]
     axes = gluon_aug.show_images([x for x, _ in samples], 4, 8,
-                                 titles=[CLASSES[int(y)] for _, y in samples], scale=1.2)
+                                 titles=[CLASSES[int(y)] for _, y in samples],
+                                 scale=1.2)  # departure: the book has 0.8 and no titles
     for ax in axes:
         ax.title.set_fontsize(8)
     plt.subplots_adjust(hspace=0.4)

@@ -76,3 +76,25 @@ def test_compare_run_that_diverges_is_one_line_exit_1(tmp_path):
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and 'Traceback' not in proc.stderr, proc.stderr
     assert 'the training loss became nan' in lines[0]
+
+
+def test_compare_book_runs_each_arm_through_the_books_train_with_data_aug(tmp_path):
+    """Exercise 1 on the chapter's own path: every arm is run_book (imperative net,
+    the book's load_cifar10, train_ch13's printed lines), unseeded as the book."""
+    data = str(tmp_path / 'data')
+    make_cifar_folder(data, n_train=(32,), n_test=16)
+    out = tmp_path / 'cmp'
+    tiny = [a for a in TINY if a not in ('--seed', '1', '--no-progress')]
+    proc = run_module('train.compare', '--book', '--augs', 'none', 'flip', '--data', data,
+                      '--out', str(out), *tiny)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count('examples/sec on [cpu(0)]') == 2   # train_ch13's line, per arm
+    for arm in ('none', 'flip'):
+        config = read_json(out / arm / 'metrics.json')['config']
+        assert config['book'] and config['seed'] is None and config['aug'] == arm
+        assert not (out / arm / 'checkpoint.npz').exists()     # no default-mode machinery
+    assert "through the book's train_with_data_aug" in (out / 'compare.md').read_text()
+    # --book refuses what would change the book's path, before any training
+    proc = run_module('train.compare', '--book', '--augs', 'none', '--data', data,
+                      '--out', str(tmp_path / 'x'), *tiny, '--seed', '3')
+    assert_one_line_error(proc, '--book runs the chapter', '--seed')

@@ -27,6 +27,8 @@ CASES = [
     ({'lr': float('nan')}, '--lr must be a positive number'),
     ({'num_workers': -1}, '--num-workers must be 0 or more'),
     ({'loader_timeout': 0}, '--loader-timeout must be a positive number'),
+    ({'book': True, 'model': 'fastnet'}, 'fastnet initializes itself .* drop --model fastnet'),
+    ({'book': True, 'seed': 3}, "--book runs the chapter's code path.*drop --seed"),
 ]
 
 
@@ -79,3 +81,8 @@ def test_launcher_settings_are_checked(kwargs, message):
                threads_per_worker=None, grace=1.0)
     with pytest.raises(UsageError, match=message):
         check_job(**dict(job, **kwargs))
+
+
+def test_book_accepts_no_hybridize_which_changes_nothing_there():
+    """--book runs the net imperatively whatever --no-hybridize says."""
+    assert settle(RunConfig(book=True, hybridize=False)).config.hybridize is False

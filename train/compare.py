@@ -26,7 +26,7 @@ def get_args_parser(add_help=True):
     p.add_argument('--out', required=True, metavar='DIR',
                    help='folder for compare.md, compare.json, compare.png and one sub-folder '
                         'per preset')
-    add_arguments(p, skip=('aug', 'out', 'resume', 'book'))
+    add_arguments(p, skip=('aug', 'out', 'resume'))
     return p
 
 

@@ -1,9 +1,11 @@
 """The chapter's multi-device training code (d2l, sec_image_augmentation).
 
-These four functions are the book's, line for line, with the book's names,
-signatures and printed lines. The few changes are marked ``# fix:`` (the
+These functions are the book's, with the book's names, signatures, statements
+and printed lines. What they needed beyond the book is marked ``# fix:`` (the
 book's quiet hazards, see README "Where the book's names live") or
-``# departure:`` (a row of README's "Departures from the book"). What a long
+``# departure:`` (a row of README's "Departures from the book"):
+``train_with_data_aug`` is the longest, 7 lines in the book, here with the
+book's globals as keywords, a fresh init and ``load_cifar10``'s extra keywords. What a long
 run needs beyond them (progress bar, resume, checkpoints, the NaN stop,
 per-epoch records) lives beside them in ``run/loop.py``, whose ``fit`` takes
 each step with this ``train_batch_ch13``.

@@ -32,7 +32,7 @@ def try_gpu(i=0):
 
 def try_all_gpus():
     """Return all available GPUs, or [cpu()] if there is no GPU (d2l, sec_use_gpu)."""
-    devices = [npx.gpu(i) for i in range(num_gpus())]
+    devices = [npx.gpu(i) for i in range(num_gpus())]  # fix: num_gpus, CPU builds may raise
     return devices if devices else [npx.cpu()]
 
 
@@ -44,11 +44,12 @@ def split_batch(X, y, devices):
     batch smaller than the device count leaves some devices idle, which
     ``trainer.step(..., ignore_stale_grad=True)`` allows.
     """
-    if X.shape[0] != y.shape[0]:
+    if X.shape[0] != y.shape[0]:  # fix: a ValueError where the book asserts
         raise ValueError(f"split_batch: {X.shape[0]} examples but {y.shape[0]} labels")
+    # fix: even_split=False, the book's default (True) raises on an uneven batch
     X_shards = gluon.utils.split_and_load(X, devices, even_split=False)
     y_shards = gluon.utils.split_and_load(y, devices, even_split=False)
-    if X.shape[0] < len(devices):  # MXNet then returns empty shards: drop them
+    if X.shape[0] < len(devices):  # fix: MXNet then returns empty shards: drop them
         keep = [i for i, shard in enumerate(X_shards) if shard.shape[0]]
         X_shards, y_shards = [X_shards[i] for i in keep], [y_shards[i] for i in keep]
     return X_shards, y_shards

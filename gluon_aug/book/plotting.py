@@ -40,7 +40,7 @@ def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
     axes.set_ylabel(ylabel)
     axes.set_xscale(xscale)
     axes.set_yscale(yscale)
-    if xlim is not None and xlim[0] == xlim[1]:   # one epoch: show it whole, no warning
+    if xlim is not None and xlim[0] == xlim[1]:   # fix: one epoch, shown whole, no warning
         xlim = (xlim[0] - 1, xlim[1])
     axes.set_xlim(xlim)
     axes.set_ylim(ylim)
@@ -55,6 +55,7 @@ def _to_numpy(img):
 
 def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
     """Plot a list of images (d2l, sec_fashion_mnist); returns the axes."""
+    # departure: squeeze=False (a 1 x 1 grid works), _to_numpy, unused axes hidden
     figsize = (num_cols * scale, num_rows * scale)
     _, axes = plt.subplots(num_rows, num_cols, figsize=figsize, squeeze=False)
     axes = axes.flatten()
@@ -87,7 +88,7 @@ class Animator:
             self.axes = self.fig.subplots(nrows, ncols)
         if nrows * ncols == 1:
             self.axes = [self.axes, ]
-        self.xlim, self.ylim = xlim, ylim  # attributes, so a caller may widen them
+        self.xlim, self.ylim = xlim, ylim  # departure: attributes, so savefig may widen them
         self.config_axes = lambda: set_axes(
             self.axes[0], xlabel, ylabel, self.xlim, self.ylim, xscale, yscale, legend)
         self.X, self.Y, self.fmts = None, None, fmts
@@ -119,7 +120,7 @@ class Animator:
             self.axes[0].plot(x, y, fmt)
         self.config_axes()
 
-    def savefig(self, path, dpi=100, fit_y=False):
+    def savefig(self, path, dpi=100, fit_y=False):  # departure: ours, for headless runs
         """Draw every point added so far and save the figure (PNG by extension).
 
         `fit_y` raises the top of the y range to show every point (a loss

@@ -63,8 +63,9 @@ def plot_curves(runs, path):
 
 def compare_presets(augs, config=None, *, out=None, print_table=False):
     """Train one fresh net per preset in `augs` with `config` (a ``RunConfig``;
-    its `aug` is ignored); write the summary into `out` (default: config.out)
-    and return (rows, markdown table)."""
+    its `aug` is ignored; with `book`, each arm runs the chapter's code path, as
+    its exercise 1 asks); write the summary into `out` (default: config.out) and
+    return (rows, markdown table)."""
     config = config or RunConfig()
     out = config.out if out is None else out
     if out is None:
@@ -79,18 +80,21 @@ def compare_presets(augs, config=None, *, out=None, print_table=False):
         raise UsageError(f"--out {out!r} already holds a comparison (compare.json); pass "
                          "another folder, or --overwrite to replace it")
     prepare_out_dir(out, overwrite=True)
-    seed = draw_seed() if config.seed is None else config.seed
+    # --book: each arm is the book's train_with_data_aug, unseeded as the book is
+    seed = {} if config.book else {'seed': draw_seed() if config.seed is None else config.seed}
     start = time.perf_counter()
     runs = {}
     for name in augs:
-        runs[name] = run_cifar(config, aug=name, seed=seed, out=os.path.join(out, name))
+        runs[name] = run_cifar(config, aug=name, out=os.path.join(out, name), **seed)
     rows = [comparison_row(name, m) for name, m in runs.items()]
     config = dict(runs[augs[0]]['config'], aug=list(augs))
     command = runs[augs[0]]['run']['command']
     table = format_table(rows)
     md = ['# Augmentation comparison', '',
-          f"Each preset trained a freshly initialized net with the same seed, data and budget: "
-          f"{describe_config(config)}.", '',
+          ("Each preset trained a freshly initialized net through the book's "
+           "train_with_data_aug (--book, unseeded)" if config['book'] else
+           "Each preset trained a freshly initialized net with the same seed")
+          + f", data and budget: {describe_config(config)}.", '',
           'Accuracies are those of the last epoch; the gap is train accuracy minus test '
           'accuracy (a large gap means overfitting). examples/sec counts only the timed '
           'training steps, as the book does; wall time covers the whole run.', '',

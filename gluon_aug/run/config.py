@@ -85,7 +85,8 @@ class RunConfig:
                            resume=True, choices=KVSTORES)
     hybridize: bool = setting(True, "don't compile the net (hybridize with static_alloc and "
                               "static_shape); the book runs it imperatively",
-                              ('--no-hybridize',), resume=True, action='store_false')
+                              ('--no-hybridize',), resume=True, book=True,
+                              action='store_false')   # --book: imperative either way
     # -- the data
     # not `resume`: a checkpoint records the files' sizes and SHA-1, so a moved copy resumes
     data: str = setting(None, 'folder with data_batch_*.bin and test_batch.bin',
@@ -230,6 +231,10 @@ def check_config(config):
 
 def check_book(config):
     """``--book`` runs the chapter's code path: refuse any setting that would change it."""
+    if config.model == 'fastnet':
+        raise UsageError("--book initializes the net with Xavier, as the chapter does; "
+                         "fastnet initializes itself (identity convolutions, whitening) and "
+                         "would ignore it: drop --model fastnet, or drop --book")
     book = RECIPES['book']
     for f in config_fields():
         default = getattr(book, f.name) if f.name in OVERRIDABLE else f.default
