@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as onp
 import pytest
 
@@ -64,3 +66,67 @@ def test_bad_parameters_are_rejected():
         RandomErasing(p=2)
     with pytest.raises(ValueError, match='expects an HWC image'):
         RandomPadCrop()(np.zeros((2, 32, 32, 3)))
+
+
+# -- RandomColorJitter: Gluon's draws and computation, without the hue crash ------------
+
+def _gluon_steps(x, steps):
+    """What MXNet's fused random_color_jitter computes for a given order and given
+    factors: it calls AdjustBrightness/Contrast/Saturation/HueImpl in its drawn
+    order (src/operator/image/image_random-inl.h, RandomColorJitter), the same
+    functions Gluon's single-adjustment ops call, here at fixed factors."""
+    from gluon_aug._mxnet import npx
+    ops = (npx.image.random_brightness, npx.image.random_contrast,
+           npx.image.random_saturation, npx.image.random_hue)
+    for k, factor in steps:
+        x = ops[k](x, factor, factor)
+    return x
+
+
+def _photo_like(seed=0):
+    from gluon_aug._mxnet import np
+    return np.array(onp.random.RandomState(seed).randint(0, 256, (32, 32, 3)).astype('uint8'))
+
+
+@pytest.mark.parametrize('order', list(itertools.permutations(range(4))))
+def test_jitter_equals_gluons_computation_for_every_order_at_fixed_factors(order, monkeypatch):
+    from gluon_aug.augment.transforms import RandomColorJitter
+    factors = {0: 1.3, 1: 0.7, 2: 1.4, 3: 0.2}   # hue >= 0: the fused op is safe there
+    steps = [(k, factors[k]) for k in order]
+    jitter = RandomColorJitter(0.5, 0.5, 0.5, 0.5)
+    monkeypatch.setattr(jitter, 'draw', lambda: steps)
+    x = _photo_like()
+    onp.testing.assert_array_equal(jitter(x).asnumpy(), _gluon_steps(x, steps).asnumpy())
+
+
+@pytest.mark.parametrize('shift', [-0.45, -0.2, -0.01])
+def test_a_negative_hue_shift_is_the_same_rotation_one_turn_on(shift, monkeypatch):
+    """Where the fused op would compute (and can crash on) a negative hue, the
+    jitter turns by 1 + shift: equal, up to one level of rounding, to turning
+    by 2 + shift, another safe form of the same rotation."""
+    from gluon_aug.augment.transforms import RandomColorJitter
+    jitter = RandomColorJitter(0, 0, 0, 0.5)
+    monkeypatch.setattr(jitter, 'draw', lambda: [(3, shift)])
+    x = _photo_like(1)
+    ours = jitter(x).asnumpy().astype(int)
+    again = _gluon_steps(x, [(3, 2 + shift)]).asnumpy().astype(int)
+    assert abs(ours - again).max() <= 1 and (ours != again).mean() < 0.02
+    assert (ours != x.asnumpy()).mean() > 0.5   # it did turn
+
+
+def test_jitter_draws_every_order_uniformly_and_gluons_factor_ranges():
+    from scipy import stats
+    from gluon_aug import seed_everything
+    from gluon_aug.augment.transforms import RandomColorJitter
+    seed_everything(3)
+    jitter = RandomColorJitter(0.4, 0.3, 0.2, 0.1)
+    draws = [jitter.draw() for _ in range(4800)]
+    orders = [tuple(k for k, _ in d) for d in draws]
+    counts = [orders.count(p) for p in itertools.permutations(range(4))]
+    assert min(counts) > 0 and stats.chisquare(counts).pvalue > 1e-4
+    factors = {k: onp.array([f for d in draws for kk, f in d if kk == k]) for k in range(4)}
+    for k, (low, high) in enumerate([(0.6, 1.4), (0.7, 1.3), (0.8, 1.2), (-0.1, 0.1)]):
+        assert low <= factors[k].min() and factors[k].max() <= high
+        assert stats.kstest((factors[k] - low) / (high - low), 'uniform').pvalue > 1e-4
+    # a zero amount is skipped, as the fused op skips it
+    assert [k for k, _ in RandomColorJitter(0.5, 0, 0, 0).draw()] == [0]

@@ -57,7 +57,7 @@ def library(prog):
     return import_library(prog)
 
 
-def call(prog, fn, *args, **kwargs):
+def call(prog, fn, /, *args, **kwargs):
     """Run `fn`; bad input (UsageError) is one line and status 2, a run that
     cannot go on (RunError) one line and status 1; else `fn`'s status (an int)
     or 0."""

@@ -1,6 +1,6 @@
 """Per-sample transforms that MXNet 1.9's ``gluon.data.vision.transforms`` lacks or gets wrong.
 
-Both draw their random parameters from NumPy's global generator, which
+They draw their random parameters from NumPy's global generator, which
 ``seed_everything`` seeds (Gluon's own random transforms draw from MXNet's).
 
 ``RandomPadCrop`` (input HWC image, any dtype; output same shape and dtype):
@@ -15,10 +15,14 @@ whose shifted hue lands just below 0 makes its C++ ``HLS2RGBConvert`` index
 row 6 of a 6-row table and the process dies with SIGSEGV (apache/mxnet#18986,
 fixed only on master by #19516): about once per 1,500 random 224x224 images
 and once per ~35,000 CIFAR images. In a DataLoader worker the batch is lost
-and the loader waits for its timeout. This class runs brightness, contrast
-and saturation in the fused op (random order, as before) and the hue after
-them with ``RandomHue``, whose shift of 1 +- hue turns is the same rotation
-but never negative (``scripts/repro_jitter_hang.py``).
+and the loader waits for its timeout. This class draws what the fused op
+draws (a uniformly random order of the four adjustments, each factor
+1 + U(-x, x), the hue's U(-hue, hue) turns), from NumPy's generator, and
+applies each adjustment with MXNet's own single-adjustment op at that factor:
+exactly what the fused op computes for that order and those factors, except
+that a negative hue shift a is applied as 1 + a turns (``RandomHue``'s form,
+never negative): the same rotation, up to float rounding in the HLS
+conversion (``scripts/repro_jitter_hang.py``).
 
 ``RandomErasing`` (input CHW float tensor, after ToTensor; output same):
 with probability `p`, set one rectangle to `value`; its area is uniform in
@@ -30,7 +34,7 @@ import math
 import numpy as onp
 from mxnet.util import is_np_array
 
-from .._mxnet import gluon, nn, np
+from .._mxnet import gluon, mx, nn, np
 
 T = gluon.data.vision.transforms
 
@@ -104,14 +108,28 @@ class RandomErasing(nn.Block):
 
 
 class RandomColorJitter(T.RandomColorJitter):
-    """Gluon's RandomColorJitter (same arguments, ranges and generator) without MXNet
-    1.x's hue segfault: the hue, shifted by ``RandomHue``, always comes last."""
+    """Gluon's RandomColorJitter (same arguments, ranges, random order of the four
+    adjustments) without MXNet 1.x's hue segfault (module docstring)."""
 
-    def hybrid_forward(self, F, x):
-        brightness, contrast, saturation, hue = self._args
-        image = F.npx.image if is_np_array() else F.image   # as Gluon's own transforms
-        if brightness > 0 or contrast > 0 or saturation > 0:
-            x = image.random_color_jitter(x, brightness, contrast, saturation, 0)
-        if hue > 0:
-            x = image.random_hue(x, max(0, 1 - hue), 1 + hue)
+    def draw(self):
+        """[(adjustment index, factor)] in the order they apply: 0 brightness,
+        1 contrast, 2 saturation, 3 hue (as the fused op numbers them)."""
+        steps = []
+        for k in onp.random.permutation(4):
+            amount = self._args[k]
+            if amount > 0:
+                a = onp.random.uniform(-amount, amount)
+                steps.append((int(k), a if k == 3 else 1.0 + a))
+        return steps
+
+    def forward(self, x):
+        image = mx.npx.image if is_np_array() else mx.nd.image   # as Gluon's own transforms
+        for k, factor in self.draw():
+            if k == 3:   # a < 0 turns as 1 + a: the same rotation, never a negative hue
+                turns = factor if factor >= 0 else 1.0 + factor
+                x = image.random_hue(x, turns, turns)
+            else:
+                op = (image.random_brightness, image.random_contrast,
+                      image.random_saturation)[k]
+                x = op(x, factor, factor)
         return x
