@@ -53,8 +53,11 @@ def machine(load=True):
             info = f.read()
         found = re.search(r'model name\s*:\s*(.*)', info)
         model = found.group(1).strip() if found else model
-        vector = ('AVX-512' if 'avx512f' in info else 'AVX2, no AVX-512' if 'avx2' in info
-                  else 'no AVX2')
+        flags = set(re.findall(r'\b(avx512f|avx512_bf16|amx_bf16|avx2)\b', info))
+        vector = ('no AVX2' if not flags & {'avx2', 'avx512f'} else 'AVX2, no AVX-512'
+                  if 'avx512f' not in flags else 'AVX-512, ' + (
+                      'AVX512_BF16 and AMX' if 'amx_bf16' in flags else
+                      'AVX512_BF16, no AMX' if 'avx512_bf16' in flags else 'no BF16'))
     except OSError:
         pass
     line = (f"{model} ({vector}); {len(os.sched_getaffinity(0))} cores usable; "

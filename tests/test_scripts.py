@@ -2,6 +2,7 @@
 the benchmarks' inputs."""
 import json
 import os
+import sys
 
 import pytest
 
@@ -157,3 +158,48 @@ def test_time_to_accuracy_report_judges_targets_and_ablations(tmp_path):
     assert ('| fast recipe without tta | 0 | 2 | 0.700 | 200 | 100.0 | 200 | not reached | '
             '1.00 |') in text
     assert json.loads((tmp_path / 'report.json').read_text()) == results
+
+
+def _finished_book_run(folder, test_acc, sessions):
+    os.makedirs(folder)
+    epochs = [{'epoch': e, 'train_loss': 1.5 / e, 'train_acc': 0.5 + e / 40,
+               'test_acc': test_acc - 0.01 * (2 - e), 'examples_per_sec': 45.0}
+              for e in (1, 2)]
+    metrics = {'config': {'seed': 0, 'checkpoint_every': 20},
+               'run': {'command': 'python -m train.cifar --aug flip', 'devices': '[cpu(0)]',
+                       'omp_num_threads': '2'},
+               'versions': {'mxnet': '1.9.1'}, 'epochs': epochs,
+               'final': dict(epochs[-1], wall_seconds=9000.0)}
+    with open(os.path.join(folder, 'metrics.json'), 'w') as f:
+        json.dump(metrics, f)
+    if sessions is not None:
+        with open(os.path.join(folder, 'sessions.json'), 'w') as f:
+            json.dump(sessions, f)
+
+
+def test_reproduce_book_report_puts_the_run_beside_the_books_numbers(tmp_path):
+    scripts = os.path.join(os.path.dirname(__file__), '..', 'scripts')
+    sys.path.insert(0, scripts)   # the script imports its neighbour benchlib
+    try:
+        import reproduce_book
+    finally:
+        sys.path.remove(scripts)
+    session = {'started': '2026-12-02T07:54:10+00:00', 'machine': 'a CPU', 'from': None,
+               'command': 'python -m train.cifar ...', 'seconds': 3600.0, 'to': [1, 0]}
+    run = str(tmp_path / 'in')
+    _finished_book_run(run, 0.85, [session, dict(session, **{'from': [4, 100], 'seconds': 7200.0})])
+    text = reproduce_book.report(run, write=False)
+    assert '| this run (seed 0) | 0.750 | 0.550 | 0.850 | 45.0 on [cpu(0)] |' in text
+    assert '| the book (d2l-en 1.0.3, MXNet, 2 GPUs) | 0.175 | 0.940 | 0.848 |' in text
+    assert "this run's 0.850 is inside that range" in text
+    assert 'interrupted 1 time(s)' in text and 'from epoch 5, batch 100' in text
+    assert 'Wall time: 3.00 h' in text and '| 2 | 0.750 | 0.550 | 0.850 | 45.0 |' in text
+    out = str(tmp_path / 'out')
+    _finished_book_run(out, 0.80, [session])
+    text = reproduce_book.report(out, write=False)
+    assert "0.800 is outside it" in text and 'in one go' in text
+
+
+def test_reproduce_book_report_only_refuses_an_unfinished_run(tmp_path):
+    proc = run_script('scripts/reproduce_book.py', '--report-only', '--run', str(tmp_path))
+    assert_one_line_error(proc, 'holds no finished run')
