@@ -200,7 +200,7 @@ def test_a_full_disk_during_a_checkpoint_ends_with_one_line_and_keeps_the_last(d
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and 'Traceback' not in proc.stderr, proc.stderr
     assert 'the disk is full' in lines[0]
-    assert sorted(os.listdir(out)) == ['checkpoint.npz']     # no temporary file left
+    assert sorted(os.listdir(out)) == ['.lock', 'checkpoint.npz']   # no temporary file left
     state, _ = checkpoint.load_checkpoint(out)
     assert (state['epoch'], state['batch']) == (0, 2)       # the second write, intact
 

@@ -166,7 +166,7 @@ def test_book_mode_end_to_end_writes_metrics_and_curves_only(data_dir, tmp_path)
     assert re.fullmatch(r'loss \d+\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}', lines[-2])
     assert re.fullmatch(r'\d+\.\d examples/sec on \[cpu\(0\), cpu\(1\)\]', lines[-1])
     assert proc.stderr == ''                              # no progress bar
-    assert sorted(os.listdir(out)) == ['curves.png', 'metrics.json', 'model.params']   # no checkpoint
+    assert sorted(os.listdir(out)) == ['.lock', 'curves.png', 'metrics.json', 'model.params']
     metrics = read_json(out / 'metrics.json')
     assert metrics['config']['book'] and metrics['config']['seed'] is None
     assert [e['epoch'] for e in metrics['epochs']] == [1, 2]

@@ -170,7 +170,7 @@ def test_launch_two_workers_train_cifar_end_to_end(data_dir, tmp_path):
         assert any(f'joined dist_sync as worker rank {rank} of 2' in l for l in mine), lines
         assert any(l.endswith('examples/sec on [cpu(0)]') for l in mine), lines
         assert any(' test acc ' in l for l in mine), lines
-    assert sorted(os.listdir(out)) == ['checkpoint.npz', 'curves.png', 'metrics.json',
+    assert sorted(os.listdir(out)) == ['.lock', 'checkpoint.npz', 'curves.png', 'metrics.json',
                                        'model.params']   # rank 0 alone wrote
     metrics = json.loads((out / 'metrics.json').read_text())
     config, run = metrics['config'], metrics['run']

@@ -205,3 +205,55 @@ def test_a_resume_with_any_setting_changed_is_refused_naming_it(field):
     changed = dataclasses.replace(run, **{field: OTHER[field]})
     with pytest.raises(UsageError, match=f"was trained with {field}=.*this run has {field}="):
         check_resumable(state, changed, {})
+
+
+# -- one run per folder --------------------------------------------------------------------
+
+HOLD = '''
+import os, sys, time
+from gluon_aug.run.outputs import hold_run_folder
+with hold_run_folder(sys.argv[1]):
+    print('holding', flush=True)
+    time.sleep(120)
+'''
+
+
+def test_a_folder_in_use_is_refused_naming_the_holder_and_a_killed_holder_leaves_no_lock(
+        data, tmp_path):
+    out = tmp_path / 'run'
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, '-c', HOLD, str(out)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'holding'
+        for extra in ([], ['--book']):   # a second run in either mode
+            args = ['--data', data, '--out', str(out), '-j', '0', '--model',
+                    'cifar_resnet20_v1', '--epochs', '1', '--batch-size', '16',
+                    '--devices', 'cpu', '--no-progress'] + extra
+            proc = run_module('train.cifar', *args)
+            assert_one_line_error(proc, f'is in use by another run (pid {holder.pid})')
+        assert sorted(os.listdir(out)) == ['.lock']   # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    # the kernel dropped the dead holder's lock: the folder is free again
+    from gluon_aug.run.outputs import hold_run_folder
+    with hold_run_folder(str(out)):
+        assert (out / '.lock').read_text().strip() == str(os.getpid())
+
+
+def test_a_second_resume_of_a_running_folder_is_refused(data, tmp_path):
+    out = str(tmp_path / 'run')
+    proc = killed_at('batch:2', '--data', data, '--out', out, '-j', '0', *RUN)
+    assert proc.returncode == -signal.SIGKILL
+    holder = subprocess.Popen([sys.executable, '-c', HOLD, out], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'holding'
+        saved = open(os.path.join(out, CHECKPOINT), 'rb').read()
+        proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--resume', out)
+        assert_one_line_error(proc, 'is in use by another run')
+        assert open(os.path.join(out, CHECKPOINT), 'rb').read() == saved
+    finally:
+        holder.kill()
+        holder.wait()

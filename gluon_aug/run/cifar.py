@@ -28,7 +28,7 @@ from .config import resume_view, RunConfig, settle
 from .distributed import (broadcast_seed, create_kvstore, exit_promptly_on_error, rank_and_size,
                           worker_seed)
 from .loop import Curves, fit, Position, ProgressBar
-from .outputs import prepare_folders
+from .outputs import hold_run_folder, prepare_folders
 from .record import metrics_record, run_facts, write_outputs
 
 
@@ -51,7 +51,8 @@ def run_cifar(config=None, **overrides):
 
     kv = create_kvstore(config.kvstore)  # dist_*: joins the job, waiting for every worker
     rank, workers = rank_and_size(kv)
-    with exit_promptly_on_error(kv):   # from here on, an error must not hang the others
+    # from here on, an error must not hang the others; rank 0 holds the folder
+    with exit_promptly_on_error(kv), hold_run_folder(config.out if rank == 0 else None):
         if saved is not None and saved[0]['info']['workers'] != workers:
             raise UsageError(f"--resume {config.resume!r} was trained by "
                              f"{saved[0]['info']['workers']} workers, this job has {workers}; "
@@ -64,9 +65,9 @@ def run_cifar(config=None, **overrides):
         start = time.perf_counter()
         history, curves = train(settings, net, ctxs, kv, saved,
                                 {'workers': workers, 'data': fingerprint})
-    metrics = metrics_record(settings, facts, history, time.perf_counter() - start)
-    if config.out is not None and rank == 0:
-        write_outputs(config.out, metrics, curves.animator, net)
+        metrics = metrics_record(settings, facts, history, time.perf_counter() - start)
+        if config.out is not None and rank == 0:
+            write_outputs(config.out, metrics, curves.animator, net)
     curves.animator.close()
     return metrics
 

@@ -1,4 +1,6 @@
-"""A run's folder (``--out``): refuse to overwrite, write files atomically, record provenance."""
+"""A run's folder (``--out``): refuse to overwrite, hold it while running, record provenance."""
+import contextlib
+import fcntl
 import os
 import platform
 import shlex
@@ -11,6 +13,7 @@ from ..data.download import ensure_cifar10
 from ..errors import UsageError
 
 RUN_FILES = ('metrics.json', 'checkpoint.npz')   # their presence means: a previous run
+LOCK = '.lock'   # held by the run that writes the folder
 
 
 def library_versions():
@@ -62,3 +65,27 @@ def prepare_folders(config, overwrite):
         ensure_cifar10()   # Gluon's location, as the book; fails before `out` exists
     if config.out is not None:
         prepare_out_dir(config.out, overwrite)
+
+
+@contextlib.contextmanager
+def hold_run_folder(out):
+    """Hold `out` for the whole run: an exclusive ``fcntl.flock`` on out/.lock, which
+    the kernel drops when the process ends however it ends, so a killed run leaves
+    no stale lock. A second run or resume of the folder gets UsageError naming the
+    holder's pid. None: nothing to hold."""
+    if out is None:
+        yield
+        return
+    fd = os.open(os.path.join(out, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 20, 0).decode(errors='replace').strip() or 'unknown'
+            raise UsageError(f"--out {out!r} is in use by another run (pid {holder}); wait "
+                             "for it to end, or pass another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        yield
+    finally:
+        os.close(fd)
