@@ -47,7 +47,7 @@ def where_it_stood(run):
     path = os.path.join(run, 'checkpoint.npz')
     if not os.path.exists(path):
         return None
-    from gluon_aug.run.checkpoint import load_checkpoint
+    from gluon_aug.run.checkpoint_file import load_checkpoint
     state = load_checkpoint(run)[0]
     return [state['epoch'], state['batch']]
 

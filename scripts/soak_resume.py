@@ -57,7 +57,7 @@ def child(phase_file, argv):
     def mark(phase):
         os.pwrite(fd, phase.ljust(12).encode(), 0)
     mark('startup')
-    from gluon_aug.run import checkpoint, loop
+    from gluon_aug.run import checkpoint_file, loop
     from train import cifar
 
     def marked(fn, phase, after):
@@ -70,7 +70,7 @@ def child(phase_file, argv):
         return wrapped
     loop.train_batch_ch13 = marked(loop.train_batch_ch13, 'batch', 'batch')
     loop.evaluate_accuracy_gpus = marked(loop.evaluate_accuracy_gpus, 'eval', 'finishing')
-    checkpoint.atomic_write = marked(checkpoint.atomic_write, 'checkpoint', 'batch')
+    checkpoint_file.atomic_write = marked(checkpoint_file.atomic_write, 'checkpoint', 'batch')
     return cifar.main(argv)
 
 

@@ -20,7 +20,7 @@ from train import cli  # noqa: E402
 cli.configure_threads()   # before MXNet loads, as train.cifar's main does
 
 from gluon_aug import files  # noqa: E402
-from gluon_aug.run import checkpoint, loop  # noqa: E402
+from gluon_aug.run import checkpoint_file, loop  # noqa: E402
 from train import cifar  # noqa: E402
 
 
@@ -102,9 +102,9 @@ def main():
         loop.evaluate_accuracy_gpus = counting(loop.evaluate_accuracy_gpus, nth,
                                                evaluate_then_die)
     elif point == 'checkpoint':
-        checkpoint.atomic_write = counting(checkpoint.atomic_write, nth, half_write_then_die)
+        checkpoint_file.atomic_write = counting(checkpoint_file.atomic_write, nth, half_write_then_die)
     elif point == 'enospc':
-        checkpoint.atomic_write = counting(checkpoint.atomic_write, nth, write_on_a_full_disk)
+        checkpoint_file.atomic_write = counting(checkpoint_file.atomic_write, nth, write_on_a_full_disk)
     else:
         sys.exit(f'unknown kill point {point!r}: batch, eval, checkpoint or enospc')
     sys.argv = ['train/cifar.py'] + sys.argv[2:]

@@ -1,19 +1,22 @@
 """The checkpoint: an exact round trip of the optimizer, no code run when loading, and
 one line for every checkpoint, disk or data problem."""
 import errno
+import io
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 
 import numpy as onp
 import pytest
 
 from gluon_aug import files
-from gluon_aug.run import checkpoint
+from gluon_aug.run import checkpoint, checkpoint_file
 from gluon_aug._mxnet import autograd, gluon, init, mx, nn, np
 from gluon_aug.errors import RunError
 from gluon_aug.run.loop import Position
@@ -64,7 +67,8 @@ def test_restored_optimizer_continues_bitwise(optimizer, hyper, num_devices, tmp
     net(np.zeros((2, 5), ctx=devices[0]))
     trainer = gluon.Trainer(net.collect_params(), optimizer, dict(hyper))
     _steps(net, trainer, devices, batches[:3])
-    saver = checkpoint.Checkpointer(str(tmp_path), net, trainer, {'run': 'test'})
+    info = {'config': {'run': 'test'}, 'workers': 1, 'data': {}}
+    saver = checkpoint.Checkpointer(str(tmp_path), net, trainer, info)
     saver.save(Position(0, 3, [1.0, 2.0, 3.0, 4.0]))
     _steps(net, trainer, devices, batches[3:])
     want = [d.asnumpy() for p in net.collect_params().values() for d in p.list_data()]
@@ -75,9 +79,9 @@ def test_restored_optimizer_continues_bitwise(optimizer, hyper, num_devices, tmp
     again = _net(devices, names=('z_', 'a_'))
     again(np.zeros((2, 5), ctx=devices[0]))
     trainer2 = gluon.Trainer(again.collect_params(), optimizer, dict(hyper))
-    state, arrays = checkpoint.load_checkpoint(str(tmp_path))
+    state, arrays = checkpoint_file.load_checkpoint(str(tmp_path))
     position = checkpoint.Checkpointer(str(tmp_path), again, trainer2, {}).restore(state, arrays)
-    assert position == Position(0, 3, [1.0, 2.0, 3.0, 4.0]) and state['info'] == {'run': 'test'}
+    assert position == Position(0, 3, [1.0, 2.0, 3.0, 4.0]) and state['info'] == info
     _steps(again, trainer2, devices, batches[3:])
     got = [d.asnumpy() for p in again.collect_params().values() for d in p.list_data()]
     assert len(got) == len(want)
@@ -86,8 +90,8 @@ def test_restored_optimizer_continues_bitwise(optimizer, hyper, num_devices, tmp
 
 
 def test_a_full_disk_keeps_the_previous_file_and_raises_run_error(tmp_path, monkeypatch):
-    checkpoint.save_checkpoint(str(tmp_path), {'n': 1}, {})
-    path = tmp_path / checkpoint.FILENAME
+    checkpoint_file.save_checkpoint(str(tmp_path), {'n': 1}, {})
+    path = tmp_path / checkpoint_file.FILENAME
     old = path.read_bytes()
 
     class Full:
@@ -104,8 +108,8 @@ def test_a_full_disk_keeps_the_previous_file_and_raises_run_error(tmp_path, monk
             self.f.close()
     monkeypatch.setattr(files, 'open', Full, raising=False)
     with pytest.raises(RunError, match='the disk is full.*previous checkpoint, if any, is kept'):
-        checkpoint.save_checkpoint(str(tmp_path), {'n': 2}, {})
-    assert path.read_bytes() == old and os.listdir(tmp_path) == [checkpoint.FILENAME]
+        checkpoint_file.save_checkpoint(str(tmp_path), {'n': 2}, {})
+    assert path.read_bytes() == old and os.listdir(tmp_path) == [checkpoint_file.FILENAME]
 
 
 # -- refused checkpoints, through the command line --------------------------------------
@@ -201,7 +205,7 @@ def test_a_full_disk_during_a_checkpoint_ends_with_one_line_and_keeps_the_last(d
     assert len(lines) == 1 and 'Traceback' not in proc.stderr, proc.stderr
     assert 'the disk is full' in lines[0]
     assert sorted(os.listdir(out)) == ['.lock', 'checkpoint.npz']   # no temporary file left
-    state, _ = checkpoint.load_checkpoint(out)
+    state, _ = checkpoint_file.load_checkpoint(out)
     assert (state['epoch'], state['batch']) == (0, 2)       # the second write, intact
 
 
@@ -244,3 +248,79 @@ def test_a_failed_download_leaves_no_out_folder(tmp_path):
                            'MXNET_GLUON_REPO': f'http://127.0.0.1:{port}/'}, timeout=200)
     assert_one_line_error(proc, 'could not be downloaded', '--data DIR')
     assert not out.exists()
+
+
+# -- bounded reading: nothing is allocated or decoded before it is checked --------------
+
+def _rewrite(path, arrays, state=None, compression=zipfile.ZIP_STORED, extra=None):
+    """Write a checkpoint archive by hand: `arrays`, `state` (JSON), `extra` raw members."""
+    with zipfile.ZipFile(path, 'w', compression=compression) as z:
+        members = dict(arrays)
+        if state is not None:
+            members['state'] = onp.frombuffer(json.dumps(state).encode(), dtype=onp.uint8)
+        for name, value in members.items():
+            buf = io.BytesIO()
+            onp.lib.format.write_array(buf, onp.asarray(value), allow_pickle=False)
+            z.writestr(name + '.npy', buf.getvalue())
+        for name, blob in (extra or {}).items():
+            z.writestr(name, blob)
+
+
+def _saved(interrupted):
+    with onp.load(os.path.join(interrupted, 'checkpoint.npz')) as z:
+        arrays = {k: z[k] for k in z.files}
+    return json.loads(arrays.pop('state').tobytes()), arrays
+
+
+def _huge_header(shape):
+    """An .npy member whose header claims `shape` float32 but holds 16 bytes."""
+    buf = io.BytesIO()
+    onp.lib.format.write_array_header_1_0(buf, {'descr': '<f4', 'fortran_order': False,
+                                                'shape': shape})
+    return buf.getvalue() + b'\0' * 16
+
+
+@pytest.mark.parametrize('how, needle', [
+    ('deflated', "compressed; checkpoints store their arrays as they are"),
+    ('huge-header', "declaring (1000000000000,) float32"),
+    ('unexpected', "holds 'notes.txt', which no checkpoint holds"),
+    ('epoch-string', "bad 'epoch' field"),
+    ('batch-nan', "bad 'sums' field"),
+    ('info-null', "bad 'info' field"),
+    ('nested', 'RecursionError'),
+])
+def test_hostile_checkpoints_are_refused_before_they_are_read(how, needle, interrupted,
+                                                              tmp_path):
+    from gluon_aug.errors import UsageError
+    state, arrays = _saved(interrupted)
+    out = tmp_path / 'run'
+    out.mkdir()
+    path = str(out / checkpoint_file.FILENAME)
+    if how == 'deflated':   # a small file that would inflate in memory
+        _rewrite(path, arrays, state, compression=zipfile.ZIP_DEFLATED)
+    elif how == 'huge-header':
+        arrays.pop('param/0/0')
+        _rewrite(path, arrays, state, extra={'param/0/0.npy': _huge_header((10 ** 12,))})
+    elif how == 'unexpected':
+        _rewrite(path, arrays, state, extra={'notes.txt': b'hello'})
+    elif how == 'nested':
+        blob = ('[' * 100000 + ']' * 100000).encode()
+        _rewrite(path, arrays, extra={'state.npy': _npy(onp.frombuffer(blob, onp.uint8))})
+    else:
+        state = dict(state, **{'epoch-string': {'epoch': '1'},
+                               'batch-nan': {'sums': [float('nan'), 1.0, 2.0, 3.0]},
+                               'info-null': {'info': None}}[how])
+        _rewrite(path, arrays, state)
+    with pytest.raises(UsageError, match=re.escape(needle)):
+        checkpoint_file.load_checkpoint(str(out))
+
+
+def _npy(array):
+    buf = io.BytesIO()
+    onp.lib.format.write_array(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def test_a_checkpoint_written_by_this_version_passes_the_checks(interrupted):
+    state, arrays = checkpoint_file.load_checkpoint(interrupted)
+    assert state['version'] == checkpoint_file.VERSION and any(k.startswith('opt/') for k in arrays)

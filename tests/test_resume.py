@@ -257,3 +257,25 @@ def test_a_second_resume_of_a_running_folder_is_refused(data, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_checkpoints_hyperparameters_decide_nothing_on_resume(data, reference, tmp_path):
+    """An edited optimizer state (learning rate 1e6, momentum 0.99) is ignored: the
+    run's configuration sets the hyperparameters, and the resumed run ends bitwise
+    as the uninterrupted one, as metrics.json says it ran."""
+    import json
+    import numpy as onp
+    out = str(tmp_path / 'run')
+    proc = killed_at('batch:4', '--data', data, '--out', out, '-j', '0', *RUN)
+    assert proc.returncode == -signal.SIGKILL
+    path = os.path.join(out, CHECKPOINT)
+    with onp.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    state = json.loads(arrays.pop('state').tobytes())
+    state['trainer']['scalars'].update(lr=1e6, beta1=0.2, wd=5.0)
+    arrays['state'] = onp.frombuffer(json.dumps(state).encode(), dtype=onp.uint8)
+    onp.savez(path, **arrays)
+    proc = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--resume', out)
+    assert proc.returncode == 0, proc.stderr
+    assert outcome(out) == reference[0]
+    assert read_json(os.path.join(out, 'metrics.json'))['config']['lr'] == 0.001

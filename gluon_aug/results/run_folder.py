@@ -27,8 +27,9 @@ from ..book.devices import num_gpus
 from ..data.cifar import CLASSES
 from ..errors import UsageError
 from ..models.zoo import get_model
-from ..run.checkpoint import FILENAME as CHECKPOINT
-from ..run.checkpoint import load_net_arrays, read_checkpoint
+from ..run.checkpoint import load_net_arrays
+from ..run.checkpoint_file import FILENAME as CHECKPOINT
+from ..run.checkpoint_file import read_checkpoint
 from ..run.config import config_fields, RunConfig
 from ..run.recipes import recipe_of
 

@@ -15,28 +15,22 @@
   sizes and SHA-1, the optimizer's update counts and scalar hyperparameters,
   and the JSON part of the stateful parts.
 
-It is written in one piece to a temporary file, flushed, renamed over the
-previous one and the folder is flushed too, so a crash or power cut at any
-moment leaves the old or the new checkpoint, never half of one. Only the
-latest is kept (d2l ResNet-18 with Adam: ~135 MB). RNG state needs no saving:
+Writing and reading the file is ``checkpoint_file``'s. Restoring takes only
+state from it (arrays, positions, update counts): the hyperparameters (learning
+rate, momentum, ...) are the run's configuration's. Only the latest is kept
+(d2l ResNet-18 with Adam: ~135 MB). RNG state needs no saving:
 the loader's randomness is a function of (seed, epoch, position) (see
 data/sampling.py) and the training step draws none.
 """
-import io
-import json
-import os
-import zipfile
-
-import numpy as onp
-
 from .._mxnet import mx
 from ..errors import UsageError
-from ..files import atomic_write
+from .checkpoint_file import save_checkpoint
 from .loop import Callback, Position
 
-FILENAME = 'checkpoint.npz'
-VERSION = 2
 _SCALARS = (bool, int, float, str, type(None))
+# the optimizer's scalars that are state; the others are hyperparameters, which
+# the run's configuration sets (a checkpoint's are never trusted)
+STATE_SCALARS = ('num_update', 'begin_num_update')
 
 
 # -- arrays of the net and the optimizer ------------------------------------------------
@@ -158,62 +152,11 @@ def load_trainer_state(trainer, net, meta, arrays):
     for upd, trees in zip(targets, meta['states']):
         upd.states = {index[int(j)]: _unflatten(t, arrays) for j, t in trees.items()}
         upd.states_synced = dict.fromkeys(upd.states, False)
-    for k, v in meta['scalars'].items():
-        setattr(opt, k, v)
+    for k in STATE_SCALARS:
+        setattr(opt, k, meta['scalars'][k])
     opt._all_index_update_counts = {int(dev): {index[int(j)]: n for j, n in counts.items()}
                                     for dev, counts in meta['counts'].items()}
     opt._index_update_count = opt._all_index_update_counts.setdefault(0, {})
-
-
-# -- the file ---------------------------------------------------------------------------
-
-def save_checkpoint(out, state, arrays):
-    """Write `state` (JSON-able dict) and `arrays` (name -> NumPy array) to out/FILENAME."""
-    blob = json.dumps(dict(state, version=VERSION)).encode('utf-8')
-    buf = io.BytesIO()
-    onp.savez(buf, state=onp.frombuffer(blob, dtype=onp.uint8), **arrays)
-    atomic_write(os.path.join(out, FILENAME), buf.getvalue(),
-                 hint='; the previous checkpoint, if any, is kept: free space or pass '
-                      'another --out, then --resume')
-
-
-class FormatVersionError(ValueError):
-    """A checkpoint written by a gluon_aug with another checkpoint format."""
-
-
-def read_checkpoint(path):
-    """(state, arrays) of the checkpoint file `path`. Raises ``FormatVersionError``
-    for another format version, ``ValueError`` saying why for a file that is
-    unreadable, corrupt or not a gluon_aug checkpoint."""
-    try:
-        with onp.load(path, allow_pickle=False) as saved:
-            arrays = {k: saved[k] for k in saved.files}
-        state = json.loads(arrays.pop('state').tobytes().decode('utf-8'))
-        if not isinstance(state, dict) or 'version' not in state:
-            raise ValueError('no format version')
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"is corrupt or not a gluon_aug checkpoint ({type(err).__name__}: "
-                         f"{err})") from None
-    if state['version'] != VERSION:
-        raise FormatVersionError(f"has format version {state['version']!r}, this gluon_aug "
-                                 f"reads version {VERSION}")
-    return state, arrays
-
-
-def load_checkpoint(out):
-    """(state, arrays) of out/FILENAME; UsageError if it is missing, corrupt or foreign."""
-    path = os.path.join(out, FILENAME)
-    if not os.path.isfile(path):
-        raise UsageError(f"--resume {out!r} holds no checkpoint ({FILENAME}); start the run "
-                         "without --resume, or pass the --out folder of a run that saved one")
-    try:
-        return read_checkpoint(path)
-    except FormatVersionError as err:
-        raise UsageError(f"checkpoint {path} {err}; resume with the version that wrote it, "
-                         "or start again without --resume") from None
-    except ValueError as err:
-        raise UsageError(f"checkpoint {path} {err}; delete it and start again without "
-                         "--resume") from None
 
 
 class Checkpointer(Callback):

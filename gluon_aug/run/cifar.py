@@ -23,7 +23,8 @@ from ..models.zoo import get_model
 from ..seeding import draw_seed, seed_everything
 from .book_mode import run_book
 from .build import build_training
-from .checkpoint import Checkpointer, load_checkpoint
+from .checkpoint import Checkpointer
+from .checkpoint_file import load_checkpoint
 from .config import resume_view, RunConfig, settle
 from .distributed import (broadcast_seed, create_kvstore, exit_promptly_on_error, rank_and_size,
                           worker_seed)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..augment.presets import PRESETS
 from ..errors import UsageError
 from .distributed import check_kvstore, KVSTORES
-from .recipes import INGREDIENTS, OVERRIDABLE, RECIPES, Recipe, recipe_of
+from .recipes import INGREDIENTS, OVERRIDABLE, Recipe, recipe_of, RECIPES
 
 
 def recipes_value(name):
