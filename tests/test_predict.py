@@ -33,9 +33,9 @@ def test_a_32x32_png_is_read_unchanged_and_any_size_becomes_32x32(tmp_path):
         assert img.shape == (32, 32, 3) and img.dtype == onp.uint8, name
 
 
-def test_the_shorter_side_is_resized_and_the_centre_kept(tmp_path):
-    """A 64x128 image whose middle half is white and sides black: resized to 32x64,
-    the centred 32x32 square is all white."""
+def test_the_centre_is_kept(tmp_path):
+    """A 64x128 image whose middle half is white and sides black: its centred
+    64x64 square, resized to 32x32, is all white."""
     img = onp.zeros((64, 128, 3), onp.uint8)
     img[:, 32:96] = 255
     out = read_as_cifar_image(_save(tmp_path / 'band.png', img))
@@ -104,3 +104,49 @@ def test_help_says_what_images_work_and_a_bad_file_is_one_line(run_cpu1, tmp_pat
     proc = run_module('train.predict', run_cpu1, good, str(notes))
     assert_one_line_error(proc, 'notes.jpg', 'is not a JPEG or PNG image')
     assert proc.stdout == ''   # every image is read before anything is printed
+
+
+def test_the_centred_square_is_cut_before_resizing_so_extreme_shapes_stay_cheap(tmp_path):
+    """1 x 500000: the centred 1 x 1 square, resized: every pixel is that pixel."""
+    img = onp.zeros((1, 500000, 3), onp.uint8)
+    img[0, (500000 - 1) // 2] = (10, 200, 30)
+    out = read_as_cifar_image(_save(tmp_path / 'line.png', img))
+    assert out.shape == (32, 32, 3) and (out == (10, 200, 30)).all()
+
+
+def test_a_16_bit_grey_png_is_scaled_not_clipped(tmp_path):
+    from PIL import Image
+    rng = onp.random.RandomState(1)
+    eight = rng.randint(0, 256, (32, 32)).astype(onp.uint8)
+    wide = eight.astype(onp.uint16) * 257            # the same picture in 16 bits
+    path = str(tmp_path / 'wide.png')
+    Image.fromarray(wide).save(path)
+    assert Image.open(path).mode.startswith('I')     # Pillow reads it as 16-bit
+    out = read_as_cifar_image(path)
+    assert onp.array_equal(out[..., 0], eight) and onp.array_equal(out[..., 2], eight)
+
+
+@pytest.mark.parametrize('kind', ['dev-zero', 'fifo', 'folder', 'too-big'])
+def test_only_regular_files_of_bounded_size_are_read(kind, tmp_path, monkeypatch):
+    import gluon_aug.results.predict as predict_module
+    path = tmp_path / 'x.png'
+    if kind == 'dev-zero':
+        path.symlink_to('/dev/zero')       # would read until memory runs out
+    elif kind == 'fifo':
+        os.mkfifo(path)                    # would wait for ever
+    elif kind == 'folder':
+        path.mkdir()
+    else:
+        path.write_bytes(b'\x89PNG\r\n\x1a\n' + b'\0' * 2000)
+        monkeypatch.setattr(predict_module, 'MAX_BYTES', 1000)
+    needle = 'more than the' if kind == 'too-big' else 'is not a regular file'
+    with pytest.raises(UsageError, match=needle):
+        predict_module.read_as_cifar_image(str(path))
+
+
+def test_pillows_errors_read_as_text(tmp_path):
+    path = tmp_path / 'broken.png'
+    path.write_bytes(b'\x89PNG\r\n\x1a\n' + b'\x00' * 40)
+    with pytest.raises(UsageError) as err:
+        read_as_cifar_image(str(path))
+    assert 'BytesIO' not in str(err.value) and 'broken.png' in str(err.value)

@@ -6,9 +6,9 @@
 A CIFAR-10 model knows 10 classes (airplane, automobile, bird, cat, deer,
 dog, frog, horse, ship, truck) and was trained on 32x32 images of one small,
 centred object: photos like that work best. Each image, of any size, is
-turned upright (EXIF) and to RGB, its shorter side resized to 32 pixels
-(area interpolation), and its centred 32x32 square classified with the
-run's published model (model.params) and test transform.
+turned upright (EXIF) and to RGB, its centred square cut out and resized
+to 32x32 (area interpolation), and classified with the run's published model
+(model.params) and test transform. Only regular files up to 64 MiB are read.
 """
 import sys
 

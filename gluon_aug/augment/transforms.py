@@ -107,9 +107,18 @@ class RandomErasing(nn.Block):
                 f'ratio=({self.ratio[0]:.3g}, {self.ratio[1]:.3g}), value={self.value})')
 
 
-class RandomColorJitter(T.RandomColorJitter):
+class RandomColorJitter(nn.Block):
     """Gluon's RandomColorJitter (same arguments, ranges, random order of the four
-    adjustments) without MXNet 1.x's hue segfault (module docstring)."""
+    adjustments) without MXNet 1.x's hue segfault (module docstring). A plain
+    Block: its order is drawn in Python, so ``Compose`` must not hybridize it."""
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
+        super().__init__()
+        self._args = (brightness, contrast, saturation, hue)
+
+    def __repr__(self):
+        return '{}(brightness={}, contrast={}, saturation={}, hue={})'.format(
+            type(self).__name__, *self._args)
 
     def draw(self):
         """[(adjustment index, factor)] in the order they apply: 0 brightness,

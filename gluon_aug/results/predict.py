@@ -2,15 +2,18 @@
 
 ``predict_images(path, images)`` is what ``python -m train.predict`` calls.
 A CIFAR-10 model sees 32x32 images of one small, centred object, so each
-JPEG or PNG is brought to that form the usual way for evaluation: turned
-upright (EXIF orientation) and to RGB, its shorter side resized to 32
-pixels (area interpolation: each pixel averages those it covers), then the
-centred 32x32 square cut out; then the run's test transform (ToTensor, and
+JPEG or PNG (a regular file of at most 64 MiB) is brought to that form the
+usual way for evaluation: turned upright (EXIF orientation) and to 8-bit RGB
+(16-bit greys scaled, not clipped), its centred square cut out and resized
+to 32x32 (area interpolation: each pixel averages those it covers); then the
+run's test transform (ToTensor, and
 Normalize if the run used --normalize). The net is the run's published
 model (``trained.inference_net``: model.params).
 """
 import io
 import json
+import os
+import stat
 
 import numpy as onp
 
@@ -22,34 +25,64 @@ from .run_folder import inference_net, open_run
 
 SIZE = 32    # CIFAR-10's images are 32x32
 TOP = 3      # classes shown per image
+MAX_BYTES = 64 * 2 ** 20   # larger files are refused unread
 # The first bytes of the formats we read (OpenCV would read more, untested here)
 SIGNATURES = {b'\xff\xd8\xff': 'JPEG', b'\x89PNG\r\n\x1a\n': 'PNG'}
+
+
+def read_image_bytes(path, limit=None):
+    """The bytes of the regular file `path`, at most `limit` (default ``MAX_BYTES``);
+    UsageError for anything else (a folder, a device such as /dev/zero, a FIFO, a
+    larger file)."""
+    limit = MAX_BYTES if limit is None else limit
+    try:
+        info = os.stat(path)   # follows a symlink to what it names
+    except OSError as err:
+        raise UsageError(f"cannot read image {path!r} ({err.strerror or err}); pass a JPEG "
+                         "or PNG file") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"image {path!r} is not a regular file; pass a JPEG or PNG file")
+    if info.st_size > limit:
+        raise UsageError(f"image {path!r} is {info.st_size / 2 ** 20:.0f} MiB, more than the "
+                         f"{limit // 2 ** 20} MiB read; pass a smaller JPEG or PNG file")
+    try:
+        with open(path, 'rb') as f:
+            return f.read(limit + 1)[:limit]
+    except OSError as err:
+        raise UsageError(f"cannot read image {path!r} ({err.strerror or err}); pass a JPEG "
+                         "or PNG file") from None
+
+
+def to_rgb(img):
+    """`img` upright (EXIF) in 8-bit RGB; 16-bit greys scaled down, not clipped."""
+    from PIL import Image, ImageOps
+    img = ImageOps.exif_transpose(img)   # a phone's rotation
+    if img.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N'):   # 16-bit grey PNGs
+        wide = onp.asarray(img, dtype=onp.uint32)
+        img = Image.fromarray(((wide * 255 + 32767) // 65535).astype(onp.uint8), 'L')
+    return img.convert('RGB')   # grey, palette, alpha
 
 
 def read_as_cifar_image(path, size=SIZE):
     """A JPEG or PNG file as a (size, size, 3) uint8 RGB array (see the module
     docstring); UsageError for a missing, unreadable or non-image file."""
-    from PIL import Image, ImageOps  # Pillow comes with matplotlib
-    try:
-        with open(path, 'rb') as f:
-            raw = f.read()
-    except OSError as err:
-        raise UsageError(f"cannot read image {path!r} ({err.strerror or err}); pass a JPEG "
-                         "or PNG file") from None
+    from PIL import Image  # Pillow comes with matplotlib
+    raw = read_image_bytes(path)
     if not any(raw.startswith(sig) for sig in SIGNATURES):
         raise UsageError(f"{path!r} is not a JPEG or PNG image; pass a JPEG or PNG file")
+    buffer = io.BytesIO(raw)
     try:
-        img = Image.open(io.BytesIO(raw))
-        img = ImageOps.exif_transpose(img).convert('RGB')   # a phone's rotation; grey, alpha
+        img = to_rgb(Image.open(buffer))
         w, h = img.size
-        scale = size / min(w, h)
-        w, h = max(size, round(w * scale)), max(size, round(h * scale))
-        img = img.resize((w, h), Image.Resampling.BOX)      # BOX: area averaging
+        side = min(w, h)   # the centred square first: a 1 x 500000 image stays small
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.crop((left, top, left + side, top + side))
+        img = img.resize((size, size), Image.Resampling.BOX)   # BOX: area averaging
     except (OSError, ValueError, Image.DecompressionBombError) as err:
-        raise UsageError(f"{path!r} is a damaged or unsupported image ({err}); pass another "
-                         "JPEG or PNG file") from None
-    left, top = (w - size) // 2, (h - size) // 2
-    return onp.asarray(img, dtype=onp.uint8)[top:top + size, left:left + size]
+        reason = str(err).replace(repr(buffer), repr(path))   # Pillow names its buffer
+        raise UsageError(f"{path!r} is a damaged or unsupported image ({reason}); pass "
+                         "another JPEG or PNG file") from None
+    return onp.asarray(img, dtype=onp.uint8)
 
 
 def predict_probabilities(net, images, normalize=False):

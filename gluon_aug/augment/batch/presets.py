@@ -9,7 +9,7 @@ across the devices, then augment each shard on its device.
 from ..._mxnet import gluon
 from ...errors import UsageError
 from ..presets import PRESETS
-from ..transforms import RandomErasing, RandomPadCrop
+from ..transforms import RandomColorJitter, RandomErasing, RandomPadCrop
 from .blocks import (BatchErasing, BatchFlipLeftRight, BatchFlipTopBottom, BatchNormalize,
                      BatchPadCrop, BatchPipeline, BatchResizedCrop)
 from .color import BatchColorJitter
@@ -27,7 +27,7 @@ def to_batch(step):
         return BatchFlipTopBottom()
     if isinstance(step, RandomPadCrop):
         return BatchPadCrop(step.pad)
-    if isinstance(step, T.RandomColorJitter):   # (brightness, contrast, saturation, hue)
+    if isinstance(step, (T.RandomColorJitter, RandomColorJitter)):   # (b, c, s, hue)
         return BatchColorJitter(*step._args)   # ours draws the order as Gluon's does
     if isinstance(step, T.RandomResizedCrop):
         size, scale, ratio, interpolation = step._args
