@@ -11,7 +11,7 @@ from conftest import ROOT
 PACKAGE = os.path.join(ROOT, 'gluon_aug')
 # bottom to top; the package's own __init__ (the public API) is above them all
 LAYERS = ['core', 'augment', 'data', 'book', 'models', 'run', 'results', 'api']
-CORE = {'_mxnet', '_version', 'errors', 'files', 'seeding'}
+CORE = {'_mxnet', '_version', 'errors', 'files', 'seeding', 'stopping'}
 
 
 def modules():

@@ -279,3 +279,30 @@ def test_a_checkpoints_hyperparameters_decide_nothing_on_resume(data, reference,
     assert proc.returncode == 0, proc.stderr
     assert outcome(out) == reference[0]
     assert read_json(os.path.join(out, 'metrics.json'))['config']['lr'] == 0.001
+
+
+@pytest.mark.parametrize('sig, status, name', [(signal.SIGINT, 130, 'Ctrl-C'),
+                                               (signal.SIGTERM, 143, 'SIGTERM')])
+def test_ctrl_c_or_sigterm_says_how_to_resume_in_one_line(sig, status, name, data, reference,
+                                                          tmp_path):
+    out = str(tmp_path / 'run')
+    proc = subprocess.Popen([sys.executable, '-m', 'train.cifar', '--data', data, '--out', out,
+                             '-j', '0', *RUN], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not os.path.exists(os.path.join(out, CHECKPOINT)):
+            assert time.time() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == status, stderr
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and 'Traceback' not in stderr, stderr
+    assert f'stopped by {name}' in lines[0]
+    assert f'continue with python -m train.cifar --resume {out} --data {data}' in lines[0]
+    resumed = run_module('train.cifar', '--data', data, '-j', '0', *RUN, '--resume', out)
+    assert resumed.returncode == 0, resumed.stderr
+    assert outcome(out) == reference[0]

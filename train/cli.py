@@ -59,13 +59,20 @@ def library(prog):
 
 def call(prog, fn, /, *args, **kwargs):
     """Run `fn`; bad input (UsageError) is one line and status 2, a run that
-    cannot go on (RunError) one line and status 1; else `fn`'s status (an int)
-    or 0."""
-    from gluon_aug.errors import RunError, UsageError
+    cannot go on (RunError) one line and status 1, Ctrl-C one line and 130,
+    SIGTERM one line and 143; else `fn`'s status (an int) or 0."""
+    from gluon_aug import stopping
+    from gluon_aug.errors import Interrupted, RunError, Terminated, UsageError
     try:
-        status = fn(*args, **kwargs)
+        with stopping.handled():   # Ctrl-C and SIGTERM stop a run between two steps
+            status = fn(*args, **kwargs)
     except UsageError as err:
         return fail(prog, err)
+    except Interrupted as err:
+        return fail(prog, err, status=err.status)
     except RunError as err:
         return fail(prog, err, status=1)
+    except KeyboardInterrupt as err:   # Ctrl-C or SIGTERM outside a run's training
+        return fail(prog, f"stopped by {'SIGTERM' if isinstance(err, Terminated) else 'Ctrl-C'}",
+                    status=143 if isinstance(err, Terminated) else 130)
     return status if type(status) is int else 0

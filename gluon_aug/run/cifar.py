@@ -18,17 +18,17 @@ import time
 
 from ..book.devices import parse_devices
 from ..data.cifar import data_fingerprint
-from ..errors import UsageError
+from ..errors import Interrupted, Terminated, UsageError
 from ..models.zoo import get_model
 from ..seeding import draw_seed, seed_everything
 from .book_mode import run_book
 from .build import build_training
 from .checkpoint import Checkpointer
-from .checkpoint_file import load_checkpoint
+from .checkpoint_file import FILENAME, load_checkpoint
 from .config import resume_view, RunConfig, settle
 from .distributed import (broadcast_seed, create_kvstore, exit_promptly_on_error, rank_and_size,
                           worker_seed)
-from .loop import Curves, fit, Position, ProgressBar
+from .loop import Curves, fit, Position, ProgressBar, StopBetweenSteps
 from .outputs import hold_run_folder, prepare_folders
 from .record import metrics_record, run_facts, write_outputs
 
@@ -64,8 +64,11 @@ def run_cifar(config=None, **overrides):
         facts = run_facts(ctxs, rank, workers, config)
         seed_everything(worker_seed(config.seed, rank, workers))
         start = time.perf_counter()
-        history, curves = train(settings, net, ctxs, kv, saved,
-                                {'workers': workers, 'data': fingerprint})
+        try:
+            history, curves = train(settings, net, ctxs, kv, saved,
+                                    {'workers': workers, 'data': fingerprint})
+        except KeyboardInterrupt as err:   # Ctrl-C, or SIGTERM (errors.Terminated)
+            raise interrupted(config, err) from None
         metrics = metrics_record(settings, facts, history, time.perf_counter() - start)
         if config.out is not None and rank == 0:
             write_outputs(config.out, metrics, curves.animator, net)
@@ -93,6 +96,7 @@ def train(settings, net, ctxs, kv, saved, info):
     callbacks = parts.callbacks + [curves]
     callbacks += [ProgressBar()] if config.progress and rank == 0 else []
     callbacks += [saver] if saver.out else []
+    callbacks += [StopBetweenSteps()]   # last: a due checkpoint is written first
     history = fit(net, parts.train_iter, parts.test_iter, parts.loss, parts.trainer,
                   config.epochs, ctxs, parts.split_f, eval_split_f=parts.eval_split_f,
                   eval_net=parts.eval_net, callbacks=callbacks, start=position,
@@ -136,3 +140,17 @@ def check_resumable(state, config, fingerprint):
         raise UsageError(f"--resume {config.resume!r} has finished {state['epoch']} epochs, "
                          f"more than --epochs {config.epochs}; pass --epochs of at least "
                          f"{state['epoch']}")
+
+
+def interrupted(config, signal):
+    """The Interrupted error of a run stopped by `signal` (KeyboardInterrupt or
+    Terminated): where its last checkpoint is, and the command that continues it."""
+    what, status = (('SIGTERM', 143) if isinstance(signal, Terminated) else ('Ctrl-C', 130))
+    path = None if config.out is None else os.path.join(config.out, FILENAME)
+    if path is None or not os.path.exists(path):
+        return Interrupted(f"stopped by {what} before any checkpoint was written"
+                           + ("" if config.out else " (no --out)") + "; start the run again",
+                           status)
+    data = f" --data {config.data}" if config.data else ""
+    return Interrupted(f"stopped by {what}; the last checkpoint is {path}: continue with "
+                       f"python -m train.cifar --resume {config.out}{data}", status)

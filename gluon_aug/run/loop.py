@@ -15,6 +15,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from .. import stopping
 from ..book.ch13 import ch13_animator, evaluate_accuracy_gpus, train_batch_ch13
 from ..book.devices import split_batch
 from ..book.metrics import Accumulator, Timer
@@ -128,6 +129,23 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
     for line in summary_lines(records[-1], examples_per_sec(done_here), devices):
         print(line)
     return records
+
+
+class StopBetweenSteps(Callback):
+    """Ctrl-C or SIGTERM during ``fit`` stops it at the next step boundary, after the
+    callbacks before this one (a due checkpoint) have run (``stopping``)."""
+
+    def on_fit_start(self, num_epochs, num_batches, start):
+        stopping.defer(True)
+
+    def on_batch_end(self, epoch, batch, sums):
+        stopping.check()
+
+    def on_epoch_end(self, record):
+        stopping.check()
+
+    def on_fit_end(self):
+        stopping.defer(False)
 
 
 class ProgressBar(Callback):
