@@ -7,6 +7,8 @@ import os
 import numpy as onp
 import pytest
 
+from conftest import assert_one_line_error, run_module
+
 from gluon_aug.results import export as export_module
 from gluon_aug._mxnet import mx, np
 from gluon_aug.data.cifar import CLASSES, read_cifar_bin
@@ -124,3 +126,31 @@ def test_a_net_mxnets_exporter_cannot_convert_is_one_line_and_no_onnx_is_the_way
     assert '--no-onnx' in err and _nothing_written(out, tmp_path)
     assert export.main([run_resnet18, '--out', out, '--no-onnx']) == 0
     assert 'model.onnx' not in os.listdir(out)
+
+
+def test_an_out_holding_files_is_refused_unless_overwrite(run_cpu1, tmp_path):
+    out = tmp_path / 'mine'
+    out.mkdir()
+    (out / 'model.onnx').write_bytes(b'my own model')
+    proc = run_module('train.export', run_cpu1, '--out', str(out), '--no-onnx')
+    assert_one_line_error(proc, 'already holds files (model.onnx)', '--overwrite')
+    assert (out / 'model.onnx').read_bytes() == b'my own model'
+    proc = run_module('train.export', run_cpu1, '--out', str(out), '--no-onnx', '--overwrite')
+    assert proc.returncode == 0, proc.stderr
+    assert {'model-symbol.json', 'model-0000.params', 'export.json'} <= set(os.listdir(out))
+    assert not [n for n in os.listdir(tmp_path) if n.startswith('.export-')]   # no staging left
+
+
+def test_a_full_disk_during_export_is_one_line_exit_1_and_leaves_nothing(run_cpu1, tmp_path,
+                                                                        monkeypatch):
+    import errno
+    from gluon_aug.errors import RunError
+    from gluon_aug.results import export as export_module
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(export_module, 'write_json', full)
+    out = tmp_path / 'new'
+    with pytest.raises(RunError, match='the disk is full.*nothing was exported'):
+        export_module.export_run(run_cpu1, str(out), onnx=False)
+    assert os.listdir(tmp_path) == []   # neither out nor the staging folder

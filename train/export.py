@@ -20,6 +20,8 @@ def get_args_parser(add_help=True):
     p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0], add_help=add_help)
     cli.add_run_dir(p)
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the exported files')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the exported files in an --out that already holds files')
     p.add_argument('--no-onnx', dest='onnx', action='store_false',
                    help='skip model.onnx even when the onnx extra is installed')
     return p

@@ -34,9 +34,8 @@ from .._mxnet import gluon, mx
 from ..augment.presets import CIFAR10_MEAN, CIFAR10_STD
 from ..data.cifar import CLASSES
 from ..errors import UsageError
-from ..files import write_json
+from ..files import fsync_folder, write_failure, write_json
 from ..models.zoo import LegacyAdapter, native_block, native_scope
-from ..run.outputs import prepare_out_dir
 from .run_folder import inference_net, open_run
 
 PREFIX = 'model'
@@ -166,30 +165,59 @@ def describe_export(run, legacy, checks, files):
     }
 
 
-def export_run(path, out, onnx=True):
-    """Export the run in `path` into folder `out` (see the module docstring);
-    ONNX too when `onnx` and the extra is installed. Returns export.json's content."""
-    run = open_run(path)
+def check_export_out(out, overwrite):
+    """UsageError unless `out` is absent, an empty folder, or (with `overwrite`) a folder."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
+    if os.path.isdir(out) and os.listdir(out) and not overwrite:
+        raise UsageError(f"--out {out!r} already holds files ({', '.join(sorted(os.listdir(out))[:3])}"
+                         f"{', ...' if len(os.listdir(out)) > 3 else ''}); pass an empty or new "
+                         "folder, or --overwrite to replace the exported files in it")
+
+
+def export_run(path, out, onnx=True, overwrite=False):
+    """Export the run in `path` into folder `out` (see the module docstring);
+    ONNX too when `onnx` and the extra is installed. Every file is written and
+    checked in a staging folder beside `out`, which then becomes `out` (or, with
+    `overwrite`, whose files replace their namesakes in it). Returns export.json."""
+    run = open_run(path)
+    check_export_out(out, overwrite)
     net = inference_net(run)
     legacy, x = isinstance(net, LegacyAdapter), reference_batch(run.config.normalize)
-    tmp = tempfile.mkdtemp(prefix='gluon_aug-export-')
+    parent = os.path.dirname(os.path.abspath(out))
     try:
-        reference = _export_mxnet(net, tmp, x)
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix='.export-', dir=parent)   # same disk: renames
+    except OSError as err:
+        raise UsageError(f"--out {out!r}: cannot write beside it ({err.strerror or err}); "
+                         "pass a folder you can write to") from None
+    try:
+        reference = _export_mxnet(net, staging, x)
         checks = {'batch': f'{CHECK_BATCH} fixed random images', 'symbolblock': 'exact'}
         wants_onnx = onnx and onnx_available()
         if wants_onnx:
-            checks['onnxruntime_max_abs_diff'] = _export_onnx(net, tmp, x, reference,
+            checks['onnxruntime_max_abs_diff'] = _export_onnx(net, staging, x, reference,
                                                               run.config.model)
-        files = sorted(os.listdir(tmp)) + ['export.json']
+        files = sorted(os.listdir(staging)) + ['export.json']
         info = describe_export(run, legacy, checks, files)
-        write_json(os.path.join(tmp, 'export.json'), info)
-        prepare_out_dir(out, overwrite=True)   # all checked: now the files move in
-        for name in files:
-            shutil.move(os.path.join(tmp, name), os.path.join(out, name))
+        write_json(os.path.join(staging, 'export.json'), info)
+        for name in files:   # durable before they become visible
+            with open(os.path.join(staging, name), 'rb+') as f:
+                os.fsync(f.fileno())
+        if not os.path.exists(out):   # the whole set appears at once
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(staging, 0o777 & ~umask)
+            os.rename(staging, out)
+        else:
+            for name in files:
+                os.replace(os.path.join(staging, name), os.path.join(out, name))
+        fsync_folder(parent)
+    except OSError as err:
+        raise write_failure(out, err, '; nothing was exported: free space or pass another '
+                                      '--out') from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     print(f"wrote {', '.join(os.path.join(out, f) for f in files)}")
     if not wants_onnx:
         print('model.onnx: not written (' + ('--no-onnx' if not onnx else
