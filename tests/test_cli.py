@@ -174,3 +174,23 @@ def test_book_mode_end_to_end_writes_metrics_and_curves_only(data_dir, tmp_path)
     assert lines[-2] == (f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, "
                          f"test acc {final['test_acc']:.3f}")
     assert lines[-1].startswith(f"{final['examples_per_sec']:.1f} examples/sec")
+
+
+@pytest.mark.parametrize('value', ['abc', '0', '-2', '2.5'])
+def test_an_omp_num_threads_openmp_would_abort_on_is_one_line(value):
+    proc = run_module('train.cifar', '--help', env={'OMP_NUM_THREADS': value})
+    assert_one_line_error(proc, 'python -m train.cifar: error:', f"OMP_NUM_THREADS={value!r}")
+
+
+@pytest.mark.parametrize('kind', ['file', 'read-only'])
+def test_an_mxnet_home_that_cannot_hold_the_data_is_one_line(kind, tmp_path):
+    home = tmp_path / 'home'
+    if kind == 'file':
+        home.write_text('not a folder')
+    else:
+        (home / 'datasets').mkdir(parents=True)
+        (home / 'datasets').chmod(0o500)
+        if os.access(home / 'datasets', os.W_OK):
+            pytest.skip('root writes into read-only folders')
+    proc = run_module('train.cifar', '--epochs', '1', env={'MXNET_HOME': str(home)})
+    assert_one_line_error(proc, 'cannot be written', 'MXNET_HOME', '--data DIR')

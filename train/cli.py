@@ -8,12 +8,19 @@ thread each (MXNet's fork handler sets ``MXNET_MP_WORKER_NTHREADS``, default
 """
 import argparse
 import os
+import re
 import sys
 
 
-def configure_threads(environ=os.environ):
-    """Set OMP_NUM_THREADS to the usable cores unless already set; return it."""
-    if not environ.get('OMP_NUM_THREADS'):
+def configure_threads(environ=os.environ, prog=None):
+    """Set OMP_NUM_THREADS to the usable cores unless already set; return it. A
+    value OpenMP would abort on is one line and exit 2."""
+    value = environ.get('OMP_NUM_THREADS')
+    if value and not re.fullmatch(r'[1-9][0-9]*(,[1-9][0-9]*)*', value.strip()):
+        sys.exit(fail(prog or os.path.basename(sys.argv[0]) or 'gluon_aug',
+                      f"OMP_NUM_THREADS={value!r} is not a number of threads (OpenMP would "
+                      "abort); unset it, or set a positive integer such as 2"))
+    if not value:
         try:
             cores = len(os.sched_getaffinity(0))
         except AttributeError:  # not on Linux
@@ -53,7 +60,7 @@ def import_library(prog):
 def library(prog):
     """gluon_aug for the entry point `prog`, imported after ``configure_threads()``
     (every entry point does this first, before anything loads MXNet)."""
-    configure_threads()
+    configure_threads(prog=prog)
     return import_library(prog)
 
 

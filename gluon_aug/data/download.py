@@ -83,6 +83,13 @@ def _extract(archive, root, checksums):
         os.replace(tmp, os.path.join(root, name))
 
 
+def _probe(root):
+    """OSError unless a file can be created in `root`."""
+    fd, path = tempfile.mkstemp(dir=root)
+    os.close(fd)
+    os.remove(path)
+
+
 def ensure_cifar10(root=None, sources=None, checksums=GLUON_SHA1, timeout=30):
     """Make sure `root` holds the verified CIFAR-10 binary files; return `root`.
 
@@ -93,7 +100,13 @@ def ensure_cifar10(root=None, sources=None, checksums=GLUON_SHA1, timeout=30):
     root = os.path.expanduser(root or default_root())
     if is_complete(root, checksums):
         return root
-    os.makedirs(root, exist_ok=True)
+    try:
+        os.makedirs(root, exist_ok=True)
+        _probe(root)
+    except OSError as err:
+        raise UsageError(f"CIFAR-10 is not in {root} and that folder cannot be written "
+                         f"({err.strerror or err}); set MXNET_HOME to a folder you can "
+                         "write to, or pass --data DIR") from None
     failures = []
     for url, archive_sha1 in (sources or default_sources()):
         fd, tmp = tempfile.mkstemp(suffix='.tar.gz', dir=root)
