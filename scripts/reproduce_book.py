@@ -52,27 +52,29 @@ def where_it_stood(run):
     return [state['epoch'], state['batch']]
 
 
-def log_session(run, entry):
+def log_session(run, entry, replace_last=False):
+    """Append `entry` to RUN/sessions.json (or replace its last entry)."""
     path = os.path.join(run, 'sessions.json')
     sessions = benchlib.read_json(path) if os.path.exists(path) else []
-    sessions.append(entry)
+    sessions[-1:] = [entry] if replace_last and sessions else sessions[-1:] + [entry]
     with open(path, 'w') as f:
         json.dump(sessions, f, indent=2)
 
 
 def train(data, run):
-    """Start or continue the run; log the session; return the process's exit status."""
+    """Start or continue the run; log the session before (so a session the machine
+    stops is still on record) and after; return the process's exit status."""
     command = train_command(data, run)
-    os.makedirs(os.path.dirname(os.path.abspath(run)), exist_ok=True)
+    os.makedirs(run, exist_ok=True)
     entry = {'started': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
              'machine': benchlib.machine(), 'from': where_it_stood(run),
-             'command': benchlib.shown_args(command[1:])}
+             'command': benchlib.shown_args(command[1:]), 'seconds': None, 'to': None}
+    log_session(run, entry)
     start = datetime.datetime.now()
     proc = subprocess.run(command, cwd=ROOT)
     entry.update(seconds=(datetime.datetime.now() - start).total_seconds(),
                  exit_status=proc.returncode, to=where_it_stood(run))
-    if os.path.isdir(run):
-        log_session(run, entry)
+    log_session(run, entry, replace_last=True)
     return proc.returncode
 
 
@@ -94,7 +96,9 @@ def sessions_text(sessions):
     for s in sessions:
         stood = ('the start' if s['from'] is None
                  else f"epoch {s['from'][0] + 1}, batch {s['from'][1]}")
-        parts.append(f"- {s['started']}: from {stood}, {s['seconds'] / 3600:.2f} h "
+        hours = ('its end was not recorded' if s['seconds'] is None
+                 else f"{s['seconds'] / 3600:.2f} h")
+        parts.append(f"- {s['started']}: from {stood}, {hours} "
                      f"(`{s['command']}`; {s['machine']})")
     return (f"It was interrupted {len(sessions) - 1} time(s) and continued with `--resume` "
             "(bitwise on the same machine and thread count):\n\n" + '\n'.join(parts))
@@ -107,7 +111,8 @@ def report(run, write=True):
     sessions = benchlib.read_json(sessions_path) if os.path.exists(sessions_path) else []
     final, config = metrics['final'], metrics['config']
     inside = BOOK_RANGE[0] <= final['test_acc'] <= BOOK_RANGE[1]
-    wall = sum(s['seconds'] for s in sessions) if sessions else final['wall_seconds']
+    wall = (sum(s['seconds'] or 0 for s in sessions) if sessions
+            else final['wall_seconds'])
     md = [
         "# The book's experiment at its own scale", '',
         "d2l ResNet-18, Adam (lr 0.001), batch 256, 10 epochs, random left-right flips "

@@ -122,6 +122,21 @@ def exit_status(code):
     return 128 - code if code < 0 else code
 
 
+def start_roles(job, base, command, num_servers, num_workers, threads):
+    """Start the scheduler, the servers (MXNet runs those roles on import) and the
+    workers (`command`) in `job`; return the workers' processes."""
+    ps_role = [sys.executable, '-c', 'import mxnet']
+    job.start('scheduler', ps_role, dict(base, DMLC_ROLE='scheduler', OMP_NUM_THREADS='1'))
+    for i in range(num_servers):
+        job.start(f'server {i}', ps_role, dict(base, DMLC_ROLE='server', OMP_NUM_THREADS='1'))
+    try:
+        return [job.start(f'worker slot {i}', command,
+                          dict(base, DMLC_ROLE='worker', OMP_NUM_THREADS=str(threads)))
+                for i in range(num_workers)]
+    except OSError as err:  # e.g. the command does not exist
+        raise UsageError(f"cannot start {command[0]!r}: {err.strerror or err}") from None
+
+
 def launch(command, num_workers, num_servers=1, port=None, threads_per_worker=None,
            grace=30.0, out=None, environ=None, prog='gluon_aug.run.launcher'):
     """Run the job; return the launcher's exit status (messages name `prog`).
@@ -133,7 +148,6 @@ def launch(command, num_workers, num_servers=1, port=None, threads_per_worker=No
     base = dict(environ, DMLC_PS_ROOT_URI='127.0.0.1', DMLC_PS_ROOT_PORT=str(port),
                 DMLC_NUM_SERVER=str(num_servers), DMLC_NUM_WORKER=str(num_workers),
                 DMLC_NODE_HOST='127.0.0.1', PYTHONUNBUFFERED='1')
-    ps_role = [sys.executable, '-c', 'import mxnet']
     job = Job(out)
     stop = {'signal': None}
 
@@ -142,16 +156,7 @@ def launch(command, num_workers, num_servers=1, port=None, threads_per_worker=No
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        job.start('scheduler', ps_role, dict(base, DMLC_ROLE='scheduler', OMP_NUM_THREADS='1'))
-        for i in range(num_servers):
-            job.start(f'server {i}', ps_role,
-                      dict(base, DMLC_ROLE='server', OMP_NUM_THREADS='1'))
-        try:
-            workers = [job.start(f'worker slot {i}', command,
-                                 dict(base, DMLC_ROLE='worker', OMP_NUM_THREADS=str(threads)))
-                       for i in range(num_workers)]
-        except OSError as err:  # e.g. the command does not exist
-            raise UsageError(f"cannot start {command[0]!r}: {err.strerror or err}") from None
+        workers = start_roles(job, base, command, num_servers, num_workers, threads)
         while True:
             if stop['signal'] is not None:
                 print(f"{prog}: got signal {stop['signal']}; ending the job", file=sys.stderr)
