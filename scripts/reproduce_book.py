@@ -136,9 +136,9 @@ def report(run, write=True):
         f"- Command: `{metrics['run']['command']}`",
         f"- Seed: {config['seed']}; checkpoint every {config['checkpoint_every']} batches",
         f"- Wall time: {wall / 3600:.2f} h in all (the sessions below)",
-        f"- examples/sec counts the timed training steps only, as the book's does; it is "
-        f"comparable only on an idle machine (the load of each session is in its machine "
-        f"line)",
+        "- examples/sec counts the timed training steps only, as the book's does; it is "
+        "comparable only on an idle machine (the load of each session is in its machine "
+        "line)",
         f"- OpenMP threads: {metrics['run']['omp_num_threads']}; library versions: "
         + ', '.join(f'{k} {v}' for k, v in metrics['versions'].items()), '',
         sessions_text(sessions), '',
