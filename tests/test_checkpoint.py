@@ -107,7 +107,7 @@ def test_a_full_disk_keeps_the_previous_file_and_raises_run_error(tmp_path, monk
         def __exit__(self, *exc):
             self.f.close()
     monkeypatch.setattr(files, 'open', Full, raising=False)
-    with pytest.raises(RunError, match='the disk is full.*previous checkpoint, if any, is kept'):
+    with pytest.raises(RunError, match='the disk is full.*previous checkpoint is kept.*--resume'):
         checkpoint_file.save_checkpoint(str(tmp_path), {'n': 2}, {})
     assert path.read_bytes() == old and os.listdir(tmp_path) == [checkpoint_file.FILENAME]
 
@@ -324,3 +324,33 @@ def _npy(array):
 def test_a_checkpoint_written_by_this_version_passes_the_checks(interrupted):
     state, arrays = checkpoint_file.load_checkpoint(interrupted)
     assert state['version'] == checkpoint_file.VERSION and any(k.startswith('opt/') for k in arrays)
+
+
+def test_a_full_disk_at_the_first_checkpoint_does_not_promise_a_resume(tmp_path, monkeypatch):
+    class Full:
+        def __init__(self, *a, **k):
+            self.f = open(*a, **k)
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+    monkeypatch.setattr(files, 'open', Full, raising=False)
+    with pytest.raises(RunError, match='no checkpoint was written yet.*start again') as err:
+        checkpoint_file.save_checkpoint(str(tmp_path), {'n': 1}, {})
+    assert '--resume' not in str(err.value) and os.listdir(tmp_path) == []
+
+
+def test_a_format_version_that_is_not_a_number_is_called_corrupt(interrupted, tmp_path):
+    from gluon_aug.errors import UsageError
+    state, arrays = _saved(interrupted)
+    out = tmp_path / 'run'
+    out.mkdir()
+    _rewrite(str(out / checkpoint_file.FILENAME), arrays, dict(state, version='2'))
+    with pytest.raises(UsageError, match="its format version is '2', not a number") as err:
+        checkpoint_file.load_checkpoint(str(out))
+    assert 'reads' not in str(err.value)

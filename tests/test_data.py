@@ -142,3 +142,21 @@ def test_shared_subset_loads_with_expected_counts():
     # class counts from the subset's README
     counts = onp.bincount(train._label, minlength=10)
     assert counts[0] == 1004 and counts[5] == 1055
+
+
+@pytest.mark.parametrize('name, kind', [('data_batch_1.bin', 'folder'),
+                                        ('test_batch.bin', 'fifo'),
+                                        ('test_batch.bin', 'dangling link')])
+def test_a_data_file_that_is_not_a_regular_file_is_said_so(cifar_dir, name, kind):
+    path, _ = cifar_dir
+    target = os.path.join(path, name)
+    os.remove(target)
+    if kind == 'folder':
+        os.mkdir(target)
+    elif kind == 'fifo':
+        os.mkfifo(target)            # reading it would wait for ever
+    else:
+        os.symlink(os.path.join(path, 'nowhere'), target)
+    with pytest.raises(UsageError, match=f"{name}' is not a regular file") as err:
+        check_cifar_folder(path)
+    assert 'corrupt' not in str(err.value) and 'missing' not in str(err.value)

@@ -51,7 +51,18 @@ def _broken(how, run_cpu1, tmp_path):
         _edit_config(run, lambda c: c.pop('normalize'))
     elif how == 'garbage':
         (run / 'metrics.json').write_text('{"config": ')
+    elif how == 'nested':
+        (run / 'metrics.json').write_text('[' * 100000 + ']' * 100000)
+    elif how in TYPED:
+        name, value = TYPED[how]
+        _edit_config(run, lambda c: c.__setitem__(name, value))
     return str(run)
+
+
+# a field of the recorded configuration with a value of another type or out of range
+TYPED = {'string-bool': ('normalize', 'false'), 'list-model': ('model', ['resnet18']),
+         'string-epochs': ('epochs', '3'), 'nan-lr': ('lr', float('nan')),
+         'no-recipe-value': ('batch_size', None), 'unknown-aug': ('aug', 'magic')}
 
 
 BROKEN = [
@@ -61,6 +72,13 @@ BROKEN = [
     ('unknown-key', ['was made by gluon_aug', 'does not know: mixup_alpha']),
     ('missing-key', ['no value for: normalize']),
     ('garbage', ['metrics.json is unreadable']),
+    ('nested', ['metrics.json is unreadable', 'RecursionError']),
+    ('string-bool', ["holds a configuration no run makes (normalize is 'false')"]),
+    ('list-model', ["model is ['resnet18']"]),
+    ('string-epochs', ["epochs is '3'"]),
+    ('nan-lr', ['--lr must be a positive number']),
+    ('no-recipe-value', ['no value for batch_size']),
+    ('unknown-aug', ["--aug 'magic' is not one of"]),
 ]
 
 
@@ -127,3 +145,21 @@ def test_a_gpu_run_evaluates_on_as_many_cpu_contexts_without_those_gpus(run_cpu1
     assert 'gpu(0), gpu(1)' in note and 'may differ' in note
     run.metrics['run']['devices'] = '[cpu(0), cpu(1)]'
     assert run_devices(run, 2) == ([c for c in ctxs], None)
+
+
+def test_a_checkpoint_later_than_the_finished_run_says_where_it_stands(run_cpu1, monkeypatch):
+    """A finished run resumed (or resumed and stopped) again: its checkpoint is past
+    the epochs metrics.json records, and the message says where, in plain words."""
+    from gluon_aug.errors import UsageError
+    from gluon_aug.results import run_folder
+    run = run_folder.open_run(run_cpu1)
+    real = run_folder.read_checkpoint
+
+    def later(path):
+        state, arrays = real(path)
+        return dict(state, batch=3), arrays
+    monkeypatch.setattr(run_folder, 'read_checkpoint', later)
+    done = len(run.metrics['epochs'])
+    with pytest.raises(UsageError, match=rf'was saved at batch 3 of epoch {done + 1}, not at '
+                                         rf'the end of the {done} epochs metrics.json records'):
+        run_folder.evaluation_net(run)

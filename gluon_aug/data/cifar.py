@@ -58,10 +58,15 @@ def find_cifar_files(root):
         raise UsageError(f"no CIFAR-10 training files in {root!r}: expected data_batch_1.bin "
                          "(... data_batch_5.bin) and test_batch.bin, the binary version's layout")
     test = os.path.join(root, 'test_batch.bin')
-    if not os.path.isfile(test):
+    if not os.path.lexists(test):
         raise UsageError(f"CIFAR-10 test file {test!r} is missing; the folder needs "
                          "test_batch.bin beside data_batch_*.bin")
-    return [os.path.join(root, n) for n in train], test
+    files = [os.path.join(root, n) for n in train]
+    for path in files + [test]:   # a folder, a FIFO, a device, a dangling link
+        if not os.path.isfile(path):
+            raise UsageError(f"{path!r} is not a regular file; the CIFAR-10 files must be "
+                             "the binary version's files")
+    return files, test
 
 
 def _check_records(path):

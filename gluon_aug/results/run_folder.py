@@ -16,6 +16,7 @@ and rebuilds its ``RunConfig`` from metrics.json. Two ways to rebuild the net:
   devices' BatchNorm statistics averaged). ``train.predict`` and
   ``train.export`` use it; for a one-device run it is exactly device 0's net.
 """
+import dataclasses
 import json
 import os
 import re
@@ -30,8 +31,8 @@ from ..models.zoo import get_model
 from ..run.checkpoint import load_net_arrays
 from ..run.checkpoint_file import FILENAME as CHECKPOINT
 from ..run.checkpoint_file import read_checkpoint
-from ..run.config import config_fields, RunConfig
-from ..run.recipes import recipe_of
+from ..run.config import check_config, config_fields, RunConfig
+from ..run.recipes import OVERRIDABLE, recipe_of
 
 PARAMS, METRICS = 'model.params', 'metrics.json'
 
@@ -67,7 +68,7 @@ def _read_metrics(path):
             metrics = json.load(f)
         if not isinstance(metrics, dict) or not isinstance(metrics.get('config'), dict):
             raise ValueError("no 'config' section")
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise UsageError(f"{path!r} is not a gluon_aug run: its {METRICS} is unreadable "
                          f"({type(err).__name__}: {err}); pass the --out folder of a "
                          "python -m train.cifar run") from None
@@ -86,7 +87,34 @@ def config_of(path, metrics):
         raise UsageError(f"{path!r} was made by gluon_aug {made_by(metrics)}, whose "
                          f"configuration does not fit gluon_aug {__version__} ({what}); use "
                          "the gluon_aug version that made the run")
-    return RunConfig(**recorded)
+    bad = next((f.name for f in config_fields() if not _fits(recorded[f.name], f)), None)
+    try:
+        if bad:
+            raise UsageError(f"{bad} is {recorded[bad]!r}")
+        config = RunConfig(**dict(recorded, without=tuple(recorded['without'])))
+        # choices and ranges as a run checks them (not the dist_* job's variables,
+        # which belong to the run's processes, nor --resume)
+        check_config(dataclasses.replace(config, kvstore='device', resume=None))
+        missing = [name for name in OVERRIDABLE if getattr(config, name) is None]
+        if missing:   # a run records its recipe's values
+            raise UsageError(f"no value for {', '.join(missing)}")
+    except UsageError as err:
+        raise UsageError(f"{path!r}: its {METRICS} holds a configuration no run makes ({err}); "
+                         "pass the --out folder of a finished python -m train.cifar run") from None
+    return config
+
+
+def _fits(value, field):
+    """`value` (read from JSON) has the type of RunConfig `field`, or is None where the
+    field's default is None."""
+    if value is None:
+        return field.default is None
+    kind = field.type
+    if kind is tuple:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind is float:
+        return type(value) in (int, float)
+    return type(value) is kind   # bool is not int here, nor a string "false" a bool
 
 
 def open_run(path):
@@ -153,10 +181,12 @@ def _read_run_checkpoint(run):
         raise UsageError(f"{path} {err}; evaluate with the gluon_aug that made the run "
                          f"({run.made_by}), or delete it to use {PARAMS}") from None
     done = len(run.metrics.get('epochs', []))
-    if (state.get('epoch'), state.get('batch')) != (done, 0):
-        raise UsageError(f"{path} holds epoch {state.get('epoch')} (batch "
-                         f"{state.get('batch')}) but {METRICS} records {done} epochs: the "
-                         "run is being resumed; wait for it to finish")
+    if (state['epoch'], state['batch']) != (done, 0):
+        where = (f"after epoch {state['epoch']}" if state['batch'] == 0 else
+                 f"at batch {state['batch']} of epoch {state['epoch'] + 1}")
+        raise UsageError(f"{path} was saved {where}, not at the end of the {done} epochs "
+                         f"{METRICS} records: the run is being resumed, or was resumed and "
+                         f"stopped; let it finish, or delete {CHECKPOINT} to use {PARAMS}")
     return state, arrays
 
 

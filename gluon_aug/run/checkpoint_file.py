@@ -31,9 +31,11 @@ def save_checkpoint(out, state, arrays):
     blob = json.dumps(dict(state, version=VERSION)).encode('utf-8')
     buf = io.BytesIO()
     onp.savez(buf, state=onp.frombuffer(blob, dtype=onp.uint8), **arrays)
-    atomic_write(os.path.join(out, FILENAME), buf.getvalue(),
-                 hint='; the previous checkpoint, if any, is kept: free space or pass '
-                      'another --out, then --resume')
+    path = os.path.join(out, FILENAME)
+    atomic_write(path, buf.getvalue(), hint=(
+        '; the previous checkpoint is kept: free space, then continue with --resume'
+        if os.path.exists(path) else
+        '; no checkpoint was written yet: free space or pass another --out, and start again'))
 
 
 class FormatVersionError(ValueError):
@@ -99,6 +101,9 @@ def read_checkpoint(path):
             zipfile.BadZipFile) as err:
         raise ValueError(f"is corrupt or not a gluon_aug checkpoint ({type(err).__name__}: "
                          f"{err})") from None
+    if type(state['version']) is not int:
+        raise ValueError(f"is corrupt or not a gluon_aug checkpoint: its format version is "
+                         f"{state['version']!r}, not a number")
     if state['version'] != VERSION:
         raise FormatVersionError(f"has format version {state['version']!r}; this gluon_aug "
                                  f"reads format version {VERSION} only")
