@@ -1,4 +1,6 @@
 """What the entry points turn into one line and an exit status."""
+import re
+
 
 
 class UsageError(ValueError):
@@ -29,3 +31,14 @@ class Interrupted(RunError):
     def __init__(self, message, status):
         super().__init__(message)
         self.status = status
+
+
+def reason(err, limit=240):
+    """An exception's message as one short line. MXNet's errors carry a traceback
+    ("Traceback (most recent call last): File "...cc", line N" and a C++ stack)
+    around the message; only the message is kept."""
+    text = str(err)
+    text = re.sub(r'Traceback \(most recent call last\):\s*(File "[^"]*", line \d+\s*)*', '',
+                  text)
+    text = re.split(r'Stack trace|\[bt\]', text)[0]
+    return ' '.join(text.split())[:limit] or type(err).__name__

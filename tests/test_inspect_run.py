@@ -136,3 +136,21 @@ def test_a_fast_recipe_run_evaluates_with_its_tta_to_its_own_accuracy(run_fast, 
     plain = evaluate_run(run_fast, out=str(tmp_path / 'plain'), tta=0)
     assert plain['tta'] == 0
     assert abs(seen[0] - seen[1]).max() > 1e-4
+
+
+def test_a_full_disk_while_writing_the_report_is_one_line_and_no_partial_file(run_cpu1,
+                                                                               tmp_path,
+                                                                               monkeypatch):
+    import errno
+    from gluon_aug.errors import RunError
+    from gluon_aug.results import figures
+
+    def full_disk_savefig(fig, path, *args, **kwargs):
+        with open(path, 'wb') as f:
+            f.write(b'\x89PNG half')   # a partial file, then the disk is full
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(figures.Figure, 'savefig', full_disk_savefig)
+    out = tmp_path / 'eval'
+    with pytest.raises(RunError, match='confusion.png .the disk is full.; free space'):
+        evaluate_run(run_cpu1, out=str(out))
+    assert os.listdir(out) == []   # no 0-byte or partial confusion.png

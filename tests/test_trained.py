@@ -163,3 +163,17 @@ def test_a_checkpoint_later_than_the_finished_run_says_where_it_stands(run_cpu1,
     with pytest.raises(UsageError, match=rf'was saved at batch 3 of epoch {done + 1}, not at '
                                          rf'the end of the {done} epochs metrics.json records'):
         run_folder.evaluation_net(run)
+
+
+def test_a_params_file_that_does_not_fit_is_one_line_without_mxnets_traceback(run_cpu1,
+                                                                              tmp_path):
+    import shutil
+    from gluon_aug.results.run_folder import inference_net
+    run = tmp_path / 'run'
+    shutil.copytree(run_cpu1, run)
+    (run / 'model.params').write_bytes(b'not parameters at all' * 10)
+    with pytest.raises(UsageError) as err:
+        inference_net(open_run(str(run)))
+    message = str(err.value)
+    assert 'model.params does not fit model' in message and '\n' not in message
+    assert 'Traceback' not in message and 'File "' not in message

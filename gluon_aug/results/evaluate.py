@@ -23,7 +23,7 @@ from ..book.devices import split_batch
 from ..data.cifar import check_cifar_folder, CLASSES, find_cifar_files, read_cifar_bin, sha1_of
 from ..data.download import ensure_cifar10
 from ..errors import UsageError
-from ..files import write_json
+from ..files import atomic_path, write_json
 from ..run.build import run_test_loader
 from ..run.ingredients import TTA
 from ..run.outputs import prepare_out_dir
@@ -158,10 +158,13 @@ def evaluate_run(path, data=None, out=None, tta=None):
 def write_report(out, report, images, title):
     """confusion.png, mistakes.png and eval.json of `report` into `out`."""
     n, wrong = report['examples'], report['examples'] - report['correct']
-    plot_confusion(report['confusion'], CLASSES, os.path.join(out, 'confusion.png'),
-                   f"{title}\ntest acc {report['accuracy']:.3f} on {n} images")
-    plot_mistakes(images, report['mistakes'], CLASSES, os.path.join(out, 'mistakes.png'),
-                  f"{title}: the most confident of {wrong} mistakes")
+    hint = '; free space or pass another --out'   # each file whole, or not at all
+    with atomic_path(os.path.join(out, 'confusion.png'), hint) as tmp:
+        plot_confusion(report['confusion'], CLASSES, tmp,
+                       f"{title}\ntest acc {report['accuracy']:.3f} on {n} images")
+    with atomic_path(os.path.join(out, 'mistakes.png'), hint) as tmp:
+        plot_mistakes(images, report['mistakes'], CLASSES, tmp,
+                      f"{title}: the most confident of {wrong} mistakes")
     write_json(os.path.join(out, 'eval.json'), report)
 
 

@@ -33,7 +33,7 @@ import numpy as onp
 from .._mxnet import gluon, mx
 from ..augment.presets import CIFAR10_MEAN, CIFAR10_STD
 from ..data.cifar import CLASSES
-from ..errors import UsageError
+from ..errors import reason, UsageError
 from ..files import fsync_folder, write_failure, write_json
 from ..models.zoo import LegacyAdapter, native_block, native_scope
 from .run_folder import inference_net, open_run
@@ -119,8 +119,7 @@ def _export_onnx(net, folder, x, reference, model):
                                  [x.shape], [onp.float32], path, dynamic=True,
                                  dynamic_input_shapes=[(None,) + x.shape[1:]])
     except Exception as err:   # the exporter raises AttributeError, KeyError, ... per op
-        reason = ' '.join(str(err).split())[:200]
-        raise UsageError(f"MXNet's ONNX exporter cannot convert {model} ({reason}); pass "
+        raise UsageError(f"MXNet's ONNX exporter cannot convert {model} ({reason(err)}); pass "
                          "--no-onnx to export the MXNet files alone") from None
     # MXNet lists the weights among the graph inputs too; onnxruntime then warns
     # and cannot fold them as constants: keep only the real input
@@ -170,8 +169,9 @@ def check_export_out(out, overwrite):
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
     if os.path.isdir(out) and os.listdir(out) and not overwrite:
-        raise UsageError(f"--out {out!r} already holds files ({', '.join(sorted(os.listdir(out))[:3])}"
-                         f"{', ...' if len(os.listdir(out)) > 3 else ''}); pass an empty or new "
+        names = sorted(os.listdir(out))
+        raise UsageError(f"--out {out!r} already holds files ({', '.join(names[:3])}"
+                         f"{', ...' if len(names) > 3 else ''}); pass an empty or new "
                          "folder, or --overwrite to replace the exported files in it")
 
 

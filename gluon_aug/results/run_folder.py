@@ -26,7 +26,7 @@ from .._mxnet import init, mx, np
 from .._version import __version__
 from ..book.devices import num_gpus
 from ..data.cifar import CLASSES
-from ..errors import UsageError
+from ..errors import reason, UsageError
 from ..models.zoo import get_model
 from ..run.checkpoint import load_net_arrays
 from ..run.checkpoint_file import FILENAME as CHECKPOINT
@@ -213,7 +213,7 @@ def evaluation_net(run):
             load_net_arrays(net, arrays)
         except (KeyError, ValueError) as err:
             raise UsageError(f"{run.file(CHECKPOINT)} does not fit model {config.model} "
-                             f"({err}); the run folder is inconsistent") from None
+                             f"({reason(err)}); the run folder is inconsistent") from None
         return EvaluationNet(_compile(net, config), ctxs, f"{CHECKPOINT} (each device's own "
                              "copy)", note, (state.get('info') or {}).get('data'))
     count = max(1, len(recorded_devices(run)))
@@ -231,9 +231,8 @@ def load_params(run, ctxs):
     try:
         net.load_parameters(run.file(PARAMS), ctx=ctxs)
     except (AssertionError, ValueError, mx.base.MXNetError) as err:
-        reason = ' '.join(str(err).split())[:200]
         raise UsageError(f"{run.file(PARAMS)} does not fit model {run.config.model} "
-                         f"({reason}); the run folder is inconsistent") from None
+                         f"({reason(err)}); the run folder is inconsistent") from None
     return net
 
 

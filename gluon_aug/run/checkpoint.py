@@ -23,7 +23,7 @@ the loader's randomness is a function of (seed, epoch, position) (see
 data/sampling.py) and the training step draws none.
 """
 from .._mxnet import mx
-from ..errors import UsageError
+from ..errors import reason, UsageError
 from .checkpoint_file import save_checkpoint
 from .loop import Callback, Position
 
@@ -202,8 +202,8 @@ class Checkpointer(Callback):
                                       if k.startswith(prefix)})
         except (KeyError, ValueError, TypeError) as err:
             raise UsageError(f"the checkpoint in {self.out!r} does not fit this run "
-                             f"({type(err).__name__}: {err}); resume with the settings that "
-                             "wrote it, or start a new --out") from None
+                             f"({type(err).__name__}: {reason(err)}); resume with the settings "
+                             "that wrote it, or start a new --out") from None
         self.history[:] = state['history']
         return Position(state['epoch'], state['batch'], state['sums'])
 
