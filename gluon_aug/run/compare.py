@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from ..augment.presets import get_preset
 from ..errors import UsageError
-from ..files import write_json
+from ..files import atomic_path, atomic_write, write_json
 from ..seeding import draw_seed
 from .cifar import run_cifar
 from .config import describe_config, RunConfig
@@ -58,7 +58,8 @@ def plot_curves(runs, path):
     ax.grid()
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
 
 
 def compare_presets(augs, config=None, *, out=None, print_table=False):
@@ -100,8 +101,7 @@ def compare_presets(augs, config=None, *, out=None, print_table=False):
           'training steps, as the book does; wall time covers the whole run.', '',
           table, '', '![accuracy per epoch](compare.png)', '',
           f"Command: `{command}`", '']
-    with open(os.path.join(out, 'compare.md'), 'w') as f:
-        f.write('\n'.join(md))
+    atomic_write(os.path.join(out, 'compare.md'), '\n'.join(md).encode())
     write_json(os.path.join(out, 'compare.json'),
                {'config': config, 'rows': rows, 'wall_seconds': time.perf_counter() - start,
                 'runs': {n: m['epochs'] for n, m in runs.items()}})
