@@ -46,7 +46,7 @@ BUGS = [
  ('colour jitter with the hue always last', 'gluon_aug/augment/transforms.py',
   "        for k in onp.random.permutation(4):", "        for k in list(onp.random.permutation(3)) + [3]:",
   ['tests/test_transforms.py']),
- ('a checkpoint's hyperparameters restored', 'gluon_aug/run/checkpoint.py',
+ ("a checkpoint's hyperparameters restored", 'gluon_aug/run/checkpoint.py',
   "    for k in STATE_SCALARS:\n        setattr(opt, k, meta['scalars'][k])",
   "    for k, v in meta['scalars'].items():\n        setattr(opt, k, v)",
   ['tests/test_resume.py::test_a_checkpoints_hyperparameters_decide_nothing_on_resume']),
