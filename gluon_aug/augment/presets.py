@@ -33,7 +33,7 @@ def make_flip_crop():
 
 
 def make_flip_color():
-    """RandomFlipLeftRight + RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1) (hue last, see augment/transforms.py)."""
+    """RandomFlipLeftRight + RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1) (crash-free, see augment/transforms.py)."""
     return [T.RandomFlipLeftRight(),
             RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)]
 
@@ -50,7 +50,7 @@ def make_erasing():
 
 
 def make_book_all():
-    """The chapter's composed augs at 32x32: RandomFlipLeftRight + RandomColorJitter(0.5, 0.5, 0.5, 0.5) (hue last) + RandomResizedCrop((32, 32), scale=(0.1, 1), ratio=(0.5, 2))."""
+    """The chapter's composed augs at 32x32: RandomFlipLeftRight + RandomColorJitter(0.5, 0.5, 0.5, 0.5) (crash-free) + RandomResizedCrop((32, 32), scale=(0.1, 1), ratio=(0.5, 2))."""
     return [T.RandomFlipLeftRight(),
             RandomColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5),
             T.RandomResizedCrop((32, 32), scale=(0.1, 1), ratio=(0.5, 2))]

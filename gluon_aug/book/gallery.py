@@ -20,7 +20,7 @@ def chapter_augmenters():
     Returns a dict ``name -> (title, augmenter)``.
     """
     shape_aug = T.RandomResizedCrop((200, 200), scale=(0.1, 1), ratio=(0.5, 2))
-    # departure: the hue last, by RandomHue: MXNet 1.x's fused jitter can segfault
+    # departure: the crash-free jitter (Gluon's draws): MXNet 1.x's fused one can segfault
     # (transforms.RandomColorJitter; about once per 1,000 calls on this photo)
     color_aug = RandomColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5)
     return {
