@@ -91,6 +91,7 @@ def read_checkpoint(path):
     for another format version, ``ValueError`` saying why for a file that is
     unreadable, corrupt or not a gluon_aug checkpoint."""
     try:
+        check_members(path)
         with onp.load(path, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
         state = json.loads(arrays.pop('state').tobytes().decode('utf-8'))
