@@ -1,6 +1,7 @@
 """Break the code on purpose, one bug at a time, and check that the tests see it.
 
     python tests/plant_bugs.py            # every bug below, each against its tests
+    python tests/plant_bugs.py lock FIFO  # those whose names hold these words
 
 For each entry: replace `old` by `new` in `path`, run the named test files
 (one process), restore the file. Prints CAUGHT when the tests fail, MISSED
@@ -53,8 +54,35 @@ BUGS = [
  ('checkpoint members read unchecked', 'gluon_aug/run/checkpoint_file.py',
   "        check_members(path)\n", "",
   ['tests/test_checkpoint.py']),
+ ('predict reads any file', 'gluon_aug/results/predict.py',
+  "    if not stat.S_ISREG(info.st_mode):", "    if False:",
+  ['tests/test_predict.py::test_only_regular_files_of_bounded_size_are_read']),
+ ('metrics.json types not checked', 'gluon_aug/results/run_folder.py',
+  "    bad = next((f.name for f in config_fields() if not _fits(recorded[f.name], f)), None)",
+  "    bad = None", ['tests/test_trained.py::test_a_folder_that_is_not_a_finished_run_is_one_line']),
+ ('OMP_NUM_THREADS not checked', 'train/cli.py',
+  "    if value and not re.fullmatch(", "    if False and not re.fullmatch(",
+  ['tests/test_cli.py::test_an_omp_num_threads_openmp_would_abort_on_is_one_line']),
+ ('export replaces a folder holding files', 'gluon_aug/results/export.py',
+  "    if os.path.isdir(out) and os.listdir(out) and not overwrite:", "    if False:",
+  ['tests/test_export.py::test_an_out_holding_files_is_refused_unless_overwrite']),
+ ('evaluate writes its PNGs in place', 'gluon_aug/results/evaluate.py',
+  "    with atomic_path(os.path.join(out, 'confusion.png'), hint) as tmp:",
+  "    with contextlib.nullcontext(os.path.join(out, 'confusion.png')) as tmp:",
+  ['tests/test_inspect_run.py::test_a_full_disk_while_writing_the_report_is_one_line_and_no_partial_file']),
+ ('MXNET_HOME not probed', 'gluon_aug/data/download.py', "        _probe(root)\n", "",
+  ['tests/test_cli.py::test_an_mxnet_home_that_cannot_hold_the_data_is_one_line']),
+ ('Ctrl-C raised inside the step', 'gluon_aug/stopping.py',
+  "    if STATE.deferring and STATE.pending is None:", "    if False:",
+  ['tests/test_resume.py::test_ctrl_c_or_sigterm_says_how_to_resume_in_one_line']),
+ ('a data FIFO called missing', 'gluon_aug/data/cifar.py',
+  "        if not os.path.isfile(path):", "        if False:",
+  ['tests/test_data.py::test_a_data_file_that_is_not_a_regular_file_is_said_so']),
 ]
+ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:
+    if ONLY and not any(o in name for o in ONLY):
+        continue
     path = os.path.join(ROOT, path)
     src = open(path).read()
     assert src.count(old) == 1, (name, src.count(old))
