@@ -90,3 +90,15 @@ def test_gluon_repo_variable_redirects_the_first_source(monkeypatch):
     (first, _), (second, sha) = default_sources()
     assert first == 'http://mirror.example/gluon/dataset/cifar10/cifar-10-binary.tar.gz'
     assert second == ORIGINAL_URL and sha is None
+
+
+def test_a_data_root_that_cannot_be_written_is_one_usage_error(tmp_path, monkeypatch):
+    """A read-only MXNET_HOME (root writes anywhere, so the write itself is refused)."""
+    from gluon_aug.data import download
+    from gluon_aug.errors import UsageError
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, 'Permission denied')
+    monkeypatch.setattr(download.tempfile, 'mkstemp', denied)
+    with pytest.raises(UsageError, match='cannot be written .Permission denied.; set MXNET_HOME'):
+        download.ensure_cifar10(root=str(tmp_path / 'cifar10'), sources=[('file:///nowhere', None)])
