@@ -9,6 +9,7 @@ signal, or one outside a loop, raises at once. SIGTERM raises
 ``errors.Terminated``, a KeyboardInterrupt, so both end the same way.
 """
 import contextlib
+import os
 import signal
 import threading
 
@@ -29,6 +30,19 @@ def _handler(signum, frame):
         STATE.pending = stop
         return
     raise stop()
+
+
+def _in_child():
+    """A forked child (a DataLoader worker) gets the default handlers back: its
+    parent ends it with SIGTERM, which must not wait for Python code to run."""
+    if signal.getsignal(signal.SIGTERM) is _handler:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is _handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    STATE.deferring, STATE.pending = False, None
+
+
+os.register_at_fork(after_in_child=_in_child)
 
 
 @contextlib.contextmanager
