@@ -5,7 +5,9 @@
 
 For each entry: replace `old` by `new` in `path`, run the named test files
 (one process), restore the file. Prints CAUGHT when the tests fail, MISSED
-when they pass anyway (a hole in the tests). Not collected by pytest.
+when they pass anyway (a hole in the tests). Not collected by pytest. It edits
+the tree it lives in while it runs: run it in a worktree of its own
+(`git worktree add ../plant HEAD`), not where you commit or train.
 """
 import os
 import subprocess
