@@ -89,24 +89,28 @@ def test_restored_optimizer_continues_bitwise(optimizer, hyper, num_devices, tmp
         assert a.tobytes() == b.tobytes()
 
 
+class FullDisk:
+    """A file (in place of ``open`` in gluon_aug.files) whose writes fail with ENOSPC."""
+
+    def __init__(self, *a, **k):
+        self.f = open(*a, **k)
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
 def test_a_full_disk_keeps_the_previous_file_and_raises_run_error(tmp_path, monkeypatch):
     checkpoint_file.save_checkpoint(str(tmp_path), {'n': 1}, {})
     path = tmp_path / checkpoint_file.FILENAME
     old = path.read_bytes()
 
-    class Full:
-        def __init__(self, *a, **k):
-            self.f = open(*a, **k)
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, 'No space left on device')
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-    monkeypatch.setattr(files, 'open', Full, raising=False)
+    monkeypatch.setattr(files, 'open', FullDisk, raising=False)
     with pytest.raises(RunError, match='the disk is full.*previous checkpoint is kept.*--resume'):
         checkpoint_file.save_checkpoint(str(tmp_path), {'n': 2}, {})
     assert path.read_bytes() == old and os.listdir(tmp_path) == [checkpoint_file.FILENAME]
@@ -327,19 +331,7 @@ def test_a_checkpoint_written_by_this_version_passes_the_checks(interrupted):
 
 
 def test_a_full_disk_at_the_first_checkpoint_does_not_promise_a_resume(tmp_path, monkeypatch):
-    class Full:
-        def __init__(self, *a, **k):
-            self.f = open(*a, **k)
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, 'No space left on device')
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-    monkeypatch.setattr(files, 'open', Full, raising=False)
+    monkeypatch.setattr(files, 'open', FullDisk, raising=False)
     with pytest.raises(RunError, match='no checkpoint was written yet.*start again') as err:
         checkpoint_file.save_checkpoint(str(tmp_path), {'n': 1}, {})
     assert '--resume' not in str(err.value) and os.listdir(tmp_path) == []
