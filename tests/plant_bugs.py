@@ -15,6 +15,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRAWS, DATA = 'tests/test_draws.py', 'tests/test_data.py'
+POL, POL_OPS = 'tests/test_policies.py', 'tests/test_policy_ops.py'
 BUGS = [
  ('box stuck top-left (batched offsets)', 'gluon_aug/augment/batch/geometry.py',
   "top = F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", "top = 0 * F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", [DRAWS]),
@@ -83,6 +84,37 @@ BUGS = [
   ['tests/test_data.py::test_a_data_file_that_is_not_a_regular_file_is_said_so']),
  ('forked workers keep the handlers', 'gluon_aug/stopping.py',
   "os.register_at_fork(after_in_child=_in_child)", "pass", ['tests/test_stopping.py']),
+ ('policy: last sub-policy never drawn', 'gluon_aug/augment/policies/autoaugment.py',
+  "k = rng.randint(len(self.policy))", "k = rng.randint(len(self.policy) - 1)", [POL]),
+ ('policy: colour factors signed', 'gluon_aug/augment/policies/autoaugment.py',
+  "return signed(value, rng) if op in SIGNED else value",
+  "return signed(value, rng) if value else value", [POL]),
+ ('policy: posterize keeps 8 - 0.4 L bits', 'gluon_aug/augment/policies/autoaugment.py',
+  "return 4 - int(level * 4 / MAX_LEVEL)", "return 8 - int(level * 4 / MAX_LEVEL)", [POL]),
+ ('policy: black fill in AutoAugment', 'gluon_aug/augment/policies/autoaugment.py',
+  "    fill = CIFAR10_MEAN_PIXEL", "    fill = 0", [POL]),
+ ('policy: strength 30 never drawn', 'gluon_aug/augment/policies/trivialaugment.py',
+  "rng.randint(STRENGTHS)", "rng.randint(STRENGTHS - 1)", [POL]),
+ ('policy: RandAugment skips the last op', 'gluon_aug/augment/policies/randaugment.py',
+  "op = OPS[rng.randint(len(OPS))]", "op = OPS[rng.randint(len(OPS) - 1)]", [POL]),
+ ('policy: AugMix m from Beta(a, 2a)', 'gluon_aug/augment/policies/augmix.py',
+  "m = onp.float32(rng.beta(self.alpha, self.alpha))",
+  "m = onp.float32(rng.beta(self.alpha, 2 * self.alpha))", [POL]),
+ ('policy: AugMix rounds the mixture', 'gluon_aug/augment/policies/augmix.py',
+  "return ((1 - m) * img.astype(onp.float32) + m * mix).astype(onp.float32)",
+  "return ((1 - m) * img.astype(onp.float32) + m * mix).round().astype(onp.float32)", [POL]),
+ ('policy: AugMix depth 1-2', 'gluon_aug/augment/policies/augmix.py',
+  "rng.randint(1, 4)", "rng.randint(1, 3)", [POL]),
+ ('op: affine samples pixel corners', 'gluon_aug/augment/policies/ops.py',
+  "Y, X = onp.mgrid[0:h, 0:w] + 0.5", "Y, X = onp.mgrid[0:h, 0:w] + 0.0", [POL_OPS]),
+ ('op: equalize step counts the top bin', 'gluon_aug/augment/policies/ops.py',
+  "step = (used.sum() - used[-1]) // 255", "step = used.sum() // 255", [POL_OPS]),
+ ('op: smooth centre weight 4', 'gluon_aug/augment/policies/ops.py',
+  "+ 4 * x[1:-1, 1:-1]", "+ 3 * x[1:-1, 1:-1]", [POL_OPS]),
+ ('op: contrast mean truncated', 'gluon_aug/augment/policies/ops.py',
+  "mean = int(grayscale(img).mean() + 0.5)", "mean = int(grayscale(img).mean())", [POL_OPS]),
+ ('op: rotation clockwise', 'gluon_aug/augment/policies/ops.py',
+  "angle = -math.radians(degrees % 360.0)", "angle = math.radians(degrees % 360.0)", [POL_OPS]),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

@@ -45,9 +45,17 @@ def hwc(x):
     return np.array(x.asnumpy().transpose(1, 2, 0))
 
 
+# the presets whose policy has no batched twin yet (issue 22, part 2)
+SAMPLE_ONLY = ['autoaugment', 'randaugment', 'trivialaugment', 'augmix']
+
+
 def test_batch_registry_has_the_same_names_and_parameters_as_the_sample_one():
-    assert list(BATCH_PRESETS) == list(PRESETS)
-    for name in PRESETS:
+    assert list(BATCH_PRESETS) == [n for n in PRESETS if n not in SAMPLE_ONLY]
+    for name in SAMPLE_ONLY:
+        with pytest.raises(gluon_aug.UsageError, match=f'--aug {name} has no batched twin yet; '
+                           'run it with --aug-backend sample'):
+            get_batch_preset(name)
+    for name in BATCH_PRESETS:
         assert BATCH_PRESETS[name].__doc__ == PRESETS[name].__doc__
     jitter = get_batch_preset('flip-color')[1]
     assert jitter.amounts == (0.4, 0.4, 0.4, 0.1)
@@ -252,7 +260,7 @@ def test_erasing_rate_and_box_shapes_match_RandomErasing():
     assert stats.ks_2samp(onp.log(ours_h / ours_w), onp.log(th / tw)).pvalue > 1e-3
 
 
-@pytest.mark.parametrize('name', list(PRESETS))
+@pytest.mark.parametrize('name', list(BATCH_PRESETS))
 def test_presets_work_hybridized_on_two_cpu_contexts(name):
     aug = get_batch_preset(name)
     aug.hybridize(static_alloc=True, static_shape=True)   # as run_cifar does

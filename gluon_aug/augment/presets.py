@@ -8,6 +8,7 @@ CIFAR-10's channel statistics). The test pipeline is always deterministic
 """
 from .._mxnet import gluon
 from ..errors import UsageError
+from .policies import AugMix, AutoAugment, RandAugment, TrivialAugmentWide
 from .transforms import RandomColorJitter, RandomErasing, RandomPadCrop
 
 T = gluon.data.vision.transforms
@@ -56,6 +57,26 @@ def make_book_all():
             T.RandomResizedCrop((32, 32), scale=(0.1, 1), ratio=(0.5, 2))]
 
 
+def make_autoaugment():
+    """AutoAugment's CIFAR-10 policy (25 sub-policies, Cubuk et al. 2019), then RandomPadCrop(pad=4) + RandomFlipLeftRight, in the authors' order (augment/policies/autoaugment.py)."""
+    return [AutoAugment(), RandomPadCrop(pad=4), T.RandomFlipLeftRight()]
+
+
+def make_randaugment():
+    """RandAugment(N=3, M=5) (Cubuk et al. 2020), then RandomPadCrop(pad=4) + RandomFlipLeftRight (augment/policies/randaugment.py)."""
+    return [RandAugment(num_ops=3, magnitude=5), RandomPadCrop(pad=4), T.RandomFlipLeftRight()]
+
+
+def make_trivialaugment():
+    """TrivialAugmentWide (one op, wide ranges; Müller & Hutter 2021), then RandomPadCrop(pad=4) + RandomFlipLeftRight, in the authors' order (augment/policies/trivialaugment.py)."""
+    return [TrivialAugmentWide(), RandomPadCrop(pad=4), T.RandomFlipLeftRight()]
+
+
+def make_augmix():
+    """RandomFlipLeftRight + RandomPadCrop(pad=4), then AugMix(severity=3, width=3, depth 1-3, alpha=1) (Hendrycks et al. 2020; no JSD loss), in the authors' order (augment/policies/augmix.py)."""
+    return [T.RandomFlipLeftRight(), RandomPadCrop(pad=4), AugMix()]
+
+
 # name -> factory of the augmentation steps (before ToTensor unless they include
 # it); the factory's docstring is the preset's documentation.
 PRESETS = {
@@ -66,6 +87,10 @@ PRESETS = {
     'resized-crop': make_resized_crop,
     'erasing': make_erasing,
     'book-all': make_book_all,
+    'autoaugment': make_autoaugment,
+    'randaugment': make_randaugment,
+    'trivialaugment': make_trivialaugment,
+    'augmix': make_augmix,
 }
 
 

@@ -6,7 +6,7 @@ from matplotlib import pyplot as plt
 
 from .._mxnet import np
 from ..seeding import seed_everything
-from .batch.presets import get_batch_preset
+from .batch.presets import BATCH_PRESETS, get_batch_preset
 from .presets import describe_presets, eval_transform, get_preset
 
 
@@ -17,15 +17,18 @@ def preset_rows(images, name, draws=2, seed=0):
     rows augmented one image at a time by ``get_preset(name)`` (the
     DataLoader's path); `draws` rows augmented as one batch by
     ``get_batch_preset(name)`` after ToTensor (the ``--aug-backend batch``
-    path). Returns ``[(row title, [CHW float images in [0, 1]])]``.
+    path; none for the presets without a batched twin). Returns
+    ``[(row title, [CHW float images in [0, 1]])]``.
     """
-    sample_aug, batch_aug = get_preset(name), get_batch_preset(name)  # UsageError if unknown
+    sample_aug = get_preset(name)  # UsageError if unknown
+    batch_aug = get_batch_preset(name) if name in BATCH_PRESETS else None
     to_tensor = eval_transform()
     batch = np.stack([to_tensor(img) for img in images])
     rows = [('original', list(batch))]
     seed_everything(seed)
     rows += [(f'per-sample {k + 1}', [sample_aug(img) for img in images]) for k in range(draws)]
-    rows += [(f'batched {k + 1}', list(batch_aug(batch))) for k in range(draws)]
+    if batch_aug is not None:
+        rows += [(f'batched {k + 1}', list(batch_aug(batch))) for k in range(draws)]
     return rows
 
 

@@ -14,6 +14,7 @@ help from these fields (``add_arguments``); ``run_cifar(config)`` takes one;
 import dataclasses
 from dataclasses import dataclass, field
 
+from ..augment.batch.presets import check_batch_preset
 from ..augment.presets import PRESETS
 from ..errors import UsageError
 from .distributed import check_kvstore, KVSTORES
@@ -210,6 +211,8 @@ def check_config(config):
                                            or isinstance(config.num_workers, bool)
                                            or config.num_workers < 0):
         raise UsageError(f"--num-workers must be 0 or more, got {config.num_workers!r}")
+    if config.aug_backend == 'batch':
+        check_batch_preset(config.aug)
     recipe = RECIPES[config.recipe]
     if config.without and recipe.name == 'book':
         raise UsageError("--without switches off ingredients of --recipe fast; the book "

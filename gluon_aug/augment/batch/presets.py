@@ -46,8 +46,29 @@ def _twin(factory):
     return make
 
 
-# name -> factory of the batched steps, translated from presets.PRESETS.
-BATCH_PRESETS = {name: _twin(factory) for name, factory in PRESETS.items()}
+def _translates(factory):
+    """Whether every step of the preset has a batched twin."""
+    try:
+        _twin(factory)()
+    except ValueError:
+        return False
+    return True
+
+
+# name -> factory of the batched steps, translated from presets.PRESETS; the
+# presets with a step that has no twin yet (the policies) run per sample only.
+BATCH_PRESETS = {name: _twin(factory) for name, factory in PRESETS.items()
+                 if _translates(factory)}
+
+
+def check_batch_preset(name):
+    """UsageError unless preset `name` exists and has a batched twin."""
+    if name in PRESETS and name not in BATCH_PRESETS:
+        raise UsageError(f"--aug {name} has no batched twin yet; run it with --aug-backend "
+                         f"sample (the default)")
+    if name not in BATCH_PRESETS:
+        raise UsageError(f"unknown augmentation preset {name!r}; choose one of: "
+                         f"{', '.join(BATCH_PRESETS)}")
 
 
 def get_batch_preset(name, normalize=False):
@@ -56,11 +77,8 @@ def get_batch_preset(name, normalize=False):
     With `normalize`, CIFAR-10's channel standardization runs last, as in
     ``presets.get_preset``. Call ``.hybridize()`` on it for speed.
     """
-    try:
-        factory = BATCH_PRESETS[name]
-    except KeyError:
-        raise UsageError(f"unknown augmentation preset {name!r}; choose one of: "
-                         f"{', '.join(BATCH_PRESETS)}") from None
+    check_batch_preset(name)
+    factory = BATCH_PRESETS[name]
     seq = BatchPipeline()
     steps = factory() + ([BatchNormalize()] if normalize else [])
     if steps:
