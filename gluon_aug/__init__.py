@@ -6,6 +6,7 @@ here; the code lives in subpackages by role (README, "Map of the code").
 """
 from ._version import __version__  # noqa: F401
 from . import _mxnet  # noqa: F401  (clear error if MXNet is missing; npx.set_np())
+from .augment.policies import AugMix, AutoAugment, RandAugment, TrivialAugmentWide  # noqa: E402
 from .augment.presets import PRESETS, get_preset  # noqa: E402
 from .book.ch13 import (evaluate_accuracy_gpus, load_cifar10, test_augs,  # noqa: E402
                         train_augs, train_batch_ch13, train_ch13, train_with_data_aug)
@@ -26,8 +27,8 @@ from .run.loop import fit  # noqa: E402
 from .seeding import seed_everything  # noqa: E402
 
 __all__ = [
-    'Accumulator', 'Animator', 'CIFAR10', 'PRESETS', 'Residual', 'RunConfig', 'RunError',
-    'Timer', 'UsageError',
+    'Accumulator', 'Animator', 'AugMix', 'AutoAugment', 'CIFAR10', 'PRESETS', 'RandAugment',
+    'Residual', 'RunConfig', 'RunError', 'Timer', 'TrivialAugmentWide', 'UsageError',
     'accuracy', 'apply', 'evaluate_accuracy_gpus', 'evaluate_run', 'export_run', 'fit',
     'get_dataloader_workers', 'get_model', 'get_preset', 'load_cifar10', 'parse_devices',
     'predict_images', 'resnet18', 'run_cifar',
