@@ -115,6 +115,10 @@ BUGS = [
   "mean = int(grayscale(img).mean() + 0.5)", "mean = int(grayscale(img).mean())", [POL_OPS]),
  ('op: rotation clockwise', 'gluon_aug/augment/policies/ops.py',
   "angle = -math.radians(degrees % 360.0)", "angle = math.radians(degrees % 360.0)", [POL_OPS]),
+ ('exercise 1 verdict over unpaired seeds', 'scripts/exercise1_full.py',
+  "    gaps = {arm: mean([by_seed[s]['gap'] for s in seeds])",
+  "    gaps = {arm: mean([r['gap'] for r in by_seed.values()])",
+  ['tests/test_scripts.py::test_exercise1_report_compares_the_arms_on_the_seeds_both_finished']),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

@@ -177,13 +177,17 @@ def _finished_book_run(folder, test_acc, sessions):
             json.dump(sessions, f)
 
 
-def test_reproduce_book_report_puts_the_run_beside_the_books_numbers(tmp_path):
+def import_script(name):
     scripts = os.path.join(os.path.dirname(__file__), '..', 'scripts')
-    sys.path.insert(0, scripts)   # the script imports its neighbour benchlib
+    sys.path.insert(0, scripts)   # the scripts import their neighbour benchlib
     try:
-        import reproduce_book
+        return __import__(name)
     finally:
         sys.path.remove(scripts)
+
+
+def test_reproduce_book_report_puts_the_run_beside_the_books_numbers(tmp_path):
+    reproduce_book = import_script('reproduce_book')
     session = {'started': '2026-12-02T07:54:10+00:00', 'machine': 'a CPU', 'from': None,
                'command': 'python -m train.cifar ...', 'seconds': 3600.0, 'to': [1, 0]}
     run = str(tmp_path / 'in')
@@ -203,3 +207,35 @@ def test_reproduce_book_report_puts_the_run_beside_the_books_numbers(tmp_path):
 def test_reproduce_book_report_only_refuses_an_unfinished_run(tmp_path):
     proc = run_script('scripts/reproduce_book.py', '--report-only', '--run', str(tmp_path))
     assert_one_line_error(proc, 'holds no finished run')
+
+
+def test_exercise1_report_compares_the_arms_on_the_seeds_both_finished(tmp_path, monkeypatch):
+    ex = import_script('exercise1_full')
+    runs = str(tmp_path / 'runs')
+    # augmented: train 0.90 / test 0.88 (seeds 0, 1); not augmented: 0.99 / 0.84 (seed 0 only)
+    for arm, seed, train, test in (('augmented', 0, 0.90, 0.88), ('augmented', 1, 0.92, 0.88),
+                                   ('not augmented', 0, 0.99, 0.84)):
+        folder = ex.folder(runs, arm, seed)
+        _finished_book_run(folder, test, None)
+        metrics = json.load(open(os.path.join(folder, 'metrics.json')))
+        metrics['final'].update(train_acc=train, test_acc=test)
+        json.dump(metrics, open(os.path.join(folder, 'metrics.json'), 'w'))
+    report = str(tmp_path / 'REPRODUCTION.md')
+    with open(report, 'w') as f:
+        f.write('<!-- book-run -->\n# the book run\n<!-- /book-run -->\n')
+    monkeypatch.setattr(ex, 'REPORT', report)
+    monkeypatch.setattr(ex, 'FIGURE', str(tmp_path / 'ex1.png'))
+    monkeypatch.setattr(ex, 'RECORD', str(tmp_path / 'ex1.json'))
+    text = ex.report(runs)
+    assert '| augmented | 1 | 0.920 | 0.880 | +0.040 |' in text
+    assert '| **augmented, mean** | 2 seeds | 0.910 | 0.880 | **+0.030** |' in text
+    assert '| not augmented | 0 | 0.990 | 0.840 | +0.150 |' in text
+    # the verdict pairs seed 0 only: gap +0.020 against +0.150
+    assert 'both arms finished (0), augmentation narrows' in text
+    assert '+0.020 with it against +0.150 without' in text
+    assert 'Not finished yet: not augmented, seed 1' in text
+    written = open(report).read()
+    assert written.startswith('<!-- book-run -->') and '<!-- exercise-1 -->' in written
+    assert os.path.getsize(tmp_path / 'ex1.png') > 10000
+    assert ex.train_command('D', 'not augmented', 1, 'R')[-3:] == ['--without', 'alt-flip',
+                                                                   'translate']
