@@ -119,6 +119,20 @@ BUGS = [
   "    gaps = {arm: mean([by_seed[s]['gap'] for s in seeds])",
   "    gaps = {arm: mean([r['gap'] for r in by_seed.values()])",
   ['tests/test_scripts.py::test_exercise1_report_compares_the_arms_on_the_seeds_both_finished']),
+ ('mix: loss weights swapped', 'gluon_aug/augment/batch/mix.py',
+  "return mix.lam * self.base(pred, label) + (1 - mix.lam) * self.base(pred, partner)",
+  "return (1 - mix.lam) * self.base(pred, label) + mix.lam * self.base(pred, partner)",
+  ['tests/test_mix.py']),
+ ('mix: CutMix lambda not set to the box share', 'gluon_aug/augment/batch/mix.py',
+  "return Mix(rng.permutation(n), 1 - box[2] * box[3] / (h * w), box)",
+  "return Mix(rng.permutation(n), float(lam), box)", ['tests/test_mix.py']),
+ ('mix: MixUp partners are themselves', 'gluon_aug/augment/batch/mix.py',
+  "return Mix(rng.permutation(n), float(rng.beta(self.alpha, self.alpha)))",
+  "return Mix(onp.arange(n), float(rng.beta(self.alpha, self.alpha)))", ['tests/test_mix.py']),
+ ('mix: draws not seeded per step', 'gluon_aug/run/batch_step.py',
+  "x = self.mix(x, onp.random if seed is None else onp.random.RandomState(seed))",
+  "x = self.mix(x, onp.random)",
+  ['tests/test_resume.py::test_batch_backend_repeats_exactly_whatever_loads_the_batches']),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

@@ -148,8 +148,9 @@ def test_bad_resumes_are_refused_with_one_line(data, reference, tmp_path):
 
 
 # --aug-backend batch: the draws happen in the training step, seeded per (seed, epoch,
-# step, device); flip-crop and erasing draw flips, shifts and boxes there
-BATCH = ['--aug', 'erasing', '--aug-backend', 'batch']
+# step, device); erasing draws flips and boxes there, and MixUp or CutMix (one per
+# batch) their lambdas, partners and boxes
+BATCH = ['--aug', 'erasing', '--aug-backend', 'batch', '--mixup', '1', '--cutmix', '1']
 
 
 @pytest.fixture(scope='module')
@@ -184,7 +185,7 @@ def test_batch_backend_resumes_bitwise_after_a_kill(data, batch_reference, tmp_p
 OTHER = {'recipe': 'fast', 'without': ('tta',), 'aug': 'none', 'aug_backend': 'batch',
          'normalize': True, 'model': 'resnet18', 'optimizer': 'sgd', 'batch_size': 8,
          'lr': 0.5, 'devices': 'cpu:3', 'kvstore': 'local', 'hybridize': False,
-         'limit_train': 7, 'limit_test': 7, 'seed': 6}
+         'limit_train': 7, 'limit_test': 7, 'seed': 6, 'mixup': 0.4, 'cutmix': 0.5}
 
 
 def test_the_list_covers_every_setting_that_must_match():

@@ -21,13 +21,16 @@ def step_seed(seed, epoch, step, shard):
 
 
 class BatchSplit(Callback):
-    """A ``split_f(X, y, devices)``: ``split_batch``, then `aug` on each shard on its
-    device. With `seed`, a callback of ``fit`` too: it learns each step's (epoch,
-    step) and seeds every shard's draws from them (``step_seed``). For training
-    only: evaluate with ``split_batch`` (``fit(..., eval_split_f=split_batch)``)."""
+    """A ``split_f(X, y, devices)``: ``split_batch``, then `aug` (None: none) on each
+    shard on its device, then one of `mixes` (MixUp, CutMix: ``augment.batch.mix``),
+    whose draw it appends to `pending` for the ``MixLoss``. With `seed`, a callback
+    of ``fit`` too: it learns each step's (epoch, step) and seeds every shard's
+    draws from them (``step_seed``). For training only: evaluate with
+    ``split_batch`` (``fit(..., eval_split_f=split_batch)``)."""
 
-    def __init__(self, aug, seed=None):
+    def __init__(self, aug, seed=None, mixes=(), pending=None):
         self.aug, self.seed, self.position = aug, seed, (0, 0)
+        self.mixes, self.pending = list(mixes), pending
 
     def on_batch_start(self, epoch, batch):
         self.position = (epoch, batch)
@@ -36,7 +39,18 @@ class BatchSplit(Callback):
         X_shards, y_shards = split_batch(X, y, devices)
         out = []
         for k, (x, device) in enumerate(zip(X_shards, devices)):
-            if self.seed is not None:
-                mx.random.seed(step_seed(self.seed, *self.position, k), ctx=device)
-            out.append(self.aug(x))
+            seed = None if self.seed is None else step_seed(self.seed, *self.position, k)
+            if seed is not None:
+                mx.random.seed(seed, ctx=device)
+            x = x if self.aug is None else self.aug(x)
+            if self.mixes:
+                x = self.mix(x, onp.random if seed is None else onp.random.RandomState(seed))
+            out.append(x)
         return out, y_shards
+
+    def mix(self, x, rng):
+        mixer = self.mixes[rng.randint(len(self.mixes))] if len(self.mixes) > 1 \
+            else self.mixes[0]
+        drawn = mixer.draw(x.shape[0], x.shape[2], x.shape[3], rng)
+        self.pending.append(drawn)
+        return mixer.apply(x, drawn)

@@ -9,6 +9,7 @@ test-time augmentation levels).
 import dataclasses
 
 from .._mxnet import autograd, gluon, init, np
+from ..augment.batch.mix import MixLoss, mixers
 from ..augment.batch.presets import get_batch_preset
 from ..augment.presets import eval_transform, get_preset
 from ..book.devices import split_batch
@@ -21,16 +22,26 @@ from .distributed import optimizer_rescale, rank_and_size, trainer_kwargs, worke
 from .ingredients import LabelSmoothingLoss, LRSchedule, TTA, TTALevels, WeightAverage
 
 
-def augmentations(config, seed):
+def augmentations(config, seed, pending):
     """(train transform, split_f, eval_split_f) of `config`; the test transform is
     always ``eval_transform(config.normalize)`` (``run_test_loader``). `seed`
-    seeds the batched draws (``batch_step``)."""
+    seeds the batched draws (``batch_step``); `pending` carries MixUp's and
+    CutMix's draws to the loss."""
     if config.aug_backend == 'sample':
-        return get_preset(config.aug, config.normalize), split_batch, None
+        return (get_preset(config.aug, config.normalize), *in_step(config, seed, pending))
     # batch: the loader only converts; each device augments its shard in the step
     batch_aug = get_batch_preset(config.aug, config.normalize)
     batch_aug.hybridize(static_alloc=True, static_shape=True)
-    return eval_transform(False), BatchSplit(batch_aug, seed), split_batch
+    return eval_transform(False), BatchSplit(batch_aug, seed, mixers(config.mixup, config.cutmix),
+                                             pending), split_batch
+
+
+def in_step(config, seed, pending):
+    """(split_f, eval_split_f) when nothing but MixUp/CutMix (if asked) runs in the step."""
+    mixes = mixers(config.mixup, config.cutmix)
+    if not mixes:
+        return split_batch, None
+    return BatchSplit(None, seed, mixes, pending), split_batch
 
 
 def shape_net(net, ctxs, workers):
@@ -68,17 +79,17 @@ def run_test_loader(config, recipe, **loading):
                         limit=config.limit_test, **loading)
 
 
-def loaders(config, recipe, rank, workers):
+def loaders(config, recipe, rank, workers, pending):
     """(train loader, test loader, split_f, eval_split_f)."""
     # one plan for every worker (each reads its span of it): the run seed, not the worker's
     shard = (workers, rank) if workers > 1 else None
+    seed = worker_seed(config.seed, rank, workers)
     if recipe.loader == 'array':
         return (ArrayLoader(True, config.batch_size, config.data, seed=config.seed,
                             limit=config.limit_train, shard=shard, flip=recipe.flip,
                             translate=recipe.translate),
-                run_test_loader(config, recipe), split_batch, None)
-    train_augs, split_f, eval_split_f = augmentations(config,
-                                                      worker_seed(config.seed, rank, workers))
+                run_test_loader(config, recipe), *in_step(config, seed, pending))
+    train_augs, split_f, eval_split_f = augmentations(config, seed, pending)
     return (cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
                          shard=shard, **loading_of(config)),
             run_test_loader(config, recipe), split_f, eval_split_f)
@@ -118,7 +129,9 @@ def build_training(config, recipe, net, ctxs, kv):
     rank, workers = rank_and_size(kv)
     net.initialize(init=init.Xavier(), ctx=ctxs, force_reinit=True)
     shape_net(net, ctxs, workers)
-    train_iter, test_iter, split_f, eval_split_f = loaders(config, recipe, rank, workers)
+    pending = []   # MixUp's and CutMix's draws, from the step's split to the loss
+    train_iter, test_iter, split_f, eval_split_f = loaders(config, recipe, rank, workers,
+                                                           pending)
     if recipe.whitening:
         init_whitening(net, train_iter.data.asnumpy())
     trainer = make_trainer(net, config, recipe, kv)
@@ -126,10 +139,11 @@ def build_training(config, recipe, net, ctxs, kv):
         init_trainer(trainer)
     if config.hybridize:   # departure: compiled; the book runs the net imperatively
         net.hybridize(static_alloc=True, static_shape=True)
-    parts = Training(train_iter, test_iter,
-                     LabelSmoothingLoss(recipe.smoothing) if recipe.smoothing
-                     else gluon.loss.SoftmaxCrossEntropyLoss(),
-                     trainer, split_f, eval_split_f)
+    loss = LabelSmoothingLoss(recipe.smoothing) if recipe.smoothing \
+        else gluon.loss.SoftmaxCrossEntropyLoss()
+    if mixers(config.mixup, config.cutmix):
+        loss = MixLoss(loss, pending)
+    parts = Training(train_iter, test_iter, loss, trainer, split_f, eval_split_f)
     if isinstance(split_f, BatchSplit):   # it learns each step's position
         parts.callbacks.append(split_f)
     if recipe.schedule:

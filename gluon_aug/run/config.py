@@ -58,6 +58,13 @@ class RunConfig:
                                "(the book's), batch = per device shard inside the training "
                                "step, batched (gluon_aug.augment.batch.blocks)", ('--aug-backend',),
                                resume=True, choices=('sample', 'batch'))
+    mixup: float = setting(0.0, "MixUp each batch in the training step with lambda ~ "
+                           "Beta(A, A) (1.0: the paper's CIFAR setting; 0: off)", ('--mixup',),
+                           resume=True, describe=True, type=float, metavar='A')
+    cutmix: float = setting(0.0, "CutMix each batch in the training step with lambda ~ "
+                            "Beta(A, A) (1.0: the paper's; 0: off; with --mixup, each batch "
+                            "takes one of the two)", ('--cutmix',), resume=True, describe=True,
+                            type=float, metavar='A')
     normalize: bool = setting(False, "standardize with CIFAR-10's channel mean and std (train "
                               "and test)", ('--normalize',), resume=True, describe=True,
                               action='store_true')
@@ -203,6 +210,12 @@ def check_config(config):
         if getattr(config, name) is not None:   # None: the recipe's value, or all
             _check_positive(name, getattr(config, name), kind)
     _check_positive('loader_timeout', config.loader_timeout, kind=float)
+    for name in ('mixup', 'cutmix'):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0 <= value < float('inf'):
+            raise UsageError(f"{flag_of(name)} must be 0 (off) or a positive number, "
+                             f"got {value!r}")
     if config.seed is not None and (type(config.seed) is not int
                                     or not 0 <= config.seed < 2 ** 32):
         raise UsageError(f"--seed must be an integer from 0 to {2 ** 32 - 1}, got "

@@ -2,6 +2,7 @@
 
 ``base`` (the draw/apply base class), ``geometry`` (flips, shifts and crops as
 one resampling), ``color`` (colour jitter), ``blocks`` (the Gluon blocks),
-``presets`` (every per-sample preset translated into its twin). Imports only
+``presets`` (every per-sample preset translated into its twin), ``mix``
+(MixUp and CutMix, batch-level by nature, and the loss of a mixed batch). Imports only
 ``augment``'s per-sample modules and the core.
 """
