@@ -239,3 +239,18 @@ def test_exercise1_report_compares_the_arms_on_the_seeds_both_finished(tmp_path,
     assert os.path.getsize(tmp_path / 'ex1.png') > 10000
     assert ex.train_command('D', 'not augmented', 1, 'R')[-3:] == ['--without', 'alt-flip',
                                                                    'translate']
+
+
+def test_probe_bf16_measures_each_setting_and_names_its_kernels():
+    proc = run_script('scripts/probe_bf16.py', '--no-write')
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split('|')[1].strip(): line for line in proc.stdout.splitlines()
+            if line.startswith('| float32') or line.startswith('| bfloat16')}
+    assert 'float32' in rows and 'forward: `jit' in rows['float32']
+    from train.amx import bf16_support
+    if bf16_support():   # oneDNN 2.4 runs bf16 convolutions on AVX512_BF16 and AMX CPUs
+        row = rows['bfloat16 (default kernels)']
+        assert 'bf16' in row and 'fails' not in row, row
+        difference = float(row.split('|')[5])
+        assert 0 < difference < 0.02   # bfloat16 keeps 8 bits of mantissa
+    assert ('bfloat16 with AMX' in rows) == (bf16_support() == 'amx')
