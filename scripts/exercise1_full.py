@@ -168,15 +168,9 @@ def report(runs, write=True):
 
 def main(argv=None):
     from train import cli
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
-    p.add_argument('--data', metavar='DIR', help='all 50,000 training images '
-                   '(../shared/data/cifar10-full-train)')
-    p.add_argument('--runs', default=os.path.join(ROOT, 'runs', 'exercise1'), metavar='DIR',
-                   help='folder for the four runs (default: runs/exercise1)')
-    p.add_argument('--report-only', action='store_true', help='train nothing, report what '
-                   'has finished')
-    p.add_argument('--no-write', action='store_true', help='print the report only')
-    args = p.parse_args(argv)
+    args = benchlib.full_scale_parser(PROG, __doc__, '--runs', 'runs/exercise1',
+                                      'folder for the four runs',
+                                      'train nothing, report what has finished').parse_args(argv)
     cli.configure_threads()
     cli.import_library(PROG)
     if not args.report_only:

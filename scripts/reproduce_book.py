@@ -168,15 +168,9 @@ def report(run, write=True):
 
 def main(argv=None):
     from train import cli
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
-    p.add_argument('--data', metavar='DIR', help='all 50,000 training images '
-                   '(../shared/data/cifar10-full-train)')
-    p.add_argument('--run', default=os.path.join(ROOT, 'runs', 'book-full'), metavar='DIR',
-                   help='the run folder (default: runs/book-full)')
-    p.add_argument('--report-only', action='store_true',
-                   help="write the report from RUN's metrics.json, train nothing")
-    p.add_argument('--no-write', action='store_true', help='print the report only')
-    args = p.parse_args(argv)
+    args = benchlib.full_scale_parser(PROG, __doc__, '--run', 'runs/book-full', 'the run folder',
+                                      "write the report from RUN's metrics.json, train "
+                                      "nothing").parse_args(argv)
     cli.configure_threads()
     cli.import_library(PROG)
     finished = os.path.exists(os.path.join(args.run, 'metrics.json'))

@@ -90,7 +90,7 @@ BUGS = [
   "return signed(value, rng) if op in SIGNED else value",
   "return signed(value, rng) if value else value", [POL]),
  ('policy: posterize keeps 8 - 0.4 L bits', 'gluon_aug/augment/policies/autoaugment.py',
-  "return 4 - int(level * 4 / MAX_LEVEL)", "return 8 - int(level * 4 / MAX_LEVEL)", [POL]),
+  "bits=(4, 0), cutout=20)", "bits=(8, 4), cutout=20)", [POL]),
  ('policy: black fill in AutoAugment', 'gluon_aug/augment/policies/autoaugment.py',
   "    fill = CIFAR10_MEAN_PIXEL", "    fill = 0", [POL]),
  ('policy: strength 30 never drawn', 'gluon_aug/augment/policies/trivialaugment.py',

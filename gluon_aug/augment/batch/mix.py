@@ -41,15 +41,24 @@ def soft_labels(labels, mix, num_classes):
     return out
 
 
-class BatchMixUp:
-    """MixUp with lambda ~ Beta(alpha, alpha) (module docstring)."""
+class BetaMix:
+    """Base of the mixers: lambda ~ Beta(alpha, alpha)."""
 
-    name = 'mixup'
+    name = None
 
     def __init__(self, alpha=1.0):
         if not alpha > 0:
-            raise ValueError(f"MixUp: alpha must be > 0, got {alpha!r}")
+            raise ValueError(f"{type(self).__name__}: alpha must be > 0, got {alpha!r}")
         self.alpha = alpha
+
+    def __repr__(self):
+        return f'{type(self).__name__}(alpha={self.alpha})'
+
+
+class BatchMixUp(BetaMix):
+    """MixUp with lambda ~ Beta(alpha, alpha) (module docstring)."""
+
+    name = 'mixup'
 
     def draw(self, n, h, w, rng):
         return Mix(rng.permutation(n), float(rng.beta(self.alpha, self.alpha)))
@@ -58,19 +67,11 @@ class BatchMixUp:
         partner = x[np.array(mix.perm, ctx=x.ctx, dtype='int32')]
         return mix.lam * x + (1 - mix.lam) * partner
 
-    def __repr__(self):
-        return f'{type(self).__name__}(alpha={self.alpha})'
 
-
-class BatchCutMix:
+class BatchCutMix(BetaMix):
     """CutMix with lambda ~ Beta(alpha, alpha), then set to the box's share (module docstring)."""
 
     name = 'cutmix'
-
-    def __init__(self, alpha=1.0):
-        if not alpha > 0:
-            raise ValueError(f"CutMix: alpha must be > 0, got {alpha!r}")
-        self.alpha = alpha
 
     def draw(self, n, h, w, rng):
         lam = rng.beta(self.alpha, self.alpha)
@@ -90,9 +91,6 @@ class BatchCutMix:
         out = x.copy()
         out[:, :, top:top + bh, left:left + bw] = partner[:, :, top:top + bh, left:left + bw]
         return out
-
-    def __repr__(self):
-        return f'{type(self).__name__}(alpha={self.alpha})'
 
 
 class MixLoss:

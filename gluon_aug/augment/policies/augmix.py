@@ -18,7 +18,7 @@ which ``ToTensor`` scales as it does uint8. As in the authors' CIFAR code,
 """
 import numpy as onp
 
-from .base import ImagePolicy, signed
+from .base import ImagePolicy, Levels, signed
 from .ops import BILINEAR
 
 OPS = ('AutoContrast', 'Equalize', 'Posterize', 'Rotate', 'Solarize', 'ShearX', 'ShearY',
@@ -26,19 +26,13 @@ OPS = ('AutoContrast', 'Equalize', 'Posterize', 'Rotate', 'Solarize', 'ShearX', 
 SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
+# the AugMix code's augmentations.py (levels up to 10, IMAGE_SIZE 32)
+LEVELS = Levels(top=10, shear=0.3, translate=32 / 3, rotate=30, enhance=(0.1, 1.9), bits=(4, 0))
+
+
 def level_value(op, level):
     """The AugMix code's value of `op` at a (continuous) `level`, before any sign."""
-    if op == 'Rotate':
-        return int(level * 30 / 10)
-    if op in ('ShearX', 'ShearY'):
-        return level * 0.3 / 10
-    if op in ('TranslateX', 'TranslateY'):
-        return int(level * (32 / 3) / 10)
-    if op == 'Posterize':
-        return 4 - int(level * 4 / 10)
-    if op == 'Solarize':
-        return 256 - int(level * 256 / 10)
-    return None   # AutoContrast, Equalize
+    return LEVELS.value(op, level)
 
 
 class AugMix(ImagePolicy):

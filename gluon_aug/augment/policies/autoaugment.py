@@ -19,7 +19,7 @@ Cutout; ``--aug autoaugment`` adds the pad-crop and flip only (README).
 """
 import numpy as onp
 
-from .base import CIFAR10_MEAN_PIXEL, ImagePolicy, signed
+from .base import CIFAR10_MEAN_PIXEL, ImagePolicy, Levels, signed
 
 # (op, probability, level) pairs; level None for the ops without a magnitude
 CIFAR10_POLICY = [
@@ -54,25 +54,14 @@ MAX_LEVEL = 10
 SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
+# the AutoAugment code's augmentation_transforms.py (PARAMETER_MAX = 10)
+LEVELS = Levels(top=MAX_LEVEL, shear=0.3, translate=10, rotate=30, enhance=(0.1, 1.9),
+                bits=(4, 0), cutout=20)
+
+
 def level_value(op, level):
     """The AutoAugment code's value of `op` at `level` (0-10), before any sign."""
-    if level is None:
-        return None
-    if op in ('ShearX', 'ShearY'):
-        return level * 0.3 / MAX_LEVEL
-    if op in ('TranslateX', 'TranslateY'):
-        return int(level * 10 / MAX_LEVEL)
-    if op == 'Rotate':
-        return int(level * 30 / MAX_LEVEL)
-    if op in ('Color', 'Contrast', 'Brightness', 'Sharpness'):
-        return level * 1.8 / MAX_LEVEL + 0.1
-    if op == 'Posterize':
-        return 4 - int(level * 4 / MAX_LEVEL)
-    if op == 'Solarize':
-        return 256 - int(level * 256 / MAX_LEVEL)
-    if op == 'Cutout':
-        return int(level * 20 / MAX_LEVEL)
-    return None   # Identity, AutoContrast, Equalize, Invert
+    return LEVELS.value(op, level)
 
 
 def drawn_value(op, level, rng):

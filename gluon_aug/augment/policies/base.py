@@ -8,6 +8,8 @@ generator (which ``seed_everything`` seeds and every DataLoader worker
 reseeds), and its ``augment(img, drawn)`` is deterministic, so the tests can
 count the draws and force the parameters.
 """
+from dataclasses import dataclass
+
 import numpy as onp
 
 from ..._mxnet import nn, np
@@ -17,6 +19,44 @@ from .ops import NEAREST, apply_op
 # code fills with (it marks empty pixels transparent and sets them to 0 after
 # standardizing, i.e. to the mean)
 CIFAR10_MEAN_PIXEL = (125, 123, 114)
+
+
+@dataclass(frozen=True)
+class Levels:
+    """How a policy's integer or continuous level 0..`top` maps to each op's value,
+    as the papers' code does it (the TrivialAugment code's ``MinMaxVals`` form):
+    shear, translate, rotate and Cutout grow linearly to their maximum at `top`
+    (translate, rotate and Cutout truncated to integers), the colour factors run
+    from `enhance[0]` to `enhance[1]`, posterize's bits from `bits[0]` down to
+    `bits[1]` and solarize's threshold from 256 down to 0 (both truncated)."""
+    top: float
+    shear: float
+    translate: float
+    rotate: float
+    enhance: tuple
+    bits: tuple
+    cutout: int = 0
+
+    def value(self, op, level):
+        """The value of `op` at `level`, before any sign (None: the op has none)."""
+        if level is None:
+            return None
+        t = level / self.top
+        if op in ('ShearX', 'ShearY'):
+            return level * self.shear / self.top
+        if op in ('TranslateX', 'TranslateY'):
+            return int(level * self.translate / self.top)
+        if op == 'Rotate':
+            return int(level * self.rotate / self.top)
+        if op in ('Color', 'Contrast', 'Brightness', 'Sharpness'):
+            return t * (self.enhance[1] - self.enhance[0]) + self.enhance[0]
+        if op == 'Posterize':
+            return self.bits[0] - int(level * (self.bits[0] - self.bits[1]) / self.top)
+        if op == 'Solarize':
+            return 256 - int(level * 256 / self.top)
+        if op == 'Cutout':
+            return int(level * self.cutout / self.top)
+        return None   # Identity, AutoContrast, Equalize, Invert
 
 
 def signed(value, rng=onp.random):

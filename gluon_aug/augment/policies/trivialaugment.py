@@ -17,29 +17,21 @@ pad-crop and flip only.
 """
 import numpy as onp
 
-from .base import ImagePolicy, signed
+from .base import ImagePolicy, Levels, signed
 from .randaugment import OPS
 
 STRENGTHS = 31
 SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
+# the authors' 'wide' MinMaxVals over strengths 0..30
+WIDE = Levels(top=STRENGTHS - 1, shear=0.99, translate=32, rotate=135, enhance=(0.01, 2.0),
+              bits=(8, 2))
+
+
 def wide_value(op, level):
     """The authors' wide-range value of `op` at strength `level` (0-30), before any sign."""
-    top = STRENGTHS - 1
-    if op in ('ShearX', 'ShearY'):
-        return level * 0.99 / top
-    if op in ('TranslateX', 'TranslateY'):
-        return int(level * 32 / top)
-    if op == 'Rotate':
-        return int(level * 135 / top)
-    if op in ('Color', 'Contrast', 'Brightness', 'Sharpness'):
-        return level * (2.0 - 0.01) / top + 0.01
-    if op == 'Posterize':
-        return 8 - int(level * (8 - 2) / top)
-    if op == 'Solarize':
-        return 256 - int(level * 256 / top)
-    return None   # Identity, AutoContrast, Equalize
+    return WIDE.value(op, level)
 
 
 class TrivialAugmentWide(ImagePolicy):
