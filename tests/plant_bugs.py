@@ -133,6 +133,12 @@ BUGS = [
   "x = self.mix(x, onp.random if seed is None else onp.random.RandomState(seed))",
   "x = self.mix(x, onp.random)",
   ['tests/test_resume.py::test_batch_backend_repeats_exactly_whatever_loads_the_batches']),
+ ('bf16: layers not cast', 'gluon_aug/models/precision.py',
+  "        _computing_in(block, bfloat16)", "        pass", ['tests/test_precision.py']),
+ ('bf16: output left in bfloat16', 'gluon_aug/models/precision.py',
+  "    _returning_float32(top)\n", "", ['tests/test_precision.py']),
+ ('bf16: any CPU accepted', 'gluon_aug/models/precision.py',
+  "    if 'avx512f' not in flags:", "    if False:", ['tests/test_precision.py']),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

@@ -185,7 +185,8 @@ def test_batch_backend_resumes_bitwise_after_a_kill(data, batch_reference, tmp_p
 OTHER = {'recipe': 'fast', 'without': ('tta',), 'aug': 'none', 'aug_backend': 'batch',
          'normalize': True, 'model': 'resnet18', 'optimizer': 'sgd', 'batch_size': 8,
          'lr': 0.5, 'devices': 'cpu:3', 'kvstore': 'local', 'hybridize': False,
-         'limit_train': 7, 'limit_test': 7, 'seed': 6, 'mixup': 0.4, 'cutmix': 0.5}
+         'limit_train': 7, 'limit_test': 7, 'seed': 6, 'mixup': 0.4, 'cutmix': 0.5,
+         'dtype': 'bfloat16'}
 
 
 def test_the_list_covers_every_setting_that_must_match():

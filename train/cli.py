@@ -57,10 +57,17 @@ def import_library(prog):
     return gluon_aug
 
 
-def library(prog):
+def library(prog, argv=None):
     """gluon_aug for the entry point `prog`, imported after ``configure_threads()``
-    (every entry point does this first, before anything loads MXNet)."""
+    (every entry point does this first, before anything loads MXNet) and, when
+    its arguments (default: this process's) ask for ``--dtype bfloat16``, after
+    switching AMX on where the CPU has it (``amx.enable_amx``)."""
     configure_threads(prog=prog)
+    argv = sys.argv[1:] if argv is None else argv
+    if '--dtype=bfloat16' in argv or any(a == '--dtype' and b == 'bfloat16'
+                                          for a, b in zip(argv, argv[1:])):
+        from train import amx
+        amx.enable_amx()
     return import_library(prog)
 
 

@@ -15,6 +15,7 @@ from ..augment.presets import eval_transform, get_preset
 from ..book.devices import split_batch
 from ..data.loaders import ArrayLoader, cifar_loader
 from ..models.fastnet import init_whitening
+from ..models.precision import compute_in
 from ..models.zoo import reset_statistics
 from .batch_step import BatchSplit
 from .checkpoint import init_trainer
@@ -137,6 +138,7 @@ def build_training(config, recipe, net, ctxs, kv):
     trainer = make_trainer(net, config, recipe, kv)
     if workers > 1:   # every worker takes rank 0's initial weights before its first gradient
         init_trainer(trainer)
+    compute_in(net, config.dtype)   # float32: unchanged
     if config.hybridize:   # departure: compiled; the book runs the net imperatively
         net.hybridize(static_alloc=True, static_shape=True)
     loss = LabelSmoothingLoss(recipe.smoothing) if recipe.smoothing \

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..augment.batch.presets import check_batch_preset
 from ..augment.presets import PRESETS
 from ..errors import UsageError
+from ..models.precision import DTYPES, check_bf16_cpu
 from .distributed import check_kvstore, KVSTORES
 from .recipes import INGREDIENTS, OVERRIDABLE, Recipe, recipe_of, RECIPES
 
@@ -58,6 +59,10 @@ class RunConfig:
                                "(the book's), batch = per device shard inside the training "
                                "step, batched (gluon_aug.augment.batch.blocks)", ('--aug-backend',),
                                resume=True, choices=('sample', 'batch'))
+    dtype: str = setting('float32', "compute convolutions and dense layers in this type; "
+                         "bfloat16 keeps float32 master weights and needs AVX-512 (fast with "
+                         "AVX512_BF16 or AMX, which train.cifar switches on)", ('--dtype',),
+                         resume=True, describe=True, choices=DTYPES)
     mixup: float = setting(0.0, "MixUp each batch in the training step with lambda ~ "
                            "Beta(A, A) (1.0: the paper's CIFAR setting; 0: off)", ('--mixup',),
                            resume=True, describe=True, type=float, metavar='A')
@@ -210,6 +215,8 @@ def check_config(config):
         if getattr(config, name) is not None:   # None: the recipe's value, or all
             _check_positive(name, getattr(config, name), kind)
     _check_positive('loader_timeout', config.loader_timeout, kind=float)
+    if config.dtype == 'bfloat16':
+        check_bf16_cpu()
     for name in ('mixup', 'cutmix'):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) \

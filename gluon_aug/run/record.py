@@ -17,7 +17,9 @@ from .outputs import command_line, library_versions
 def run_facts(ctxs, rank=0, workers=1, config=None):
     """Where and how this process ran (metrics.json's ``run``)."""
     facts = {'command': command_line(), 'devices': str(ctxs),
-             'omp_num_threads': os.environ.get('OMP_NUM_THREADS')}
+             'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
+             # set by train/amx.py when AMX was switched on for --dtype bfloat16
+             'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA')}
     if workers > 1:
         facts.update(workers=workers, rank=rank, global_batch_size=config.batch_size * workers,
                      worker_seed=worker_seed(config.seed, rank, workers))

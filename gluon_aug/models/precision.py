@@ -1,0 +1,87 @@
+"""``--dtype bfloat16``: convolutions and dense layers compute in bfloat16.
+
+MXNet's AMP (``mxnet.contrib.amp.init``) patches the legacy operators only:
+in numpy mode (the book's, and ours) it changes nothing, and its loss scaler
+fails there. bfloat16 needs no loss scaling, so this does what AMP does by
+hand: each ``Conv2D`` and ``Dense`` casts its input, weight and bias to
+bfloat16 (MXNet's ``amp_cast``, whose gradient casts back), so the weights
+the Trainer updates stay float32 master copies and their gradients arrive in
+float32. Activations stay bfloat16 between the layers (BatchNorm takes
+bfloat16 data with its float32 scale, shift and statistics, as oneDNN does),
+and the net's output is cast back to float32 for the loss and the metrics.
+
+On CPUs with AMX this runs on oneDNN's AMX kernels once the process has
+switched AMX on (``train/amx.py``); on AVX512_BF16 CPUs on its
+avx512_core_bf16 kernels.
+"""
+from mxnet.contrib.amp.amp import bfloat16
+from mxnet.numpy import ndarray as np_array
+from mxnet.symbol.numpy import _Symbol as np_symbol
+
+from .._mxnet import nn
+from ..errors import UsageError
+
+DTYPES = ('float32', 'bfloat16')
+
+
+def check_bf16_cpu(cpuinfo='/proc/cpuinfo'):
+    """UsageError unless this CPU has AVX-512 (oneDNN 2.4 has no bfloat16 kernels
+    below it); without AVX512_BF16 or AMX it emulates them, slowly."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line for line in f if line.startswith('flags')), '').split()
+    except OSError:
+        return   # not Linux: let oneDNN decide
+    if 'avx512f' not in flags:
+        raise UsageError("--dtype bfloat16 needs a CPU with AVX-512 (oneDNN 2.4, inside "
+                         "MXNet 1.9.1, has no bfloat16 kernels for this one); drop --dtype")
+
+
+def amp_cast(F, x, dtype):
+    """`x` (numpy-mode or legacy, array or symbol) cast to `dtype` by MXNet's amp_cast."""
+    if isinstance(x, (np_array, np_symbol)):   # numpy mode: amp_cast is a legacy operator
+        return F.amp_cast(x.as_nd_ndarray(), dtype=dtype).as_np_ndarray()
+    return F.amp_cast(x, dtype=dtype)
+
+
+def _computing_in(block, dtype):
+    """Make `block` (a Conv2D or Dense) cast its input and parameters to `dtype`."""
+    forward = block.hybrid_forward
+
+    def hybrid_forward(F, x, weight, bias=None):
+        cast = [amp_cast(F, v, dtype) if v is not None else None for v in (x, weight, bias)]
+        return forward(F, *cast[:2], **({} if bias is None else {'bias': cast[2]}))
+    block.hybrid_forward = hybrid_forward
+
+
+def _returning_float32(net):
+    forward = net.hybrid_forward
+
+    def hybrid_forward(F, x, *args, **kwargs):
+        return amp_cast(F, forward(F, x, *args, **kwargs), 'float32')
+    net.hybrid_forward = hybrid_forward
+
+
+def compute_in(net, dtype):
+    """Set `net` (a HybridBlock, or a ``LegacyAdapter``'s inner one) to compute its
+    convolutions and dense layers in `dtype`; returns `net`. Call it before
+    ``hybridize()``; float32 leaves the net as it is."""
+    if dtype == 'float32':
+        return net
+    if dtype != 'bfloat16':
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    top = getattr(net, 'inner', net)
+    layers = []
+
+    def visit(block):
+        if isinstance(block, (nn.Conv2D, nn.Dense)):
+            layers.append(block)
+        for child in block._children.values():
+            visit(child)
+    visit(top)
+    if not layers:
+        raise ValueError(f"{type(top).__name__} has no Conv2D or Dense layer to cast")
+    for block in layers:
+        _computing_in(block, bfloat16)
+    _returning_float32(top)
+    return net
