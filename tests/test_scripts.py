@@ -254,3 +254,21 @@ def test_probe_bf16_measures_each_setting_and_names_its_kernels():
         difference = float(row.split('|')[5])
         assert 0 < difference < 0.02   # bfloat16 keeps 8 bits of mantissa
     assert ('bfloat16 with AMX' in rows) == (bf16_support() == 'amx')
+
+
+def test_bench_dtype_counts_the_multiply_adds_by_hand():
+    bench = import_script('bench_dtype')
+    from gluon_aug._mxnet import init, nn, np
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, padding=1, in_channels=3), nn.Conv2D(6, 2, strides=2, groups=2,
+                                                                   in_channels=4),
+            nn.GlobalAvgPool2D(), nn.Dense(10, in_units=6))
+    net.initialize(init.Xavier())
+    # 32x32x4 outputs of 3x3x3; 16x16x6 outputs of 2x2x(4/2); 10 outputs of 6
+    assert bench.macs_per_image(net, nn, np) == 32 * 32 * 4 * 27 + 16 * 16 * 6 * 8 + 60
+    net.hybridize()
+    net(np.zeros((2, 3, 32, 32)))   # the counting hooks are gone: symbols pass
+    from gluon_aug import get_model
+    fast = get_model('fastnet')
+    fast.initialize()
+    assert 0.06e9 < bench.macs_per_image(fast, nn, np) < 0.08e9   # "about 0.07 GMAC"
