@@ -172,7 +172,9 @@ def test_fast_recipe_killed_and_resumed_is_bitwise_identical(die_at, data, fast_
 
 
 @pytest.mark.parametrize('flags, needles', [
-    (['--recipe', 'fast', '--aug', 'flip-crop'], ['--recipe fast augments', 'drop --aug']),
+    (['--recipe', 'fast', '--normalize'], ['standardizes on its own', 'drop --normalize']),
+    (['--recipe', 'fast', '--aug', 'flip-crop', '--without', 'translate'],
+     ["--aug replaces the fast recipe's flips and shifts"]),
     (['--without', 'tta'], ['the book recipe has none']),
     (['--recipe', 'fast', '--without', 'dropout'], ["invalid choice: 'dropout'"]),
     (['--book', '--recipe', 'fast'], ['--recipe would change']),
@@ -181,3 +183,24 @@ def test_recipe_misuse_is_one_line_exit_2(flags, needles, data, tmp_path):
     proc = run_module('train.cifar', '--data', data, '--out', str(tmp_path / 'run'), *flags)
     assert_one_line_error(proc, *needles)
     assert not (tmp_path / 'run').exists()
+
+
+def test_fast_recipe_with_aug_runs_the_preset_per_sample_in_its_array_loader(data):
+    """--recipe fast --aug NAME: each example through the preset, seeded by its plan
+    seed, then standardized; the recipe's own flips and shifts are off."""
+    import numpy as onp
+    from gluon_aug.augment.presets import get_preset
+    from gluon_aug.data.loaders import ArrayLoader
+
+    def batches(aug, seed=1):
+        loader = ArrayLoader(True, 16, data, seed=seed, flip='alternating', translate=2,
+                             sample_augs=get_preset(aug))
+        return loader, [(x.asnumpy(), y.asnumpy()) for x, y in loader]
+    loader, plain = batches('none')
+    plan = loader.epoch_sampler.plan(0)[0][:len(loader.epoch_sampler)]   # the epoch it ran
+    got = onp.concatenate([x for x, _ in plain])
+    assert onp.allclose(got, loader.data.asnumpy()[plan], atol=1e-6)   # untouched, standardized
+    _, first = batches('autoaugment')
+    _, again = batches('autoaugment')
+    assert all((a[0] == b[0]).all() for a, b in zip(first, again))
+    assert not all(onp.allclose(a[0], b[0]) for a, b in zip(first, plain))

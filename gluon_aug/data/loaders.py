@@ -22,6 +22,7 @@ from ..augment.batch.blocks import BatchAlternatingFlip, BatchFlipLeftRight, Bat
 from ..augment.batch.geometry import remap
 from ..augment.presets import CIFAR10_MEAN, CIFAR10_STD
 from ..errors import RunError, UsageError
+from ..seeding import seed_everything
 from .cifar import CIFAR10, get_dataloader_workers, limited
 from .sampling import EpochSampler, SeededTransform
 
@@ -82,6 +83,13 @@ def cifar_loader(is_train, augs, batch_size, root=None, *, timeout, num_workers=
                       epoch_sampler=sampler, **common)
 
 
+def standardize(x):
+    """NCHW float images in [0, 1] standardized with CIFAR-10's channel statistics."""
+    mean = onp.array(CIFAR10_MEAN, 'float32').reshape(1, 3, 1, 1)
+    std = onp.array(CIFAR10_STD, 'float32').reshape(1, 3, 1, 1)
+    return (x - mean) / std
+
+
 class ArrayLoader:
     """Batches of CIFAR-10 cut from one in-memory array, augmented as a batch.
 
@@ -93,24 +101,38 @@ class ArrayLoader:
     or None) and translated by up to `translate` pixels with reflected
     borders, in one gather (``augment.batch.geometry.remap``); the translation and a
     random flip come from the plan's per-example seeds, so a batch depends
-    only on (seed, epoch, position). Yields (X, y) as a DataLoader does.
+    only on (seed, epoch, position). With `sample_augs` (a per-sample
+    transform of an HWC uint8 image to a CHW tensor in [0, 1], e.g. a preset),
+    each training example goes through it instead, seeded with its plan seed,
+    and is then standardized. Yields (X, y) as a DataLoader does.
     """
 
     def __init__(self, is_train, batch_size, root=None, *, seed, flip, translate, limit=None,
-                 shard=None):
+                 shard=None, sample_augs=None):
         dataset = limited(CIFAR10(root, train=is_train), limit)
-        images = onp.stack([dataset[i][0].asnumpy() for i in range(len(dataset))])
+        self.images = onp.stack([dataset[i][0].asnumpy() for i in range(len(dataset))])
         self.labels = onp.array([dataset[i][1] for i in range(len(dataset))], dtype='int32')
-        mean = onp.array(CIFAR10_MEAN, 'float32').reshape(1, 3, 1, 1)
-        std = onp.array(CIFAR10_STD, 'float32').reshape(1, 3, 1, 1)
-        self.data = mx.np.array((images.transpose(0, 3, 1, 2) / 255.0 - mean) / std,
+        self.data = mx.np.array(standardize(self.images.transpose(0, 3, 1, 2) / 255.0),
                                 dtype='float32')
         self.batch_size, self.is_train = batch_size, is_train
         self.epoch_sampler = EpochSampler(len(self.labels), is_train, seed, part=shard,
                                           batch_size=batch_size)
+        # a per-sample preset (``--recipe fast --aug NAME``) replaces the flips and shifts
+        self.sample_augs = sample_augs if is_train else None
+        if self.sample_augs is not None:
+            flip, translate = None, 0
         self.flip = {'alternating': BatchAlternatingFlip(len(self.labels), seed),
                      'random': BatchFlipLeftRight(), None: None}[flip if is_train else None]
         self.crop = BatchPadCrop(translate, reflect=True) if is_train and translate else None
+
+    def augment_each(self, indices, seeds):
+        """The examples `indices` through `sample_augs`, each seeded with its plan seed
+        (as ``cifar_loader``'s workers do), then standardized."""
+        out = []
+        for idx, sample_seed in zip(indices, seeds):
+            seed_everything(int(sample_seed), ctx=mx.cpu())
+            out.append(self.sample_augs(mx.np.array(self.images[idx])).asnumpy())
+        return mx.np.array(standardize(onp.stack(out)), dtype='float32')
 
     def __len__(self):
         return math.ceil(len(self.epoch_sampler) / self.batch_size)
@@ -134,7 +156,10 @@ class ArrayLoader:
         plan = onp.array(list(self.epoch_sampler), dtype='int64').reshape(-1, 2)
         for i in range(0, len(plan), self.batch_size):
             indices, seeds = plan[i:i + self.batch_size, 0], plan[i:i + self.batch_size, 1]
-            x = self.data.take(mx.np.array(indices, dtype='int32'), axis=0)
-            if self.is_train:
-                x = self.augment(x, indices, seeds, epoch)
+            if self.sample_augs is not None:
+                x = self.augment_each(indices, seeds)
+            else:
+                x = self.data.take(mx.np.array(indices, dtype='int32'), axis=0)
+                if self.is_train:
+                    x = self.augment(x, indices, seeds, epoch)
             yield x, mx.np.array(self.labels[indices], dtype='int32')

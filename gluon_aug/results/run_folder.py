@@ -245,4 +245,5 @@ def inference_net(run, ctx=None):
 def describe(run):
     """'cifar_resnet20_v1, 3 epochs, aug flip': the run in a few words, for titles."""
     epochs = len(run.metrics.get('epochs', []))
-    return f"{run.config.model}, {epochs} epoch{'s' * (epochs != 1)}, aug {run.config.aug}"
+    aug = run.config.aug or "the recipe's"   # None: the fast recipe's flips and shifts
+    return f"{run.config.model}, {epochs} epoch{'s' * (epochs != 1)}, aug {aug}"

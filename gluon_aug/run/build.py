@@ -88,7 +88,8 @@ def loaders(config, recipe, rank, workers, pending):
     if recipe.loader == 'array':
         return (ArrayLoader(True, config.batch_size, config.data, seed=config.seed,
                             limit=config.limit_train, shard=shard, flip=recipe.flip,
-                            translate=recipe.translate),
+                            translate=recipe.translate,
+                            sample_augs=None if config.aug is None else get_preset(config.aug)),
                 run_test_loader(config, recipe), *in_step(config, seed, pending))
     train_augs, split_f, eval_split_f = augmentations(config, seed, pending)
     return (cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,

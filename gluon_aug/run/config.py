@@ -52,9 +52,11 @@ class RunConfig:
                              choices=tuple(INGREDIENTS), metavar='INGREDIENT',
                              default_text='none; ' + ', '.join(INGREDIENTS))
     # -- what is trained
-    aug: str = setting('flip', "augmentation preset for training (the book's train_augs is "
-                       "flip; none = ToTensor only; --list-augs describes them)", ('--aug',),
-                       resume=True, book=True, choices=tuple(PRESETS))
+    aug: str = setting(None, "augmentation preset for training (the book's train_augs is "
+                       "flip; none = ToTensor only; --list-augs describes them); with "
+                       "--recipe fast it replaces the recipe's alternating flips and shifts, "
+                       "per sample", ('--aug',), resume=True, book=True, choices=tuple(PRESETS),
+                       default_text="flip; with --recipe fast, the recipe's own")
     aug_backend: str = setting('sample', "where --aug runs: sample = per image in the loader "
                                "(the book's), batch = per device shard inside the training "
                                "step, batched (gluon_aug.augment.batch.blocks)", ('--aug-backend',),
@@ -208,7 +210,7 @@ def check_config(config):
     for f in config_fields():
         choices, value = f.metadata['argparse'].get('choices'), getattr(config, f.name)
         for v in (value if isinstance(value, (tuple, list)) else [value]):
-            if choices and v not in choices:
+            if choices and v is not None and v not in choices:
                 raise UsageError(f"{flag_of(f.name)} {v!r} is not one of: {', '.join(choices)}")
     for name, kind in (('epochs', int), ('batch_size', int), ('lr', float),
                        ('limit_train', int), ('limit_test', int), ('checkpoint_every', int)):
@@ -238,11 +240,13 @@ def check_config(config):
         raise UsageError("--without switches off ingredients of --recipe fast; the book "
                          "recipe has none: drop --without, or add --recipe fast")
     if recipe.loader == 'array':
-        for name in ('aug', 'aug_backend', 'normalize'):
+        for name in ('aug_backend', 'normalize'):
             if getattr(config, name) != RunConfig.__dataclass_fields__[name].default:
-                raise UsageError(f"--recipe {recipe.name} augments (alternating flips, "
-                                 f"shifts) and standardizes on its own; drop "
-                                 f"{flag_of(name)}")
+                raise UsageError(f"--recipe {recipe.name} augments in its array loader and "
+                                 f"standardizes on its own; drop {flag_of(name)}")
+        if config.aug is not None and set(config.without) & {'alt-flip', 'translate'}:
+            raise UsageError("--aug replaces the fast recipe's flips and shifts, so --without "
+                             "alt-flip/translate changes nothing; drop one of them")
     if config.kvstore == 'dist_async' and (config.resume or config.checkpoint_every):
         raise UsageError("dist_async keeps the optimizer state on the parameter servers, "
                          "where MXNet cannot read it back, so it cannot checkpoint; use "
@@ -273,9 +277,10 @@ def check_book(config):
 def resume_view(config):
     """The settings a resumed run must share with its checkpoint, comparable as a dict."""
     values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    # JSON keeps tuples as lists: compare them as lists
+    # JSON keeps tuples as lists: compare them as lists. A checkpoint written before a
+    # setting existed ran with its default.
     return {f.name: list(v) if isinstance(v, tuple) else v
-            for f in config_fields('resume') for v in [values.get(f.name)]}
+            for f in config_fields('resume') for v in [values.get(f.name, f.default)]}
 
 
 @dataclass(frozen=True)
@@ -297,6 +302,8 @@ def settle(config):
              if getattr(config, name) is not None}
     config = dataclasses.replace(config, **{name: getattr(recipe, name)
                                             for name in OVERRIDABLE if name not in given})
+    if config.aug is None and recipe.loader == 'cifar':   # the book's train_augs
+        config = dataclasses.replace(config, aug='flip')
     if recipe.whitening and config.model != 'fastnet':
         raise UsageError(f"--recipe {recipe.name} whitens with fastnet's first layer, which "
                          f"{config.model!r} lacks; drop --model, or add --without whitening")

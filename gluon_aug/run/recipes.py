@@ -10,6 +10,7 @@ ingredient that ``--without NAME`` switches off:
 whitening       fastnet's first conv: frozen 2x2 patch whitening from the data
 alt-flip        derandomized flips, each image mirrored in every other epoch (else random)
 translate       shifts of up to 2 px with reflected borders, batched with the flip
+                (``--aug NAME`` replaces both with a per-sample preset)
 nesterov        Nesterov momentum (MXNet's ``nag``; else plain momentum SGD)
 schedule        linear warm-up then linear decay of the learning rate, per step
 smoothing       label smoothing 0.2 in the loss
