@@ -16,6 +16,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRAWS, DATA = 'tests/test_draws.py', 'tests/test_data.py'
 POL, POL_OPS = 'tests/test_policies.py', 'tests/test_policy_ops.py'
+TWINS = 'tests/test_policy_twins.py'
 BUGS = [
  ('box stuck top-left (batched offsets)', 'gluon_aug/augment/batch/geometry.py',
   "top = F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", "top = 0 * F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", [DRAWS]),
@@ -139,6 +140,20 @@ BUGS = [
   "    _returning_float32(top)\n", "", ['tests/test_precision.py']),
  ('bf16: any CPU accepted', 'gluon_aug/models/precision.py',
   "    if 'avx512f' not in flags:", "    if False:", ['tests/test_precision.py']),
+ ('twin: affine samples pixel corners', 'gluon_aug/augment/batch/policy_ops.py',
+  "X = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1) + 0.5",
+  "X = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1) + 0.0", [TWINS]),
+ ('twin: solarize spares the threshold', 'gluon_aug/augment/batch/policy_ops.py',
+  "above = (v >= threshold)", "above = (v > threshold)", [TWINS]),
+ ('twin: posterize keeps a bit more', 'gluon_aug/augment/batch/policy_ops.py',
+  "step = 2 ** (8 - bits)", "step = 2 ** (7 - bits)", [TWINS]),
+ ('twin: cutout rounds half up', 'gluon_aug/augment/batch/policy_ops.py',
+  "half = F.np.floor(size / 2)", "half = F.np.ceil(size / 2)", [TWINS]),
+ ('twin: smooth centre weight 4', 'gluon_aug/augment/batch/policy_ops.py',
+  "    total = 4 * v", "    total = 3 * v", [TWINS]),
+ ('twin: rotation clockwise', 'gluon_aug/augment/batch/policy_ops.py',
+  "theta = degrees * (-3.141592653589793 / 180)", "theta = degrees * (3.141592653589793 / 180)",
+  [TWINS]),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

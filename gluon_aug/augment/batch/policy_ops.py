@@ -1,0 +1,151 @@
+"""Batched twins of the policies' image ops (``augment/policies/ops.py``).
+
+Each works on an NCHW float batch in [0, 1] on its device, with one value
+per sample as an (N, 1, 1, 1) tensor, and computes for every image what the
+per-sample op computes on it as uint8 (x 255): the geometric ops as one
+affine resampling (every sample its own matrix, PIL's pixel-centre
+convention, nearest or bilinear, a fill outside), the look-up ops exactly on
+the 256 levels, the colour blends in float (PIL truncates each result to a
+level: the twins agree within one level). `F` is the namespace holding
+``np``/``npx``, as in ``hybrid_forward``. Not here: equalize, whose
+per-image histogram does not vectorize on MXNet's operators.
+"""
+from .geometry import gather, image_size, in_range
+
+LEVELS = 255.0
+
+
+def fill_like(F, x, fill):
+    """(1, C, 1, 1) tensor of `fill` (levels 0-255; one number, or one per channel) in [0, 1]."""
+    values = fill if isinstance(fill, (tuple, list)) else (fill,) * 3
+    c = F.npx.arange_like(x, axis=1).reshape(1, -1, 1, 1)
+    out = F.np.zeros_like(c)
+    for k, v in enumerate(values):
+        out = out + (c == k).astype('float32') * (v / LEVELS)
+    return out
+
+
+def affine(F, x, matrix, fill=0, bilinear=False):
+    """Output pixel (i, j) of sample n reads sample n at (a X + b Y + c, d X + e Y + f),
+    X, Y = j + 0.5, i + 0.5; `matrix`: six (N, 1, 1, 1) tensors a..f."""
+    a, b, c, d, e, f = matrix
+    H, W = (v.reshape(1, 1, 1, 1) for v in image_size(F, x))
+    X = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1) + 0.5
+    Y = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1) + 0.5
+    xs, ys = a * X + b * Y + c, d * X + e * Y + f                 # (N, 1, H, W)
+    inside = (in_range(xs, W) * in_range(ys, H)).astype('float32')
+
+    def clamp(v, size):
+        return F.np.minimum(F.np.maximum(v, 0), size - 1)
+    if not bilinear:
+        out = gather(F, x, clamp(F.np.floor(ys), H), clamp(F.np.floor(xs), W))
+    else:
+        xs, ys = xs - 0.5, ys - 0.5
+        x0, y0 = F.np.floor(xs), F.np.floor(ys)
+        dx, dy = xs - x0, ys - y0
+        x1, y1, x0, y0 = clamp(x0 + 1, W), clamp(y0 + 1, H), clamp(x0, W), clamp(y0, H)
+        top = gather(F, x, y0, x0) * (1 - dx) + gather(F, x, y0, x1) * dx
+        bottom = gather(F, x, y1, x0) * (1 - dx) + gather(F, x, y1, x1) * dx
+        out = top * (1 - dy) + bottom * dy
+    return out * inside + fill_like(F, x, fill) * (1 - inside)
+
+
+def geometry_matrix(F, x, shear_x, shear_y, shift_x, shift_y, degrees):
+    """The affine matrix of one geometric op per sample, as ``ops`` defines them
+    (shear, translate, PIL's rotation about the centre): pass 0 for the other four
+    values of a sample, which then leave the identity."""
+    H, W = (v.reshape(1, 1, 1, 1) for v in image_size(F, x))
+    theta = degrees * (-3.141592653589793 / 180)
+    cos, sin = F.np.cos(theta), F.np.sin(theta)
+    cx, cy = W / 2, H / 2
+    return (cos, sin + shear_x, cos * -cx + sin * -cy + cx + shift_x,
+            -sin + shear_y, cos, -sin * -cx + cos * -cy + cy + shift_y)
+
+
+def _clip(v):
+    return v.clip(0, 1)
+
+
+def blend(degenerate, x, factor):
+    """degenerate + factor (x - degenerate), clipped to [0, 1] (PIL's ``Image.blend``)."""
+    return _clip(degenerate + factor * (x - degenerate))
+
+
+def gray_levels(F, x):
+    """PIL's RGB -> L on the levels: (19595 R + 38470 G + 7471 B + 2**15) >> 16, (N, 1, H, W)."""
+    v = levels(F, x)
+    return F.np.floor((v[:, 0:1] * 19595 + v[:, 1:2] * 38470 + v[:, 2:3] * 7471) / 65536 + 0.5)
+
+
+def brightness(F, x, factor):
+    return _clip(x * factor)
+
+
+def color(F, x, factor):
+    return blend(gray_levels(F, x) / LEVELS, x, factor)
+
+
+def contrast(F, x, factor):
+    mean = F.np.floor(gray_levels(F, x).mean(axis=(1, 2, 3), keepdims=True) + 0.5)
+    return blend(mean / LEVELS, x, factor)
+
+
+def sharpness(F, x, factor):
+    """Blend with PIL's SMOOTH filter ([[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, rounded)
+    inside the one-pixel border, which keeps its values."""
+    H, W = (v.reshape(1, 1, 1, 1) for v in image_size(F, x))
+    v = levels(F, x)
+    padded = F.np.pad(v, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    total = 4 * v
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            total = total + padded[:, :, 1 + dy:(dy - 1) or None, 1 + dx:(dx - 1) or None]
+    r = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1)
+    c = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
+    interior = ((r >= 1) * (r < H - 1) * (c >= 1) * (c < W - 1)).astype('float32')
+    smooth = F.np.floor(total / 13 + 0.5) * interior + v * (1 - interior)
+    return blend(smooth / LEVELS, x, factor)
+
+
+def levels(F, x):
+    """The batch as the integer levels 0-255 it came from (ToTensor of uint8)."""
+    return F.np.round(x * LEVELS)
+
+
+def posterize(F, x, bits):
+    """Keep the top `bits` of each level."""
+    step = 2 ** (8 - bits)
+    return F.np.floor(levels(F, x) / step) * step / LEVELS
+
+
+def solarize(F, x, threshold):
+    """Invert the levels at or above `threshold`."""
+    v = levels(F, x)
+    above = (v >= threshold).astype('float32')
+    return (v + above * (LEVELS - 2 * v)) / LEVELS
+
+
+def autocontrast(F, x):
+    """Each channel stretched from its lowest to its highest level to 0..255,
+    truncated; a flat channel unchanged."""
+    v = levels(F, x)
+    lo = v.min(axis=(2, 3), keepdims=True)
+    hi = v.max(axis=(2, 3), keepdims=True)
+    flat = (hi <= lo).astype('float32')
+    scale = LEVELS / F.np.maximum(hi - lo, 1)
+    stretched = F.np.floor(F.np.clip(v * scale - lo * scale, 0, LEVELS))
+    return (stretched * (1 - flat) + v * flat) / LEVELS
+
+
+def invert(F, x):
+    return 1 - x
+
+
+def cutout(F, x, cy, cx, size, fill=0):
+    """A square from (cy - size//2, cx - size//2) to (cy + size//2, cx + size//2),
+    exclusive, set to `fill`, per sample (clipped at the borders)."""
+    half = F.np.floor(size / 2)
+    r = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1)
+    c = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
+    box = ((r >= cy - half) * (r < cy + half) * (c >= cx - half) * (c < cx + half)).astype('float32')
+    return x * (1 - box) + fill_like(F, x, fill) * box
