@@ -120,17 +120,23 @@ def test_other_test_data_is_said_so(run_cpu1, tmp_path, capsys):
     assert line.endswith('(on other test data)')
 
 
-def test_a_fast_recipe_run_evaluates_with_its_tta_to_its_own_accuracy(run_fast, tmp_path,
-                                                                      monkeypatch):
-    """The run's last evaluation averaged 6 views (TTA level 2): so does evaluate by
-    default, and reproduces the accuracy exactly; --tta 0 sees other probabilities."""
-    final = read_json(os.path.join(run_fast, 'metrics.json'))['final']['test_acc']
+def recording_predictions(monkeypatch):
+    """The probabilities of every ``predict_test_set`` call evaluate makes, in a list."""
     seen = []
 
     def recording(net, test_iter, split_f):
         seen.append(predict_test_set(net, test_iter, split_f).probabilities)
         return Predictions(*vars(predict_test_set(net, test_iter, split_f)).values())
     monkeypatch.setattr(evaluate_module, 'predict_test_set', recording)
+    return seen
+
+
+def test_a_fast_recipe_run_evaluates_with_its_tta_to_its_own_accuracy(run_fast, tmp_path,
+                                                                      monkeypatch):
+    """The run's last evaluation averaged 6 views (TTA level 2): so does evaluate by
+    default, and reproduces the accuracy exactly; --tta 0 sees other probabilities."""
+    final = read_json(os.path.join(run_fast, 'metrics.json'))['final']['test_acc']
+    seen = recording_predictions(monkeypatch)
     report = evaluate_run(run_fast, out=str(tmp_path / 'tta'))
     assert report['tta'] == 2 and report['accuracy'] == final
     plain = evaluate_run(run_fast, out=str(tmp_path / 'plain'), tta=0)
@@ -154,3 +160,19 @@ def test_a_full_disk_while_writing_the_report_is_one_line_and_no_partial_file(ru
     with pytest.raises(RunError, match='confusion.png .the disk is full.; free space'):
         evaluate_run(run_cpu1, out=str(out))
     assert os.listdir(out) == []   # no 0-byte or partial confusion.png
+
+
+@pytest.mark.skipif('avx512f' not in open('/proc/cpuinfo').read(),
+                    reason='bfloat16 needs AVX-512 (oneDNN 2.4)')
+def test_a_bfloat16_run_evaluates_in_bfloat16_to_its_own_accuracy(tmp_path_factory, tiny_data,
+                                                                  monkeypatch):
+    from conftest import train_tiny_run
+    from gluon_aug.results import run_folder
+    run = train_tiny_run(tmp_path_factory, tiny_data, 'bf16', recipe='fast', model=None,
+                         devices='cpu', epochs=1, dtype='bfloat16')
+    final = read_json(os.path.join(run, 'metrics.json'))['final']['test_acc']
+    seen = recording_predictions(monkeypatch)
+    assert evaluate_run(run, out=str(tmp_path_factory.mktemp('e') / 'bf16'))['accuracy'] == final
+    monkeypatch.setattr(run_folder, 'compute_in', lambda net, dtype: net)   # float32 instead
+    evaluate_run(run, out=str(tmp_path_factory.mktemp('e') / 'f32'))
+    assert abs(seen[0] - seen[-1]).max() > 1e-4   # the run's types, not float32

@@ -4,7 +4,7 @@ import numpy as onp
 import pytest
 from scipy import stats
 
-from gluon_aug._mxnet import gluon, np
+from gluon_aug._mxnet import gluon, mx, np
 from gluon_aug.augment.batch.mix import (BatchCutMix, BatchMixUp, Mix, MixLoss, mixers,
                                          soft_labels)
 
@@ -48,7 +48,7 @@ def test_mixup_draws_lambda_from_beta_and_a_permutation():
 
 def test_cutmix_boxes_follow_lambda_and_land_anywhere():
     rng = onp.random.RandomState(2)
-    h = w = 32
+    h, w = 32, 20
     draws = [BatchCutMix(1.0).draw(4, h, w, rng) for _ in range(4000)]
     for d in draws:
         top, left, bh, bw = d.box
@@ -58,6 +58,8 @@ def test_cutmix_boxes_follow_lambda_and_land_anywhere():
     # (centre +- half): their area share is ~ 1 - lambda0 with lambda0 ~ U(0, 1)
     centres = [d.box[0] + d.box[2] // 2 for d in draws if 0 < d.box[0] and d.box[2] < 8]
     assert stats.chisquare(onp.bincount(centres, minlength=h)[4:28]).pvalue > 1e-4
+    # the box's sides follow the image's: int(H sqrt(1 - lambda)) tall, int(W ...) wide
+    assert max(d.box[2] for d in draws) > 24 and max(d.box[3] for d in draws) <= w
     shares = onp.array([1 - d.lam for d in draws])
     assert 0.25 < shares.mean() < 0.45 and shares.max() > 0.8
 
@@ -74,6 +76,15 @@ def test_mix_loss_is_the_lambda_mixture_of_the_two_losses():
     assert not pending
     with pytest.raises(RuntimeError, match='not mixed'):
         loss(np.array(pred), np.array(y))
+    # two shards: their draws are taken in order, and a draw must fit its shard
+    pending += [Mix(onp.array([1, 0, 3, 2]), 1.0), Mix(onp.array([1, 0, 3, 2]), 0.0)]
+    first = loss(np.array(pred), np.array(y)).asnumpy()     # lam 1: the own labels
+    second = loss(np.array(pred), np.array(y)).asnumpy()    # lam 0: the partners'
+    assert onp.allclose(first, -logp[onp.arange(4), y], atol=1e-5)
+    assert onp.allclose(second, -logp[onp.arange(4), y[[1, 0, 3, 2]]], atol=1e-5)
+    pending.append(Mix(onp.array([1, 0]), 0.5))
+    with pytest.raises(RuntimeError, match='out of step'):
+        loss(np.array(pred), np.array(y))
 
 
 def test_flags_choose_the_mixers():
@@ -82,3 +93,18 @@ def test_flags_choose_the_mixers():
     assert mixers(cutmix=0.5)[0].alpha == 0.5
     with pytest.raises(ValueError, match='alpha must be > 0'):
         BatchMixUp(0)
+
+
+def test_each_step_hands_the_loss_only_its_own_draws():
+    from gluon_aug.run.batch_step import BatchSplit
+    pending = [Mix(onp.array([0]), 0.5)]   # left over from a step whose loss never ran
+    split = BatchSplit(None, seed=3, mixes=mixers(1.0), pending=pending)
+    devices = [mx.cpu(0), mx.cpu(1)]
+    X, y = np.array(X_BATCH), np.array(onp.arange(6) % 3)
+    shards, labels = split(X, y, devices)
+    assert len(pending) == 2 and all(len(m.perm) == 3 for m in pending)
+    again = BatchSplit(None, seed=3, mixes=mixers(1.0), pending=[])
+    assert all((a.asnumpy() == b.asnumpy()).all() for a, b in zip(shards, again(X, y, devices)[0]))
+
+
+X_BATCH = X

@@ -35,7 +35,8 @@ def test_autoaugment_levels_map_as_in_the_authors_code():
     assert [v('TranslateX', L) for L in (3, 9)] == [3, 9]
     assert v('ShearY', 8) == pytest.approx(0.24)
     assert v('Color', 0) == pytest.approx(0.1) and v('Sharpness', 10) == pytest.approx(1.9)
-    assert v('Contrast', 5) == pytest.approx(1.0) and v('Cutout', 7) == 14
+    assert v('Contrast', 5) == 1.0 and v('Cutout', 7) == 14   # exactly, as 0.1 + 1.8 * 5 / 10
+    assert (ops.brightness(IMG, v('Brightness', 5)) == IMG).all()   # the middle level is no-op
     assert v('Invert', None) is None and v('Equalize', 5) is None
 
 
@@ -110,8 +111,8 @@ def test_augmix_draws_depths_ops_levels_and_weights_as_the_paper():
     names = [name for c in chains for name, _ in c]
     assert uniform([names.count(op) for op in augmix.OPS]) > 1e-4
     # solarize's threshold 256 - int(25.6 l), l ~ U[0.1, 3): its level, recovered, is uniform
-    levels = [(256 - v) / 25.6 for c in chains for name, v in c if name == 'Solarize']
-    assert min(levels) >= 0 and max(levels) < 3
+    thresholds = [v for c in chains for name, v in c if name == 'Solarize']
+    assert max(thresholds) == 254 and min(thresholds) == 180   # levels from 0.1 up to 3
     weights = onp.array([w for w, _, _ in drawn])
     ms = onp.array([m for _, m, _ in drawn])
     assert onp.allclose(weights.sum(axis=1), 1, atol=1e-6)

@@ -125,8 +125,7 @@ def test_lookup_ops_equal_pil(img, ours, theirs):
 def test_enhance_ops_equal_pil(img, name, factor):
     ours = getattr(ops, name.lower())(img, factor)
     theirs = back(getattr(ImageEnhance, name)(pil(img)).enhance(factor))
-    diff = onp.abs(ours.astype(int) - theirs.astype(int))
-    assert diff.max() <= 1 and (diff > 0).mean() < 0.01, (diff.max(), (diff > 0).mean())
+    assert (ours == theirs).all(), onp.abs(ours.astype(int) - theirs.astype(int)).max()
 
 
 @pytest.mark.parametrize('resample, pil_resample', [(ops.NEAREST, Image.NEAREST),
@@ -148,7 +147,9 @@ def test_geometry_equals_pil(resample, pil_resample, op, magnitude):
         theirs = p.transform(p.size, Image.AFFINE, matrix, resample=pil_resample,
                              fillcolor=fill)
     diff = onp.abs(ours.astype(int) - back(theirs).astype(int)).max(axis=-1)
-    if resample == ops.NEAREST:
+    if resample == ops.BILINEAR and op is not ops.rotate:
+        assert diff.max() == 0   # PIL truncates the interpolated value, as ops does
+    elif resample == ops.NEAREST:
         # PIL computes nearest-neighbour affines in 16.16 fixed point: the two may
         # disagree only where the source point lies on a pixel's edge
         a, b, c, d, e, f = ops.rotation_matrix(magnitude, 32, 32) if op is ops.rotate \

@@ -87,3 +87,17 @@ def test_launcher_settings_are_checked(kwargs, message):
 def test_book_accepts_no_hybridize_which_changes_nothing_there():
     """--book runs the net imperatively whatever --no-hybridize says."""
     assert settle(RunConfig(book=True, hybridize=False)).config.hybridize is False
+
+
+def test_a_fast_checkpoint_from_before_0_2_continues_with_the_recipes_own_augmentation():
+    """0.1 checkpoints have no dtype, mixup or cutmix (their defaults), and a fast run
+    recorded aug 'flip' for the recipe's own flips and shifts (aug None since 0.2)."""
+    import dataclasses
+    from gluon_aug.run.config import RunConfig, resume_view, settle
+    now = settle(RunConfig(recipe='fast', seed=1)).config
+    old = {k: v for k, v in dataclasses.asdict(now).items()
+           if k not in ('dtype', 'mixup', 'cutmix')}
+    assert resume_view(dict(old, aug='flip')) == resume_view(now)
+    book = settle(RunConfig(seed=1)).config
+    old_book = {k: v for k, v in dataclasses.asdict(book).items() if k != 'dtype'}
+    assert resume_view(old_book) == resume_view(book) and resume_view(book)['aug'] == 'flip'

@@ -30,7 +30,12 @@ def configure_threads(environ=os.environ, prog=None):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad flag prints one line (no usage block) and exits 2."""
+    """argparse, but a bad flag prints one line (no usage block) and exits 2, and flags
+    are taken only in full (``library`` reads --dtype before the parser runs)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('allow_abbrev', False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

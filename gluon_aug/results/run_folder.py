@@ -27,6 +27,7 @@ from .._version import __version__
 from ..book.devices import num_gpus
 from ..data.cifar import CLASSES
 from ..errors import reason, UsageError
+from ..models.precision import compute_in
 from ..models.zoo import get_model
 from ..run.checkpoint import load_net_arrays
 from ..run.checkpoint_file import FILENAME as CHECKPOINT
@@ -168,7 +169,8 @@ def build_net(config, ctxs):
 
 
 def _compile(net, config):
-    if config.hybridize:   # as the run did: the same graph, the same kernels
+    compute_in(net, config.dtype)   # as the run did: the same types,
+    if config.hybridize:   # the same graph, the same kernels
         net.hybridize(static_alloc=True, static_shape=True)
     return net
 

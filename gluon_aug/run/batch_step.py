@@ -37,6 +37,8 @@ class BatchSplit(Callback):
 
     def __call__(self, X, y, devices):
         X_shards, y_shards = split_batch(X, y, devices)
+        if self.pending is not None:
+            self.pending.clear()   # this step's draws only, whatever an earlier step left
         out = []
         for k, (x, device) in enumerate(zip(X_shards, devices)):
             seed = None if self.seed is None else step_seed(self.seed, *self.position, k)

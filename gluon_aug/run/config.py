@@ -70,7 +70,8 @@ class RunConfig:
                            resume=True, describe=True, type=float, metavar='A')
     cutmix: float = setting(0.0, "CutMix each batch in the training step with lambda ~ "
                             "Beta(A, A) (1.0: the paper's; 0: off; with --mixup, each batch "
-                            "takes one of the two)", ('--cutmix',), resume=True, describe=True,
+                            "takes one of the two; the authors' CIFAR example mixes half the "
+                            "batches)", ('--cutmix',), resume=True, describe=True,
                             type=float, metavar='A')
     normalize: bool = setting(False, "standardize with CIFAR-10's channel mean and std (train "
                               "and test)", ('--normalize',), resume=True, describe=True,
@@ -233,7 +234,7 @@ def check_config(config):
                                            or isinstance(config.num_workers, bool)
                                            or config.num_workers < 0):
         raise UsageError(f"--num-workers must be 0 or more, got {config.num_workers!r}")
-    if config.aug_backend == 'batch':
+    if config.aug_backend == 'batch' and config.aug is not None:   # None: flip, which has one
         check_batch_preset(config.aug)
     recipe = RECIPES[config.recipe]
     if config.without and recipe.name == 'book':
@@ -277,6 +278,10 @@ def check_book(config):
 def resume_view(config):
     """The settings a resumed run must share with its checkpoint, comparable as a dict."""
     values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    if 'dtype' not in values and values.get('recipe') == 'fast':
+        # before 0.2.0 (no dtype yet) the fast recipe refused --aug and recorded the
+        # default 'flip' for its own flips and shifts, which are aug None now
+        values['aug'] = None
     # JSON keeps tuples as lists: compare them as lists. A checkpoint written before a
     # setting existed ran with its default.
     return {f.name: list(v) if isinstance(v, tuple) else v

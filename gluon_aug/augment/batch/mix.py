@@ -109,6 +109,9 @@ class MixLoss:
         if not self.pending:
             raise RuntimeError("MixLoss was called on a batch that was not mixed")
         mix = self.pending.pop(0)
+        if len(mix.perm) != label.shape[0]:
+            raise RuntimeError(f"MixLoss: a draw for {len(mix.perm)} examples met a shard of "
+                               f"{label.shape[0]}: the split and the loss are out of step")
         partner = label[np.array(mix.perm, ctx=label.ctx, dtype='int32')]
         return mix.lam * self.base(pred, label) + (1 - mix.lam) * self.base(pred, partner)
 

@@ -4,9 +4,10 @@ Each works on an NCHW float batch in [0, 1] on its device, with one value
 per sample as an (N, 1, 1, 1) tensor, and computes for every image what the
 per-sample op computes on it as uint8 (x 255): the geometric ops as one
 affine resampling (every sample its own matrix, PIL's pixel-centre
-convention, nearest or bilinear, a fill outside), the look-up ops exactly on
-the 256 levels, the colour blends in float (PIL truncates each result to a
-level: the twins agree within one level). `F` is the namespace holding
+convention, nearest or bilinear, a fill outside), posterize, solarize and
+invert exactly on the 256 levels, autocontrast in float32 (PIL's float64
+truncation may land one level apart), the colour blends in float (PIL
+truncates each result to a level: the twins agree within one level). `F` is the namespace holding
 ``np``/``npx``, as in ``hybrid_forward``. Not here: equalize, whose
 per-image histogram does not vectorize on MXNet's operators.
 """

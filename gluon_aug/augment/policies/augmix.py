@@ -27,7 +27,7 @@ SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
 # the AugMix code's augmentations.py (levels up to 10, IMAGE_SIZE 32)
-LEVELS = Levels(top=10, shear=0.3, translate=32 / 3, rotate=30, enhance=(0.1, 1.9), bits=(4, 0))
+LEVELS = Levels(top=10, shear=0.3, translate=32 / 3, rotate=30, enhance=(0.1, 1.8), bits=(4, 0))
 
 
 def level_value(op, level):

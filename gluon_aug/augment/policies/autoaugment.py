@@ -55,7 +55,7 @@ SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
 # the AutoAugment code's augmentation_transforms.py (PARAMETER_MAX = 10)
-LEVELS = Levels(top=MAX_LEVEL, shear=0.3, translate=10, rotate=30, enhance=(0.1, 1.9),
+LEVELS = Levels(top=MAX_LEVEL, shear=0.3, translate=10, rotate=30, enhance=(0.1, 1.8),
                 bits=(4, 0), cutout=20)
 
 

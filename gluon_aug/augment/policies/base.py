@@ -26,8 +26,9 @@ class Levels:
     """How a policy's integer or continuous level 0..`top` maps to each op's value,
     as the papers' code does it (the TrivialAugment code's ``MinMaxVals`` form):
     shear, translate, rotate and Cutout grow linearly to their maximum at `top`
-    (translate, rotate and Cutout truncated to integers), the colour factors run
-    from `enhance[0]` to `enhance[1]`, posterize's bits from `bits[0]` down to
+    (translate, rotate and Cutout truncated to integers), the colour factors are
+    `enhance[0]` + level x `enhance[1]` / `top` (low and span, as the code writes
+    them: 0.1 + 1.8 x 5 / 10 is exactly 1.0), posterize's bits from `bits[0]` down to
     `bits[1]` and solarize's threshold from 256 down to 0 (both truncated)."""
     top: float
     shear: float
@@ -41,7 +42,6 @@ class Levels:
         """The value of `op` at `level`, before any sign (None: the op has none)."""
         if level is None:
             return None
-        t = level / self.top
         if op in ('ShearX', 'ShearY'):
             return level * self.shear / self.top
         if op in ('TranslateX', 'TranslateY'):
@@ -49,7 +49,7 @@ class Levels:
         if op == 'Rotate':
             return int(level * self.rotate / self.top)
         if op in ('Color', 'Contrast', 'Brightness', 'Sharpness'):
-            return t * (self.enhance[1] - self.enhance[0]) + self.enhance[0]
+            return level * self.enhance[1] / self.top + self.enhance[0]
         if op == 'Posterize':
             return self.bits[0] - int(level * (self.bits[0] - self.bits[1]) / self.top)
         if op == 'Solarize':

@@ -28,7 +28,7 @@ def affine(img, matrix, fill=0, resample=NEAREST):
     """PIL's ``Image.transform(size, AFFINE, matrix)``: output pixel (x, y) takes the
     input at ``(a X + b Y + c, d X + e Y + f)`` with X, Y = x + 0.5, y + 0.5 (its
     centre). Nearest takes the pixel that point falls in; bilinear weighs the four
-    nearest centres (edges clamped). A point outside the image gets `fill` (a
+    nearest centres (edges clamped) and truncates to a level. A point outside the image gets `fill` (a
     number, or one per channel)."""
     h, w = img.shape[:2]
     a, b, c, d, e, f = matrix
@@ -48,7 +48,7 @@ def affine(img, matrix, fill=0, resample=NEAREST):
         x0, y0 = onp.clip(x0, 0, w - 1), onp.clip(y0, 0, h - 1)
         top = src[y0, x0] + (src[y0, x1] - src[y0, x0]) * dx
         bottom = src[y1, x0] + (src[y1, x1] - src[y1, x0]) * dx
-        out = onp.floor(top + (bottom - top) * dy + 0.5)
+        out = onp.floor(top + (bottom - top) * dy)   # truncated, as PIL's (UINT8) cast
     else:
         raise ValueError(f"resample must be {NEAREST!r} or {BILINEAR!r}, got {resample!r}")
     fill = onp.broadcast_to(onp.asarray(fill, dtype=onp.float64), (src.shape[-1],))
@@ -92,11 +92,10 @@ def rotate(img, degrees, fill=0, resample=NEAREST):
 # -- colour: blends with a degenerate image (ImageEnhance) --------------------------------------
 
 def blend(degenerate, img, factor):
-    """``Image.blend(degenerate, img, factor)``: degenerate + factor (img - degenerate),
-    clipped to [0, 255] and truncated, as PIL does (in float32 when extrapolating)."""
-    one = onp.float64 if 0 <= factor <= 1 else onp.float32
-    d, i = degenerate.astype(one), img.astype(one)
-    return onp.clip(d + one(factor) * (i - d), 0, 255).astype(onp.uint8)
+    """``Image.blend(degenerate, img, factor)``: degenerate + factor (img - degenerate)
+    in float32 (PIL's alpha is a C float), clipped to [0, 255] and truncated."""
+    d, i = degenerate.astype(onp.float32), img.astype(onp.float32)
+    return onp.clip(d + onp.float32(factor) * (i - d), 0, 255).astype(onp.uint8)
 
 
 def grayscale(img):

@@ -25,7 +25,7 @@ SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
 # the authors' 'wide' MinMaxVals over strengths 0..30
-WIDE = Levels(top=STRENGTHS - 1, shear=0.99, translate=32, rotate=135, enhance=(0.01, 2.0),
+WIDE = Levels(top=STRENGTHS - 1, shear=0.99, translate=32, rotate=135, enhance=(0.01, 2.0 - 0.01),
               bits=(8, 2))
 
 
