@@ -100,9 +100,22 @@ def sessions_text(sessions):
         hours = ('its end was not recorded' if s['seconds'] is None
                  else f"{s['seconds'] / 3600:.2f} h")
         parts.append(f"- {s['started']}: from {stood}, {hours} "
-                     f"(`{s['command']}`; {s['machine']})")
+                     f"(`python {s['command']}`; {s['machine']})"
+                     + (f". {s['note']}" if s.get('note') else ''))
     return (f"It was interrupted {len(sessions) - 1} time(s) and continued with `--resume` "
             "(bitwise on the same machine and thread count):\n\n" + '\n'.join(parts))
+
+
+def noise(final, test_images=2000):
+    """How far the test accuracy lies from the book's range, in standard errors of a
+    test set of `test_images`."""
+    p = final['test_acc']
+    se = (p * (1 - p) / test_images) ** 0.5
+    gap = max(BOOK_RANGE[0] - p, p - BOOK_RANGE[1], 0)
+    if not gap:
+        return ''
+    return (f"On {test_images:,} test images its standard error is {100 * se:.2f} points, "
+            f"so it lies {gap / se:.1f} standard errors from the range's nearer end.")
 
 
 def report(run, write=True):
@@ -130,11 +143,12 @@ def report(run, write=True):
         "[gpu(0), gpu(1)] |", '',
         f"The book's rebuilds range from {BOOK_RANGE[0]} to {BOOK_RANGE[1]} in test accuracy; "
         f"this run's {final['test_acc']:.3f} is "
-        + ('inside that range.' if inside else 'outside it.'), '',
+        + ('inside that range.' if inside else 'outside it.') + ' ' + noise(final), '',
         '## Per epoch', '', epoch_table(metrics['epochs']), '',
         '![the curves, as the book draws them](reproduction/curves.png)', '',
         '## How it ran', '',
-        f"- Command: `{metrics['run']['command']}`",
+        f"- Command: `python {sessions[0]['command'] if sessions else metrics['run']['command']}`"
+        + (", then the same run continued with `--resume`" if len(sessions) > 1 else ''),
         f"- Seed: {config['seed']}; checkpoint every {config['checkpoint_every']} batches",
         f"- Wall time: {wall / 3600:.2f} h in all (the sessions below)",
         "- examples/sec counts the timed training steps only, as the book's does; it is "
@@ -146,6 +160,9 @@ def report(run, write=True):
         '## What differs from the book\'s run', '',
         "The book trained on two GPUs; this run trains on a CPU (one context), so its "
         "examples/sec is two orders of magnitude lower and says nothing about the book's. "
+        "Two GPUs also split each batch of 256 in two, and each GPU's BatchNorm layers "
+        "normalize with the statistics of its 128 examples; one context normalizes over "
+        "all 256 (`--devices cpu:2` would split as the book does). "
         "The images are decoded from JPEG copies of CIFAR-10 (quality about 75, see "
         "`../shared/data/cifar10-full-train/README.md`), so they differ slightly from the "
         "original bytes the book read. The test set is 2,000 of CIFAR-10's 10,000 test "
