@@ -142,7 +142,8 @@ def main(argv=None):
                         f"| {100 * rate / results[d]['gemm']:.0f} % |")
     md = '\n'.join([
         '## Whole training steps: float32 and bfloat16', '',
-        f"Command: `python {PROG} {benchlib.shown_args(argv)}`. Machine: {machine}.", '',
+        f"Command: `{' '.join(['python', PROG, benchlib.shown_args(argv)]).strip()}`. "
+        f"Machine: {machine}.", '',
         "Median of the step's wall time over the timed steps; GFLOP/s from the layers' "
         "multiply-adds (forward and both backward passes: 6 FLOP per MAC); the last column "
         "is the step's rate as a share of the same type's GEMM rate measured in the same "
