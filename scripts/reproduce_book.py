@@ -106,6 +106,16 @@ def sessions_text(sessions):
             "(bitwise on the same machine and thread count):\n\n" + '\n'.join(parts))
 
 
+def portable(metrics):
+    """`metrics` with this machine's absolute paths shown relative to the repository."""
+    out = json.loads(json.dumps(metrics))
+    for key in ('data', 'out', 'resume'):
+        if out['config'].get(key):
+            out['config'][key] = benchlib.shown_path(out['config'][key])
+    out['run']['command'] = benchlib.shown_args(out['run']['command'].split())
+    return out
+
+
 def noise(final, test_images=2000):
     """How far the test accuracy lies from the book's range, in standard errors of a
     test set of `test_images`."""
@@ -175,8 +185,8 @@ def report(run, write=True):
     text = '\n'.join(md)
     if write:
         os.makedirs(os.path.join(DOCS, 'reproduction'), exist_ok=True)
-        shutil.copy(os.path.join(run, 'metrics.json'),
-                    os.path.join(DOCS, 'reproduction', 'metrics.json'))
+        with open(os.path.join(DOCS, 'reproduction', 'metrics.json'), 'w') as f:
+            json.dump(portable(metrics), f, indent=2)
         shutil.copy(os.path.join(run, 'curves.png'),
                     os.path.join(DOCS, 'reproduction', 'curves.png'))
         benchlib.write_section('book-run', text, path=REPORT, head='')

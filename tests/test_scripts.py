@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import CAT, assert_one_line_error, run_script
+from conftest import CAT, ROOT, assert_one_line_error, run_script
 
 GALLERY = ['original', 'flip_left_right', 'flip_top_bottom', 'resized_crop', 'brightness',
            'hue', 'color_jitter', 'composed']
@@ -202,6 +202,12 @@ def test_reproduce_book_report_puts_the_run_beside_the_books_numbers(tmp_path):
     _finished_book_run(out, 0.80, [session])
     text = reproduce_book.report(out, write=False)
     assert "0.800 is outside it" in text and 'in one go' in text
+    metrics = json.load(open(os.path.join(out, 'metrics.json')))
+    metrics['config'].update(data=os.path.join(os.path.dirname(ROOT), 'shared', 'd'), out=None)
+    metrics['run']['command'] = f"python -m train.cifar --resume {os.path.join(ROOT, 'runs', 'r')}"
+    shown = reproduce_book.portable(metrics)
+    assert shown['config']['data'] == os.path.join('..', 'shared', 'd')
+    assert shown['run']['command'] == 'python -m train.cifar --resume runs/r'
 
 
 def test_reproduce_book_report_only_refuses_an_unfinished_run(tmp_path):
