@@ -87,7 +87,7 @@ def test_randaugment_draws_n_ops_uniformly_at_magnitude_m():
     for o in drawn[:500]:
         for name, value in o:
             expected = autoaugment.level_value(name, 7)
-            assert value == expected or (name in autoaugment.SIGNED and value == -expected)
+            assert value == expected or (name in ops.GEOMETRIC and value == -expected)
 
 
 def test_trivialaugment_draws_one_op_and_one_strength_uniformly():

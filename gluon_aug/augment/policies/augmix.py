@@ -23,7 +23,6 @@ from .ops import BILINEAR
 
 OPS = ('AutoContrast', 'Equalize', 'Posterize', 'Rotate', 'Solarize', 'ShearX', 'ShearY',
        'TranslateX', 'TranslateY')
-SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
 # the AugMix code's augmentations.py (levels up to 10, IMAGE_SIZE 32)
@@ -64,7 +63,7 @@ class AugMix(ImagePolicy):
             for _ in range(depth):
                 op = OPS[rng.randint(len(OPS))]
                 value = level_value(op, rng.uniform(0.1, self.severity))
-                chain.append((op, signed(value, rng) if op in SIGNED else value))
+                chain.append((op, signed(op, value, rng)))
             chains.append(chain)
         return weights, m, chains
 

@@ -51,7 +51,6 @@ CIFAR10_POLICY = [
 ]
 
 MAX_LEVEL = 10
-SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
 # the AutoAugment code's augmentation_transforms.py (PARAMETER_MAX = 10)
@@ -66,8 +65,7 @@ def level_value(op, level):
 
 def drawn_value(op, level, rng):
     """``level_value`` with the code's random sign for the geometric ops."""
-    value = level_value(op, level)
-    return signed(value, rng) if op in SIGNED else value
+    return signed(op, level_value(op, level), rng)
 
 
 class AutoAugment(ImagePolicy):

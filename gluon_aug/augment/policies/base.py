@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as onp
 
 from ..._mxnet import nn, np
-from .ops import NEAREST, apply_op
+from .ops import GEOMETRIC, NEAREST, apply_op
 
 # CIFAR-10's mean pixel (presets.CIFAR10_MEAN x 255, rounded): what the AutoAugment
 # code fills with (it marks empty pixels transparent and sets them to 0 after
@@ -59,8 +59,11 @@ class Levels:
         return None   # Identity, AutoContrast, Equalize, Invert
 
 
-def signed(value, rng=onp.random):
-    """`value` with a random sign (p = 0.5 each), as the papers' code draws it."""
+def signed(op, value, rng=onp.random):
+    """`value` of `op`, with a random sign (p = 0.5 each) for the geometric ops, as the
+    papers' code draws it; the other ops' values are unsigned."""
+    if op not in GEOMETRIC:
+        return value
     return -value if rng.random_sample() < 0.5 else value
 
 

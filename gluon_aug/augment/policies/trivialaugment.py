@@ -21,7 +21,6 @@ from .base import ImagePolicy, Levels, signed
 from .randaugment import OPS
 
 STRENGTHS = 31
-SIGNED = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
 
 # the authors' 'wide' MinMaxVals over strengths 0..30
@@ -41,7 +40,7 @@ class TrivialAugmentWide(ImagePolicy):
         """(op, strength, value)."""
         op, level = OPS[rng.randint(len(OPS))], rng.randint(STRENGTHS)
         value = wide_value(op, level)
-        return op, level, signed(value, rng) if op in SIGNED else value
+        return op, level, signed(op, value, rng)
 
     def augment(self, img, drawn):
         return self.apply(img, [(drawn[0], drawn[2])])
