@@ -51,11 +51,12 @@ def finished(run):
 
 
 def train_command(data, arm, seed, run):
-    if os.path.exists(os.path.join(run, 'checkpoint.npz')):
-        return [sys.executable, '-m', 'train.cifar', '--resume', run, '--data', data,
-                '--checkpoint-every', str(EVERY)]
+    """A new run, or the unfinished one continued: --resume checks the settings, so it
+    is given the same ones."""
+    where = (['--resume', run] if os.path.exists(os.path.join(run, 'checkpoint.npz'))
+             else ['--out', run])
     return [sys.executable, '-m', 'train.cifar', '--recipe', 'fast', '--seed', str(seed),
-            '--data', data, '--out', run, '--checkpoint-every', str(EVERY), *ARMS[arm]]
+            '--data', data, *where, '--checkpoint-every', str(EVERY), *ARMS[arm]]
 
 
 def summary(metrics):

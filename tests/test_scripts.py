@@ -247,6 +247,25 @@ def test_exercise1_report_compares_the_arms_on_the_seeds_both_finished(tmp_path,
                                                                    'translate']
 
 
+def test_exercise1_continues_a_run_with_the_settings_it_started_with(tmp_path):
+    # --resume checks the settings against the checkpoint's: the command that continues
+    # a run must give the same ones as the command that started it
+    ex = import_script('exercise1_full')
+    from train.cifar import get_args_parser
+    from gluon_aug.run.config import config_from_args, resume_view, settle
+    run = str(tmp_path / 'run')
+    os.makedirs(run)
+    for arm in ex.ARMS:
+        fresh = ex.train_command('D', arm, 1, run)
+        open(os.path.join(run, 'checkpoint.npz'), 'w').close()
+        again = ex.train_command('D', arm, 1, run)
+        os.remove(os.path.join(run, 'checkpoint.npz'))
+        assert '--resume' in again and '--resume' not in fresh
+        views = [resume_view(settle(config_from_args(get_args_parser().parse_args(cmd[3:])))
+                             .config) for cmd in (fresh, again)]
+        assert views[0] == views[1] and views[0]['recipe'] == 'fast'
+
+
 def test_probe_bf16_measures_each_setting_and_names_its_kernels():
     proc = run_script('scripts/probe_bf16.py', '--no-write')
     assert proc.returncode == 0, proc.stderr
