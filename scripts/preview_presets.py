@@ -7,9 +7,7 @@ the first 8 training images, then 2 rows augmented one image at a time by
 get_preset(name) (the DataLoader's path, --aug-backend sample) and 2 rows
 augmented as one ToTensor'd batch by get_batch_preset(name) (--aug-backend
 batch), seeded. The twins should look alike in distribution: the same kinds
-of flips, shifts, crops and colour changes, not the same draws. The policies
-(autoaugment, randaugment, trivialaugment, augmix) have no batched twin yet:
-their pictures hold the per-sample rows only.
+of flips, shifts, crops and colour changes, not the same draws.
 """
 import os
 import sys

@@ -16,7 +16,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRAWS, DATA = 'tests/test_draws.py', 'tests/test_data.py'
 POL, POL_OPS = 'tests/test_policies.py', 'tests/test_policy_ops.py'
-TWINS = 'tests/test_policy_twins.py'
+TWINS, BPOL = 'tests/test_policy_twins.py', 'tests/test_batch_policies.py'
 BUGS = [
  ('box stuck top-left (batched offsets)', 'gluon_aug/augment/batch/geometry.py',
   "top = F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", "top = 0 * F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", [DRAWS]),
@@ -170,6 +170,29 @@ BUGS = [
  ('old fast checkpoints keep aug flip', 'gluon_aug/run/config.py',
   "        values['aug'] = None\n", "        values['aug'] = values.get('aug')\n",
   ['tests/test_refusals.py']),
+ ('twin: equalize without the half step', 'gluon_aug/augment/batch/policy_ops.py',
+  "F.np.floor((F.np.floor(safe / 2) + under) / safe)", "F.np.floor((under) / safe)", [TWINS]),
+ ('twin: blend rounds instead of truncating', 'gluon_aug/augment/batch/policy_ops.py',
+  "return F.np.floor(F.np.clip(degenerate + factor", "return F.np.round(F.np.clip(degenerate + factor",
+  [TWINS]),
+ ('batched AA: ops fire always', 'gluon_aug/augment/batch/policies.py',
+  "            op = op * fires ", "            op = op * 1 ", [BPOL]),
+ ('batched TA: top strength never drawn', 'gluon_aug/augment/batch/policies.py',
+  "level = choice(F, x, trivialaugment.STRENGTHS)", "level = choice(F, x, trivialaugment.STRENGTHS - 1)",
+  [BPOL]),
+ ('batched policies: no random sign', 'gluon_aug/augment/batch/policies.py',
+  "return value * (1 - 2 * coin(F, x, 0.5) * geometric)", "return value * (1 - 0 * coin(F, x, 0.5) * geometric)",
+  [BPOL]),
+ ('batched AugMix: chains always 3 deep', 'gluon_aug/augment/batch/policies.py',
+  "depth = self.depth if self.depth > 0 else choice(F, x, self.MAX_DEPTH) + 1",
+  "depth = self.depth if self.depth > 0 else choice(F, x, 1) + 3", [BPOL]),
+ ('batched AugMix: m not Beta', 'gluon_aug/augment/batch/policies.py',
+  "m = (pair[:, :1] / pair.sum(axis=1, keepdims=True))", "m = (pair[:, :1] / (1 + pair[:, :1]))",
+  [BPOL]),
+ ('batched policies: sample bilinear as nearest', 'gluon_aug/augment/batch/policies.py',
+  "return self.policy.resample == BILINEAR", "return False", [BPOL]),
+ ('batched policies: static shape kept', 'gluon_aug/augment/batch/base.py',
+  "        kwargs = dict(kwargs, static_shape=False)", "        pass", ['tests/test_batch_aug.py']),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

@@ -45,16 +45,8 @@ def hwc(x):
     return np.array(x.asnumpy().transpose(1, 2, 0))
 
 
-# the presets whose policy has no batched twin yet (issue 22, part 2)
-SAMPLE_ONLY = ['autoaugment', 'randaugment', 'trivialaugment', 'augmix']
-
-
 def test_batch_registry_has_the_same_names_and_parameters_as_the_sample_one():
-    assert list(BATCH_PRESETS) == [n for n in PRESETS if n not in SAMPLE_ONLY]
-    for name in SAMPLE_ONLY:
-        with pytest.raises(gluon_aug.UsageError, match=f'--aug {name} has no batched twin yet; '
-                           'run it with --aug-backend sample'):
-            get_batch_preset(name)
+    assert list(BATCH_PRESETS) == list(PRESETS)
     for name in BATCH_PRESETS:
         assert BATCH_PRESETS[name].__doc__ == PRESETS[name].__doc__
     jitter = get_batch_preset('flip-color')[1]
@@ -68,6 +60,11 @@ def test_batch_registry_has_the_same_names_and_parameters_as_the_sample_one():
     kinds = [type(b).__name__ for b in get_batch_preset('book-all', normalize=True)]
     assert kinds == ['BatchFlipLeftRight', 'BatchColorJitter', 'BatchResizedCrop',
                      'BatchNormalize']
+    # the policies: the per-sample steps' twins, in the same order
+    kinds = [type(b).__name__ for b in get_batch_preset('augmix')]
+    assert kinds == ['BatchFlipLeftRight', 'BatchPadCrop', 'BatchAugMix']
+    kinds = [type(b).__name__ for b in get_batch_preset('randaugment')]
+    assert kinds == ['BatchRandAugment', 'BatchPadCrop', 'BatchFlipLeftRight']
     with pytest.raises(gluon_aug.UsageError, match='unknown augmentation preset'):
         get_batch_preset('mixup')
 
@@ -323,18 +320,19 @@ def test_fit_evaluates_with_eval_split_f():
     assert calls == ['train', 'train', 'eval', 'eval']
 
 
-def test_cli_batch_backend_end_to_end(tmp_path):
+@pytest.mark.parametrize('aug', ['book-all', 'augmix'])
+def test_cli_batch_backend_end_to_end(tmp_path, aug):
     data = str(tmp_path / 'cifar')
     make_cifar_folder(data, n_train=(40,), n_test=20)
     out = str(tmp_path / 'run')
-    proc = run_module('train.cifar', '--aug', 'book-all', '--aug-backend', 'batch', '--normalize',
+    proc = run_module('train.cifar', '--aug', aug, '--aug-backend', 'batch', '--normalize',
                       '--data', data, '--out', out, '--model', 'cifar_resnet20_v1', '--epochs',
                       '1', '--batch-size', '16', '--devices', 'cpu:2', '--num-workers', '0',
                       '--no-progress')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1].endswith('examples/sec on [cpu(0), cpu(1)]')
     config = read_json(os.path.join(out, 'metrics.json'))['config']
-    assert config['aug_backend'] == 'batch' and config['aug'] == 'book-all'
+    assert config['aug_backend'] == 'batch' and config['aug'] == aug
 
 
 def test_run_cifar_refuses_an_unknown_backend(tmp_path):

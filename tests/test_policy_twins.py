@@ -48,13 +48,29 @@ def test_autocontrast_and_invert_twins_are_exact():
     assert onp.abs(as_levels(out) - onp.stack([ops.invert(i) for i in IMAGES])).max() < 1e-3
 
 
+def test_equalize_twin_is_exact():
+    # 32 x 32: with fewer than 256 pixels PIL's step is 0 and equalize keeps every image
+    images = onp.random.RandomState(3).randint(0, 256, (N, 32, 32, 3)).astype(onp.uint8)
+    images[1] = 40 + images[1] // 4                              # a narrow range
+    images[2, :, :, 0] = 77                                      # flat: kept
+    images[3, :, :, 1] = onp.where(onp.arange(32) < 1, 200, 10)  # 32 pixels apart: step 3
+    images[4] = (images[4] // 64) * 64                           # four levels
+    images[5, :, :, 2] = 3 + images[5, :, :, 2] // 32            # eight levels, near black
+    x = np.array(images.transpose(0, 3, 1, 2) / 255.0, dtype='float32')
+    want = onp.stack([ops.equalize(i) for i in images]).astype(float)
+    assert onp.abs(as_levels(B.equalize(mx.nd, x)) - want).max() < 1e-3
+    from PIL import Image, ImageOps   # and ops.equalize is PIL's
+    assert all((onp.asarray(ImageOps.equalize(Image.fromarray(i))) == w).all()
+               for i, w in zip(images, want))
+
+
 @pytest.mark.parametrize('name', ['brightness', 'color', 'contrast', 'sharpness'])
-def test_colour_twins_are_within_one_level(name):
+def test_colour_twins_are_exact(name):
     values = [0.1, 0.5, 1.0, 1.3, 1.9, 0.01]
     out = getattr(B, name)(mx.nd, batch(), per_sample(values))
     diff = onp.abs(as_levels(out) - expected(getattr(ops, name), values))
-    # PIL truncates each blended value to a level; the twin keeps the float
-    assert diff.max() < 1 + 1e-3, diff.max()
+    # PIL's float32 blend on the levels, truncated to a level, as ops.blend
+    assert diff.max() < 1e-3, diff.max()
 
 
 @pytest.mark.parametrize('bilinear', [False, True], ids=['nearest', 'bilinear'])
@@ -73,8 +89,8 @@ def test_geometry_twin_is_one_resampling_with_each_samples_op(bilinear):
     for k, (name, v) in enumerate(ops_of):
         ref = reference[name](IMAGES[k], v, fill=fill, resample=resample).astype(float)
         diff = onp.abs(out[k] - ref)
-        if bilinear:   # ops truncates to a level, the twin keeps the float
-            assert diff.max() < 1 + 1e-3, (name, diff.max())
+        if bilinear:   # both truncate to a level; float32 against float64 may cross one
+            assert diff.max() < 1 + 1e-3 and (diff > 1e-3).mean() < 0.02, (name, diff.max())
         elif name != 'degrees':
             assert diff.max() < 1e-3, name
         else:   # float32 against float64: a source point on a pixel's edge may fall either side

@@ -6,10 +6,11 @@ per-sample op computes on it as uint8 (x 255): the geometric ops as one
 affine resampling (every sample its own matrix, PIL's pixel-centre
 convention, nearest or bilinear, a fill outside), posterize, solarize and
 invert exactly on the 256 levels, autocontrast in float32 (PIL's float64
-truncation may land one level apart), the colour blends in float (PIL
-truncates each result to a level: the twins agree within one level). `F` is the namespace holding
-``np``/``npx``, as in ``hybrid_forward``. Not here: equalize, whose
-per-image histogram does not vectorize on MXNet's operators.
+truncation may land one level apart), the colour blends exactly (PIL's float32
+arithmetic on the levels, truncated, so that an op after them sees the same levels),
+equalize exactly (every image's histograms in one ``bincount``). `F` is the
+namespace holding ``np``/``npx``, as in ``hybrid_forward``. ``OPS`` names
+them as the papers do; each takes (F, x, value) and ignores a value it has no use for.
 """
 from .geometry import gather, image_size, in_range
 
@@ -45,9 +46,10 @@ def affine(F, x, matrix, fill=0, bilinear=False):
         x0, y0 = F.np.floor(xs), F.np.floor(ys)
         dx, dy = xs - x0, ys - y0
         x1, y1, x0, y0 = clamp(x0 + 1, W), clamp(y0 + 1, H), clamp(x0, W), clamp(y0, H)
-        top = gather(F, x, y0, x0) * (1 - dx) + gather(F, x, y0, x1) * dx
-        bottom = gather(F, x, y1, x0) * (1 - dx) + gather(F, x, y1, x1) * dx
-        out = top * (1 - dy) + bottom * dy
+        v = levels(F, x)   # on the levels, truncated to one, as PIL (and ops.affine)
+        top = gather(F, v, y0, x0) + (gather(F, v, y0, x1) - gather(F, v, y0, x0)) * dx
+        bottom = gather(F, v, y1, x0) + (gather(F, v, y1, x1) - gather(F, v, y1, x0)) * dx
+        out = F.np.floor(top + (bottom - top) * dy) / LEVELS
     return out * inside + fill_like(F, x, fill) * (1 - inside)
 
 
@@ -63,13 +65,11 @@ def geometry_matrix(F, x, shear_x, shear_y, shift_x, shift_y, degrees):
             -sin + shear_y, cos, -sin * -cx + cos * -cy + cy + shift_y)
 
 
-def _clip(v):
-    return v.clip(0, 1)
-
-
-def blend(degenerate, x, factor):
-    """degenerate + factor (x - degenerate), clipped to [0, 1] (PIL's ``Image.blend``)."""
-    return _clip(degenerate + factor * (x - degenerate))
+def blend(F, degenerate, x, factor):
+    """PIL's ``Image.blend`` on the levels, as ``ops.blend``: degenerate + factor
+    (v - degenerate) in float32 on integer levels, clipped to [0, 255] and truncated."""
+    return F.np.floor(F.np.clip(degenerate + factor * (levels(F, x) - degenerate), 0,
+                                LEVELS)) / LEVELS
 
 
 def gray_levels(F, x):
@@ -79,16 +79,16 @@ def gray_levels(F, x):
 
 
 def brightness(F, x, factor):
-    return _clip(x * factor)
+    return blend(F, 0, x, factor)
 
 
 def color(F, x, factor):
-    return blend(gray_levels(F, x) / LEVELS, x, factor)
+    return blend(F, gray_levels(F, x), x, factor)
 
 
 def contrast(F, x, factor):
     mean = F.np.floor(gray_levels(F, x).mean(axis=(1, 2, 3), keepdims=True) + 0.5)
-    return blend(mean / LEVELS, x, factor)
+    return blend(F, mean, x, factor)
 
 
 def sharpness(F, x, factor):
@@ -105,7 +105,7 @@ def sharpness(F, x, factor):
     c = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
     interior = ((r >= 1) * (r < H - 1) * (c >= 1) * (c < W - 1)).astype('float32')
     smooth = F.np.floor(total / 13 + 0.5) * interior + v * (1 - interior)
-    return blend(smooth / LEVELS, x, factor)
+    return blend(F, smooth, x, factor)
 
 
 def levels(F, x):
@@ -126,7 +126,7 @@ def solarize(F, x, threshold):
     return (v + above * (LEVELS - 2 * v)) / LEVELS
 
 
-def autocontrast(F, x):
+def autocontrast(F, x, _=None):
     """Each channel stretched from its lowest to its highest level to 0..255,
     truncated; a flat channel unchanged."""
     v = levels(F, x)
@@ -138,8 +138,35 @@ def autocontrast(F, x):
     return (stretched * (1 - flat) + v * flat) / LEVELS
 
 
-def invert(F, x):
+def invert(F, x, _=None):
     return 1 - x
+
+
+def equalize(F, x, _=None):
+    """PIL's ``ImageOps.equalize``, per image and channel: with `step` = (pixels -
+    count of the highest level) // 255, level v becomes (step // 2 + pixels below v)
+    // step, at most 255; a channel with step 0 (one level, or nearly) is kept."""
+    v = levels(F, x)
+    H, W = image_size(F, x)
+    C = F.npx.arange_like(x, axis=1)[-1:] + 1
+    n = F.npx.arange_like(x, axis=0).reshape(-1, 1, 1, 1)
+    c = F.npx.arange_like(x, axis=1).reshape(1, -1, 1, 1)
+    plane = n * C.reshape(1, 1, 1, 1) + c                            # (N, C, 1, 1)
+    index = (plane * 256 + v).reshape(-1)
+    # one more count, of weight 0, in the last plane's top bin: every plane gets 256 bins
+    last = (plane.max() * 256 + 255).reshape(1)
+    hist = F.np.bincount(F.np.concatenate([index, last]).astype('int32'),
+                         weights=F.np.concatenate([F.np.ones_like(index), last * 0])
+                         ).astype('float32').reshape(-1, 256)        # (N C, 256)
+    below = F.np.cumsum(hist, axis=1) - hist                          # pixels under each level
+    top = F.npx.reshape_like(F.npx.pick(hist, v.max(axis=(2, 3)).reshape(-1), axis=1), plane)
+    step = F.np.floor(((H * W).reshape(1, 1, 1, 1) - top) / LEVELS)   # (N, C, 1, 1)
+    under = F.npx.reshape_like(F.take(below.reshape(-1).as_nd_ndarray(),
+                                      index.astype('int32').as_nd_ndarray()).as_np_ndarray(), v)
+    kept = (step == 0).astype('float32')
+    safe = step + kept                                                # no division by 0
+    lut = F.np.minimum(F.np.floor((F.np.floor(safe / 2) + under) / safe), LEVELS)
+    return (lut * (1 - kept) + v * kept) / LEVELS
 
 
 def cutout(F, x, cy, cx, size, fill=0):
@@ -150,3 +177,14 @@ def cutout(F, x, cy, cx, size, fill=0):
     c = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
     box = ((r >= cy - half) * (r < cy + half) * (c >= cx - half) * (c < cx + half)).astype('float32')
     return x * (1 - box) + fill_like(F, x, fill) * box
+
+
+def identity(F, x, _=None):
+    return x
+
+
+# name (as the papers and ``policies.ops.OPS`` write it) -> twin (F, x, value); the
+# geometric ops are ``affine`` with ``geometry_matrix``, Cutout is ``cutout``
+OPS = {'Identity': identity, 'Color': color, 'Contrast': contrast, 'Brightness': brightness,
+       'Sharpness': sharpness, 'Posterize': posterize, 'Solarize': solarize,
+       'Equalize': equalize, 'AutoContrast': autocontrast, 'Invert': invert}

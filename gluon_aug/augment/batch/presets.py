@@ -8,11 +8,13 @@ across the devices, then augment each shard on its device.
 """
 from ..._mxnet import gluon
 from ...errors import UsageError
+from ..policies.base import ImagePolicy
 from ..presets import PRESETS
 from ..transforms import RandomColorJitter, RandomErasing, RandomPadCrop
 from .blocks import (BatchErasing, BatchFlipLeftRight, BatchFlipTopBottom, BatchNormalize,
                      BatchPadCrop, BatchPipeline, BatchResizedCrop)
 from .color import BatchColorJitter
+from .policies import twin_of
 
 T = gluon.data.vision.transforms
 
@@ -36,6 +38,8 @@ def to_batch(step):
         return BatchResizedCrop(size, scale, ratio)
     if isinstance(step, RandomErasing):
         return BatchErasing(step.p, step.scale, step.ratio, step.value)
+    if isinstance(step, ImagePolicy):
+        return twin_of(step)
     raise ValueError(f"no batched twin of the per-sample step {step!r}")
 
 
@@ -55,8 +59,8 @@ def _translates(factory):
     return True
 
 
-# name -> factory of the batched steps, translated from presets.PRESETS; the
-# presets with a step that has no twin yet (the policies) run per sample only.
+# name -> factory of the batched steps, translated from presets.PRESETS; a preset
+# with a step that has no twin would run per sample only (none has today).
 BATCH_PRESETS = {name: _twin(factory) for name, factory in PRESETS.items()
                  if _translates(factory)}
 

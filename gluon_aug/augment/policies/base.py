@@ -38,24 +38,26 @@ class Levels:
     bits: tuple
     cutout: int = 0
 
-    def value(self, op, level):
-        """The value of `op` at `level`, before any sign (None: the op has none)."""
+    def value(self, op, level, trunc=int):
+        """The value of `op` at `level`, before any sign (None: the op has none).
+        `trunc` truncates to an integer: ``int`` on a number, a floor on the
+        batched twins' level tensors (levels are never negative)."""
         if level is None:
             return None
         if op in ('ShearX', 'ShearY'):
             return level * self.shear / self.top
         if op in ('TranslateX', 'TranslateY'):
-            return int(level * self.translate / self.top)
+            return trunc(level * self.translate / self.top)
         if op == 'Rotate':
-            return int(level * self.rotate / self.top)
+            return trunc(level * self.rotate / self.top)
         if op in ('Color', 'Contrast', 'Brightness', 'Sharpness'):
             return level * self.enhance[1] / self.top + self.enhance[0]
         if op == 'Posterize':
-            return self.bits[0] - int(level * (self.bits[0] - self.bits[1]) / self.top)
+            return self.bits[0] - trunc(level * (self.bits[0] - self.bits[1]) / self.top)
         if op == 'Solarize':
-            return 256 - int(level * 256 / self.top)
+            return 256 - trunc(level * 256 / self.top)
         if op == 'Cutout':
-            return int(level * self.cutout / self.top)
+            return trunc(level * self.cutout / self.top)
         return None   # Identity, AutoContrast, Equalize, Invert
 
 

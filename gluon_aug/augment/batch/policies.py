@@ -1,0 +1,244 @@
+"""Batched twins of the augmentation policies (``augment/policies``).
+
+Each twin draws what its per-sample policy draws, for every sample of the
+batch at once, as (N, 1, 1, 1) tensors (one random tensor per choice and
+batch, from the device's generator): which op, at which value, with the same
+level mappings (``Levels.value``), signs, probabilities and mixing weights.
+It then runs the policy's ops in *stages*: a stage gives every sample one op
+(Identity when none fires), computed for the whole batch and kept per sample
+by 0/1 masks, except that the geometric ops of a stage run as one affine
+resampling (a sample with another op gets the identity matrix, which
+resamples exactly). So a stage costs every op the policy can draw, whatever
+was drawn: the price of one graph with no per-image branch
+(docs/POLICIES.md measures it). The ops are ``policy_ops``' twins, equal to
+the per-sample ops up to a level for the blends (README, departures).
+Batches are NCHW float in [0, 1], RGB.
+"""
+from ..policies import augmix, autoaugment, randaugment, trivialaugment
+from ..policies.base import Levels
+from ..policies.ops import BILINEAR, GEOMETRIC
+from .base import BatchAugmenter, uniform
+from .policy_ops import OPS, affine, geometry_matrix
+
+# values a sample gets for an op it did not draw, which keep every op finite
+NEUTRAL = {'Posterize': 8, 'Solarize': 256, 'Color': 1, 'Contrast': 1, 'Brightness': 1,
+           'Sharpness': 1}
+
+
+def choice(F, x, n):
+    """A uniform integer 0..n-1 per sample, as float (N, 1, 1, 1)."""
+    return F.np.minimum(F.np.floor(uniform(F, x, k=None) * n), n - 1)
+
+
+def coin(F, x, p):
+    """1.0 with probability `p` (a number or an (N, 1, 1, 1) tensor), else 0.0, per sample."""
+    return (uniform(F, x, k=None) < p).astype('float32')
+
+
+def masks(op, names):
+    """{name: 1.0 where `op` (indices into `names`) is that name, else 0.0}."""
+    return {name: (op == k).astype('float32') for k, name in enumerate(names)}
+
+
+def select(mask, values):
+    """Per sample, values[name] of the name its `mask` marks (0 for names not in `values`)."""
+    return sum(mask[name] * v for name, v in values.items() if v is not None)
+
+
+def signed(F, x, value, mask):
+    """`value` with a random sign (p = 0.5) for the samples whose op is geometric,
+    as the per-sample ``base.signed``."""
+    geometric = sum(mask[name] for name in GEOMETRIC if name in mask)
+    return value * (1 - 2 * coin(F, x, 0.5) * geometric)
+
+
+class BatchPolicy(BatchAugmenter):
+    """Base: stages of one op per sample. ``names``: the ops a stage can hold (an
+    op is its index there, so 'Identity' must be one); ``fill`` and ``bilinear``
+    are the per-sample policy's, ``policy`` its class."""
+
+    policy = None
+    names = ()
+
+    @property
+    def fill(self):
+        return self.policy.fill
+
+    @property
+    def bilinear(self):
+        return self.policy.resample == BILINEAR
+
+    @property
+    def dynamic_shape(self):
+        return 'Equalize' in self.names
+
+    def set_channels(self, channels):
+        if channels != 3:
+            raise ValueError(f"{type(self).__name__} works on RGB batches (C = 3), "
+                             f"got C = {channels}")
+        return super().set_channels(channels)
+
+    def stage(self, F, x, op, value):
+        """Every sample's op `op` (an index into ``names``) at `value`."""
+        mask = masks(op, self.names)
+        out = x
+        shifts = {name: mask[name] * value if name in mask else 0 for name in GEOMETRIC}
+        if any(name in mask for name in GEOMETRIC):
+            out = affine(F, x, geometry_matrix(
+                F, x, shifts['ShearX'], shifts['ShearY'], shifts['TranslateX'],
+                shifts['TranslateY'], shifts['Rotate']), self.fill, self.bilinear)
+        for name in self.names:
+            if name in GEOMETRIC or name == 'Identity':
+                continue
+            m = mask[name]
+            own = value * m + NEUTRAL.get(name, 0) * (1 - m)
+            out = out * (1 - m) + OPS[name](F, x, own) * m   # exact for m in {0, 1}
+        return out
+
+    def stages(self, F, x, params):
+        """Run the stages [op, value, op, value, ...] in order."""
+        for op, value in zip(params[::2], params[1::2]):
+            x = self.stage(F, x, op, value)
+        return x
+
+    def apply(self, F, x, *params):
+        return self.stages(F, x, params)
+
+
+class BatchAutoAugment(BatchPolicy):
+    """``AutoAugment``, batched: a sub-policy per sample, then its two ops, each firing
+    with its probability (two stages)."""
+
+    policy = autoaugment.AutoAugment
+
+    def __init__(self, policy=autoaugment.CIFAR10_POLICY):
+        super().__init__()
+        self.table = policy
+        seen = [op for row in policy for op, _, _ in row]
+        self.names = ('Identity',) + tuple(dict.fromkeys(n for n in seen if n != 'Identity'))
+
+    def draw(self, F, x):
+        row = masks(choice(F, x, len(self.table)), range(len(self.table)))
+        params = []
+        for slot in range(2):
+            ops = [r[slot] for r in self.table]
+            op = select(row, {k: self.names.index(o) for k, (o, _, _) in enumerate(ops)})
+            p = select(row, {k: prob for k, (_, prob, _) in enumerate(ops)})
+            value = select(row, {k: autoaugment.level_value(o, level)
+                                 for k, (o, _, level) in enumerate(ops)})
+            fires = coin(F, x, p)
+            op = op * fires                     # Identity (index 0) where it does not fire
+            params += [op, signed(F, x, value, masks(op, self.names))]
+        return params
+
+    def __repr__(self):
+        return f'{type(self).__name__}(CIFAR-10, {len(self.table)} sub-policies)'
+
+
+class BatchRandAugment(BatchPolicy):
+    """``RandAugment``, batched: `num_ops` stages, each a uniform op at magnitude M."""
+
+    policy = randaugment.RandAugment
+    names = randaugment.OPS
+
+    def __init__(self, num_ops=3, magnitude=5):
+        super().__init__()
+        randaugment.RandAugment(num_ops, magnitude)   # the same checks
+        self.num_ops, self.magnitude = num_ops, magnitude
+
+    def draw(self, F, x):
+        values = {name: autoaugment.level_value(name, self.magnitude) for name in self.names}
+        params = []
+        for _ in range(self.num_ops):
+            op = choice(F, x, len(self.names))
+            mask = masks(op, self.names)
+            params += [op, signed(F, x, select(mask, values), mask)]
+        return params
+
+    def __repr__(self):
+        return f'{type(self).__name__}(num_ops={self.num_ops}, magnitude={self.magnitude})'
+
+
+def level_values(F, levels: Levels, names, level):
+    """{name: its value at the per-sample `level` tensor} (None for ops without one)."""
+    return {name: levels.value(name, level, trunc=F.np.floor) for name in names}
+
+
+class BatchTrivialAugmentWide(BatchPolicy):
+    """``TrivialAugmentWide``, batched: one stage, a uniform op at a uniform strength."""
+
+    policy = trivialaugment.TrivialAugmentWide
+    names = randaugment.OPS
+
+    def draw(self, F, x):
+        op = choice(F, x, len(self.names))
+        level = choice(F, x, trivialaugment.STRENGTHS)
+        mask = masks(op, self.names)
+        value = select(mask, level_values(F, trivialaugment.WIDE, self.names, level))
+        return [op, signed(F, x, value, mask)]
+
+    def __repr__(self):
+        return f'{type(self).__name__}()'
+
+
+class BatchAugMix(BatchPolicy):
+    """``AugMix``, batched: `width` chains of up to three stages (a chain of depth d
+    holds Identity in its stages after d), mixed by Dirichlet weights, then with the
+    original by m ~ Beta(alpha, alpha), both from Gamma(alpha) draws."""
+
+    policy = augmix.AugMix
+    names = ('Identity',) + augmix.OPS
+    MAX_DEPTH = 3   # depth -1 draws 1..3, as the per-sample policy
+
+    def __init__(self, severity=3, width=3, depth=-1, alpha=1.0):
+        super().__init__()
+        augmix.AugMix(severity, width, depth, alpha)   # the same checks
+        self.severity, self.width, self.depth, self.alpha = severity, width, depth, alpha
+
+    def gamma(self, F, x, k):
+        z = F.np.zeros_like(x[:, :1, :1, :1]).reshape(-1, 1)
+        return F.np.random.gamma(F.np.tile(z, (1, k)) + self.alpha, 1.0)   # (N, k)
+
+    def draw(self, F, x):
+        g = self.gamma(F, x, self.width)
+        weights = g / g.sum(axis=1, keepdims=True)
+        pair = self.gamma(F, x, 2)
+        m = (pair[:, :1] / pair.sum(axis=1, keepdims=True)).reshape(-1, 1, 1, 1)
+        params = [weights, m]
+        stages = self.depth if self.depth > 0 else self.MAX_DEPTH
+        for _ in range(self.width):
+            depth = self.depth if self.depth > 0 else choice(F, x, self.MAX_DEPTH) + 1
+            for j in range(stages):
+                op = choice(F, x, len(self.names) - 1) + 1       # not Identity
+                level = uniform(F, x, 0.1, self.severity, k=None)
+                mask = masks(op, self.names)
+                value = signed(F, x, select(mask, level_values(
+                    F, augmix.LEVELS, self.names, level)), mask)
+                active = (depth > j).astype('float32') if self.depth <= 0 else 1
+                params += [op * active, value]
+        return params
+
+    def apply(self, F, x, weights, m, *params):
+        per_chain = len(params) // self.width
+        mix = 0
+        for i in range(self.width):
+            chain = self.stages(F, x, params[i * per_chain:(i + 1) * per_chain])
+            mix = mix + weights[:, i:i + 1].reshape(-1, 1, 1, 1) * chain
+        return (1 - m) * x + m * mix
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(severity={self.severity}, width={self.width}, '
+                f'depth={self.depth}, alpha={self.alpha})')
+
+
+def twin_of(policy):
+    """The batched twin of a per-sample policy, with its parameters."""
+    if isinstance(policy, augmix.AugMix):
+        return BatchAugMix(policy.severity, policy.width, policy.depth, policy.alpha)
+    if isinstance(policy, autoaugment.AutoAugment):
+        return BatchAutoAugment(policy.policy)
+    if isinstance(policy, randaugment.RandAugment):
+        return BatchRandAugment(policy.num_ops, policy.magnitude)
+    if isinstance(policy, trivialaugment.TrivialAugmentWide):
+        return BatchTrivialAugmentWide()
+    raise ValueError(f"no batched twin of the policy {policy!r}")
