@@ -96,13 +96,13 @@ def report(name, markdown, write=True):
     return 0
 
 
-def full_scale_parser(prog, doc, folder, default, folder_help, report_help):
-    """The arguments of the full-scale scripts: --data, the run folder flag
+def full_scale_parser(prog, doc, folder, default, folder_help, report_help,
+                      data_help='all 50,000 training images (../shared/data/cifar10-full-train)'):
+    """The arguments of the experiment scripts: --data, the run folder flag
     `folder` (default `default`, under the repository), --report-only, --no-write."""
     from train import cli
     p = cli.ArgumentParser(prog=prog, description=doc.split('\n\n')[0])
-    p.add_argument('--data', metavar='DIR', help='all 50,000 training images '
-                   '(../shared/data/cifar10-full-train)')
+    p.add_argument('--data', metavar='DIR', help=data_help)
     p.add_argument(folder, default=os.path.join(ROOT, default), metavar='DIR',
                    help=f'{folder_help} (default: {default})')
     p.add_argument('--report-only', action='store_true', help=report_help)

@@ -18,10 +18,10 @@ the runs' metrics in docs/reproduction/exercise1.json.
 """
 import json
 import os
-import subprocess
 import sys
 
 import benchlib
+from armruns import ArmRuns, final_accuracies, mean
 
 ROOT = benchlib.ROOT
 PROG = 'scripts/exercise1_full.py'
@@ -37,49 +37,22 @@ EVERY = 50
 TEST_IMAGES = 2000   # ../shared's test set
 
 
-def folder(runs, arm, seed):
-    return os.path.join(runs, f"{arm.replace(' ', '-')}-seed{seed}")
+def grid(runs):
+    return ArmRuns(runs, ARMS, SEEDS, ['--recipe', 'fast'], EVERY)
 
 
 def plan(runs):
     """[(arm, seed, run folder)] in the order they train: a pair per seed."""
-    return [(arm, seed, folder(runs, arm, seed)) for seed in SEEDS for arm in ARMS]
-
-
-def finished(run):
-    return os.path.exists(os.path.join(run, 'metrics.json'))
+    return grid(runs).plan()
 
 
 def train_command(data, arm, seed, run):
-    """A new run, or the unfinished one continued: --resume checks the settings, so it
-    is given the same ones."""
-    where = (['--resume', run] if os.path.exists(os.path.join(run, 'checkpoint.npz'))
-             else ['--out', run])
-    return [sys.executable, '-m', 'train.cifar', '--recipe', 'fast', '--seed', str(seed),
-            '--data', data, *where, '--checkpoint-every', str(EVERY), *ARMS[arm]]
-
-
-def summary(metrics):
-    final = metrics['final']
-    return {'train_acc': final['train_acc'], 'test_acc': final['test_acc'],
-            'gap': final['train_acc'] - final['test_acc'],
-            'examples_per_sec': final['examples_per_sec'],
-            'epochs': [{k: e[k] for k in ('epoch', 'train_acc', 'test_acc')}
-                       for e in metrics['epochs']]}
+    return grid(os.path.dirname(run)).command(data, arm, seed, run)
 
 
 def collect(runs):
     """{arm: {seed: summary}} of the finished runs."""
-    out = {}
-    for arm, seed, run in plan(runs):
-        if finished(run):
-            out.setdefault(arm, {})[seed] = summary(
-                benchlib.read_json(os.path.join(run, 'metrics.json')))
-    return out
-
-
-def mean(values):
-    return sum(values) / len(values)
+    return grid(runs).collect(final_accuracies)
 
 
 def table(results):
@@ -143,7 +116,7 @@ def report(runs, write=True):
     results = collect(runs)
     if not results:
         return None
-    missing = [f"{arm}, seed {seed}" for arm, seed, run in plan(runs) if not finished(run)]
+    missing = grid(runs).missing()
     md = ['## Exercise 1 at full scale: with and without augmentation', '',
           "The chapter's exercise 1 asks to train without augmentation and compare; the chapter "
           "claims that augmentation narrows the gap between training and test accuracy. Here "
@@ -178,12 +151,9 @@ def main(argv=None):
         if not args.data or not os.path.isdir(args.data):
             return cli.fail(PROG, f"--data {args.data!r} is not a folder; pass the folder of "
                                   "all 50,000 training images")
-        for arm, seed, run in plan(args.runs):
-            if not finished(run):
-                status = subprocess.run(train_command(args.data, arm, seed, run),
-                                        cwd=ROOT).returncode
-                if status:
-                    return status
+        status = grid(args.runs).train(args.data)
+        if status:
+            return status
     text = report(args.runs, write=not args.no_write)
     if text is None:
         return cli.fail(PROG, f"no finished run in {args.runs!r}; run without --report-only "

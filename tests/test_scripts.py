@@ -221,7 +221,7 @@ def test_exercise1_report_compares_the_arms_on_the_seeds_both_finished(tmp_path,
     # augmented: train 0.90 / test 0.88 (seeds 0, 1); not augmented: 0.99 / 0.84 (seed 0 only)
     for arm, seed, train, test in (('augmented', 0, 0.90, 0.88), ('augmented', 1, 0.92, 0.88),
                                    ('not augmented', 0, 0.99, 0.84)):
-        folder = ex.folder(runs, arm, seed)
+        folder = ex.grid(runs).folder(arm, seed)
         _finished_book_run(folder, test, None)
         metrics = json.load(open(os.path.join(folder, 'metrics.json')))
         metrics['final'].update(train_acc=train, test_acc=test)
@@ -264,6 +264,43 @@ def test_exercise1_continues_a_run_with_the_settings_it_started_with(tmp_path):
         views = [resume_view(settle(config_from_args(get_args_parser().parse_args(cmd[3:])))
                              .config) for cmd in (fresh, again)]
         assert views[0] == views[1] and views[0]['recipe'] == 'fast'
+
+
+def test_policy_table_reports_each_arm_against_the_better_baseline(tmp_path, monkeypatch):
+    pt = import_script('policy_table')
+    runs = str(tmp_path / 'runs')
+    # flip-crop 0.80 (both seeds) is the better baseline; randaugment +3 points, augmix -3,
+    # trivialaugment +1 (under two standard errors of a difference: ~2.5 points)
+    for arm, seed, test in (('flip', 0, 0.76), ('flip-crop', 0, 0.79), ('flip-crop', 1, 0.81),
+                            ('randaugment', 0, 0.83), ('augmix', 0, 0.77),
+                            ('trivialaugment', 0, 0.81)):
+        folder = pt.grid(runs).folder(arm, seed)
+        _finished_book_run(folder, test, None)
+    monkeypatch.setattr(pt, 'FIGURE', str(tmp_path / 'p.png'))
+    monkeypatch.setattr(pt, 'RECORD', str(tmp_path / 'p.json'))
+    monkeypatch.setattr(pt, 'REPORT', str(tmp_path / 'P.md'))
+    text = pt.report(runs, {'flip': (400.0, 20000.0)})
+    assert '| `flip-crop` | 2 | **0.800** (0.790, 0.810) | 0.550 | -0.250 | 45 |' in text
+    assert '| `flip` | 1 | **0.760** (0.760) | 0.550 | -0.210 | 45 | 400 | 20,000 |' in text
+    assert 'The better baseline is `flip-crop` at 0.800' in text
+    assert '- `randaugment` helps: +3.0 points' in text
+    assert '- `augmix` hurts: -3.0 points' in text
+    assert '- `trivialaugment` is indistinguishable from it: +1.0 points' in text
+    assert 'Not finished yet: flip-crop' not in text and 'autoaugment, seed 0' in text
+    assert os.path.getsize(tmp_path / 'p.png') > 10000
+    assert json.load(open(tmp_path / 'p.json'))['speed'] == {'flip': [400.0, 20000.0]}
+    # the first run of a fresh grid is a baseline, and a rerun continues it with its settings
+    assert pt.grid(runs).plan()[0][:2] == ('flip', 0)
+    command = pt.grid(runs).command('D', 'augmix', 1, 'R')
+    assert command[3:] == ['--recipe', 'fast', '--seed', '1', '--data', 'D', '--out', 'R',
+                           '--checkpoint-every', '20', '--aug', 'augmix']
+
+
+def test_policy_table_measures_both_backends(cifar_dir):
+    pt = import_script('policy_table')
+    speed = pt.loader_speed(cifar_dir[0], ('flip', 'trivialaugment'), images=8, repeats=1)
+    assert set(speed) == {'flip', 'trivialaugment'}
+    assert all(per > 0 and batched > 0 for per, batched in speed.values())
 
 
 def test_probe_bf16_measures_each_setting_and_names_its_kernels():
