@@ -74,3 +74,13 @@ def final_accuracies(metrics):
 
 def mean(values):
     return sum(values) / len(values)
+
+
+def print_report(prog, text, runs, hint):
+    """Print the report `text`, or, with no finished run, one line and exit status 2."""
+    from train import cli
+    if text is None:
+        return cli.fail(prog, f"no finished run in {runs!r}; run without --report-only "
+                              f"{hint}to train them")
+    print(text)
+    return 0

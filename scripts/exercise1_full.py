@@ -21,7 +21,7 @@ import os
 import sys
 
 import benchlib
-from armruns import ArmRuns, final_accuracies, mean
+from armruns import ArmRuns, final_accuracies, mean, print_report
 
 ROOT = benchlib.ROOT
 PROG = 'scripts/exercise1_full.py'
@@ -155,11 +155,7 @@ def main(argv=None):
         if status:
             return status
     text = report(args.runs, write=not args.no_write)
-    if text is None:
-        return cli.fail(PROG, f"no finished run in {args.runs!r}; run without --report-only "
-                              "(and with --data) to train them")
-    print(text)
-    return 0
+    return print_report(PROG, text, args.runs, '(and with --data) ')
 
 
 if __name__ == '__main__':

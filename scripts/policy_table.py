@@ -23,7 +23,7 @@ import os
 import sys
 
 import benchlib
-from armruns import ArmRuns, final_accuracies, mean
+from armruns import ArmRuns, final_accuracies, mean, print_report
 
 PROG = 'scripts/policy_table.py'
 DOCS = os.path.join(benchlib.ROOT, 'docs')
@@ -188,11 +188,7 @@ def main(argv=None):
             return status
         speed = loader_speed(args.data, BASELINES + POLICIES)
     text = report(args.runs, speed, write=not args.no_write)
-    if text is None:
-        return cli.fail(PROG, f"no finished run in {args.runs!r}; run without --report-only "
-                              "to train them")
-    print(text)
-    return 0
+    return print_report(PROG, text, args.runs, '')
 
 
 if __name__ == '__main__':
