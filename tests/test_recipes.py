@@ -203,4 +203,19 @@ def test_fast_recipe_with_aug_runs_the_preset_per_sample_in_its_array_loader(dat
     _, first = batches('autoaugment')
     _, again = batches('autoaugment')
     assert all((a[0] == b[0]).all() for a, b in zip(first, again))
+    # each example is seeded with its own plan seed before its draws, though the batch
+    # waits once: the same as augmenting and waiting image by image (flip-color draws
+    # from MXNet's generator, autoaugment from NumPy's)
+    from gluon_aug.data.loaders import standardize
+    from gluon_aug.seeding import seed_everything
+    for aug in ('flip-color', 'autoaugment'):
+        loader = ArrayLoader(True, 16, data, seed=1, flip=None, translate=0,
+                             sample_augs=get_preset(aug))
+        indices, seeds = onp.arange(12), onp.arange(100, 112)
+        one_by_one = []
+        for idx, s in zip(indices, seeds):
+            seed_everything(int(s), ctx=mx.cpu())
+            one_by_one.append(loader.sample_augs(mx.np.array(loader.images[idx])).asnumpy())
+        assert (loader.augment_each(indices, seeds).asnumpy() ==
+                standardize(onp.stack(one_by_one))).all()
     assert not all(onp.allclose(a[0], b[0]) for a, b in zip(first, plain))
