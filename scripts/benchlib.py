@@ -88,6 +88,14 @@ def write_section(name, markdown, path=REPORT, head=BENCHMARKS_HEAD):
         f.write(text)
 
 
+def section(path, name):
+    """Section `name` of the markdown file `path`, markers included ('' if absent)."""
+    text = open(path).read() if os.path.exists(path) else ''
+    found = re.search(re.escape(f'<!-- {name} -->') + '.*?' + re.escape(f'<!-- /{name} -->'),
+                      text, flags=re.S)
+    return found.group(0) if found else ''
+
+
 def report(name, markdown, write=True):
     """Print a benchmark's markdown and, unless `write` is False, store its section."""
     print(markdown)

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import ROOT, machine, read_json, shown_path
+from benchlib import ROOT, machine, read_json, section, shown_path
 from train import cli
 
 PROG = 'scripts/time_to_accuracy.py'
@@ -191,8 +191,9 @@ def write_report(args, results):
               '--recipe fast --seed S --data DIR --devices cpu [--without INGREDIENT]`. Raw '
               f"results, every epoch of every run: `{shown_path(args.report[:-len('.md')])}.json`.",
               '']
+    kept = section(args.report, 'full-scale')   # scripts/time_to_accuracy_full.py's
     with open(args.report, 'w') as f:
-        f.write('\n'.join(lines))
+        f.write('\n'.join(lines) + (f'\n{kept}\n' if kept else ''))
     with open(args.report[:-len('.md')] + '.json', 'w') as f:
         json.dump(results, f, indent=1)
     print('\n'.join(lines))

@@ -303,6 +303,48 @@ def test_policy_table_measures_both_backends(cifar_dir):
     assert all(per > 0 and batched > 0 for per, batched in speed.values())
 
 
+def _run_with_epochs(folder, seed, accs, epoch_seconds, wall, sessions=None):
+    os.makedirs(folder)
+    epochs = [{'epoch': k + 1, 'test_acc': a, 'epoch_seconds': epoch_seconds}
+              for k, a in enumerate(accs)]
+    metrics = {'config': {'seed': seed}, 'run': {'omp_num_threads': '2'}, 'epochs': epochs,
+               'final': {'test_acc': accs[-1], 'examples_per_sec': 300.0, 'wall_seconds': wall,
+                         'load_average': [1.5, 1, 1]}}
+    with open(os.path.join(folder, 'metrics.json'), 'w') as f:
+        json.dump(metrics, f)
+    if sessions:
+        with open(os.path.join(folder, 'sessions.json'), 'w') as f:
+            json.dump([{'seconds': s} for s in sessions], f)
+
+
+def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, monkeypatch):
+    tta = import_script('time_to_accuracy_full')
+    a, b, book = (str(tmp_path / n) for n in ('a', 'b', 'book'))
+    # 60 s before the first epoch, 600 s per epoch: 0.848 at epoch 2 (1260 s = 21 min)
+    _run_with_epochs(a, 0, [0.80, 0.85, 0.91, 0.935], 600, 2460)
+    _run_with_epochs(b, 1, [0.80, 0.86, 0.89, 0.941], 600, 2460)
+    # continued across two sessions (3000 + 5000 s): 8000 - 2 x 3000 = 2000 s before epoch 1
+    _run_with_epochs(book, 0, [0.70, 0.81], 3000, 6000, sessions=[3000, 5000])
+    monkeypatch.setattr(tta, 'REPORT', str(tmp_path / 'T.md'))
+    monkeypatch.setattr(tta, 'FIGURE', str(tmp_path / 'f.png'))
+    (tmp_path / 'T.md').write_text('# Time to accuracy\n\nthe subset table\n')
+    assert tta.main(['--row', 'fast', a, b, '--row', 'book recipe', book]) == 0
+    text = (tmp_path / 'T.md').read_text()
+    assert text.startswith('# Time to accuracy\n\nthe subset table\n')
+    assert ('| fast | 0, 1 | 4 | 0.938 ± 0.003 | 41 min, 41 min | 300, 300 | 21 min, 21 min | '
+            '31 min, 41 min | 41 min, 41 min | not reached, 41 min | 1.50, 1.50 |'
+            ) in text
+    assert '| book recipe | 0 | 2 | 0.810 | 133 min | 300 | not reached |' in text
+    assert os.path.getsize(tmp_path / 'f.png') > 10000
+    # the subset script rewrites its table and keeps this section
+    ttas = import_script('time_to_accuracy')
+    kept = __import__('benchlib').section(str(tmp_path / 'T.md'), 'full-scale')
+    assert kept.startswith('<!-- full-scale -->') and '| fast | 0, 1 |' in kept
+    proc = run_script('scripts/time_to_accuracy_full.py', '--row', 'x', str(tmp_path / 'none'))
+    assert_one_line_error(proc, "holds no finished run")
+    del ttas
+
+
 def test_probe_bf16_measures_each_setting_and_names_its_kernels():
     proc = run_script('scripts/probe_bf16.py', '--no-write')
     assert proc.returncode == 0, proc.stderr
