@@ -13,12 +13,19 @@ and the net's output is cast back to float32 for the loss and the metrics.
 On CPUs with AMX this runs on oneDNN's AMX kernels once the process has
 switched AMX on (``train/amx.py``); on AVX512_BF16 CPUs on its
 avx512_core_bf16 kernels.
+
+d2l's ``Residual`` blocks then run their relu and their sum with MXNet's legacy
+``Activation`` and ``elemwise_add``, which have oneDNN kernels, instead of
+numpy mode's ``npx.relu`` and ``+``, which have none and in bfloat16 cost more
+than the convolutions between them (profiled: docs/BENCHMARKS.md). The same
+values; the book's class is untouched, only these instances.
 """
 from mxnet.contrib.amp.amp import bfloat16
 from mxnet.numpy import ndarray as np_array
 from mxnet.symbol.numpy import _Symbol as np_symbol
 
 from .._mxnet import nn
+from ..book.resnet import Residual
 from ..errors import UsageError
 
 DTYPES = ('float32', 'bfloat16')
@@ -37,11 +44,30 @@ def check_bf16_cpu(cpuinfo='/proc/cpuinfo'):
                          "MXNet 1.9.1, has no bfloat16 kernels for this one); drop --dtype")
 
 
+def legacy(F, op, *xs, **kwargs):
+    """MXNet's legacy operator `op` on `xs` (numpy-mode or legacy, arrays or symbols),
+    returning the kind it was given."""
+    if not isinstance(xs[0], (np_array, np_symbol)):
+        return getattr(F, op)(*xs, **kwargs)
+    return getattr(F, op)(*(x.as_nd_ndarray() for x in xs), **kwargs).as_np_ndarray()
+
+
 def amp_cast(F, x, dtype):
-    """`x` (numpy-mode or legacy, array or symbol) cast to `dtype` by MXNet's amp_cast."""
-    if isinstance(x, (np_array, np_symbol)):   # numpy mode: amp_cast is a legacy operator
-        return F.amp_cast(x.as_nd_ndarray(), dtype=dtype).as_np_ndarray()
-    return F.amp_cast(x, dtype=dtype)
+    """`x` cast to `dtype` by MXNet's amp_cast (a legacy operator)."""
+    return legacy(F, 'amp_cast', x, dtype=dtype)
+
+
+def _relu(F, x):
+    return legacy(F, 'Activation', x, act_type='relu')
+
+
+def _onednn_residual(block):
+    """`block` (d2l's ``Residual``) computing what its own forward computes, with the
+    legacy relu and sum (module docstring)."""
+    def hybrid_forward(F, X):
+        Y = block.bn2(block.conv2(_relu(F, block.bn1(block.conv1(X)))))
+        return _relu(F, legacy(F, 'elemwise_add', Y, block.conv3(X) if block.conv3 else X))
+    block.hybrid_forward = hybrid_forward
 
 
 def _computing_in(block, dtype):
@@ -71,11 +97,13 @@ def compute_in(net, dtype):
     if dtype != 'bfloat16':
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     top = getattr(net, 'inner', net)
-    layers = []
+    layers, residuals = [], []
 
     def visit(block):
         if isinstance(block, (nn.Conv2D, nn.Dense)):
             layers.append(block)
+        if isinstance(block, Residual):
+            residuals.append(block)
         for child in block._children.values():
             visit(child)
     visit(top)
@@ -83,5 +111,7 @@ def compute_in(net, dtype):
         raise ValueError(f"{type(top).__name__} has no Conv2D or Dense layer to cast")
     for block in layers:
         _computing_in(block, bfloat16)
+    for block in residuals:
+        _onednn_residual(block)
     _returning_float32(top)
     return net
