@@ -171,8 +171,63 @@ def test_fast_recipe_killed_and_resumed_is_bitwise_identical(die_at, data, fast_
     assert strip(read_json(out / 'metrics.json')) == strip(read_json(ref / 'metrics.json'))
 
 
+def test_fast_recipe_with_a_batched_aug_repeats_and_resumes_bitwise(data, fast_reference,
+                                                                   tmp_path):
+    """--recipe fast --aug NAME --aug-backend batch: the array loader hands raw batches
+    to the step, which augments them with the twin (seeded per step) and standardizes."""
+    flags = [*FAST, '--aug', 'trivialaugment', '--aug-backend', 'batch']
+    runs = [tmp_path / 'a', tmp_path / 'b']
+    for out in runs:
+        proc = run_module('train.cifar', '--data', data, '--out', str(out), *flags)
+        assert proc.returncode == 0, proc.stderr
+    assert _params(runs[0]) == _params(runs[1]) != _params(fast_reference)
+    config = read_json(runs[0] / 'metrics.json')['config']
+    assert (config['aug'], config['aug_backend']) == ('trivialaugment', 'batch')
+    out = tmp_path / 'killed'
+    killed = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'killpoint.py'),
+                             'batch:4', '--data', data, '--out', str(out), *flags], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    proc = run_module('train.cifar', '--data', data, *flags, '--resume', str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert _params(out) == _params(runs[0])
+
+
+@pytest.mark.parametrize('backend', ['sample', 'batch'])
+def test_fast_recipe_wires_aug_into_its_loader_or_into_the_step(backend, data):
+    from gluon_aug.augment.batch.blocks import BatchNormalize
+    from gluon_aug.run.batch_step import BatchSplit
+    from gluon_aug.run.build import loaders
+    from gluon_aug.run.config import config_from_args, settle
+    from train.cifar import get_args_parser
+    args = get_args_parser().parse_args(['--recipe', 'fast', '--aug', 'flip-crop', '--data',
+                                         data, '--aug-backend', backend, '--seed', '1'])
+    settings = settle(config_from_args(args))
+    train, _, split, _ = loaders(settings.config, settings.recipe, 0, 1, [])
+    if backend == 'batch':   # raw batches; the twin, then standardization, in the step
+        assert train.raw and train.sample_augs is None and isinstance(split, BatchSplit)
+        assert [type(b).__name__ for b in split.aug] == ['BatchPadCrop', 'BatchFlipLeftRight',
+                                                         'BatchNormalize']
+        assert isinstance(split.aug[-1], BatchNormalize)
+    else:
+        assert not train.raw and train.sample_augs is not None and not isinstance(split,
+                                                                                  BatchSplit)
+
+
+def test_the_array_loader_hands_raw_batches_to_a_batched_aug(data):
+    import numpy as onp
+    from gluon_aug.data.loaders import ArrayLoader
+    raw = ArrayLoader(True, 16, data, seed=1, flip='alternating', translate=2, raw=True)
+    x, _ = next(iter(raw))
+    plan = raw.epoch_sampler.plan(0)[0][:16]
+    assert (x.asnumpy() == (raw.images[plan].transpose(0, 3, 1, 2) / 255.0).astype('float32')).all()
+    test = ArrayLoader(False, 16, data, seed=1, flip='alternating', translate=2, raw=True)
+    assert onp.allclose(next(iter(test))[0].asnumpy(), test.data.asnumpy()[:16])   # standardized
+
+
 @pytest.mark.parametrize('flags, needles', [
     (['--recipe', 'fast', '--normalize'], ['standardizes on its own', 'drop --normalize']),
+    (['--recipe', 'fast', '--aug-backend', 'batch'], ['--aug-backend batch needs --aug NAME']),
     (['--recipe', 'fast', '--aug', 'flip-crop', '--without', 'translate'],
      ["--aug replaces the fast recipe's flips and shifts"]),
     (['--without', 'tta'], ['the book recipe has none']),

@@ -104,11 +104,13 @@ class ArrayLoader:
     only on (seed, epoch, position). With `sample_augs` (a per-sample
     transform of an HWC uint8 image to a CHW tensor in [0, 1], e.g. a preset),
     each training example goes through it instead, seeded with its plan seed,
-    and is then standardized. Yields (X, y) as a DataLoader does.
+    and is then standardized. With `raw`, training batches come as they are
+    (NCHW in [0, 1], not standardized: the training step augments and
+    standardizes them, ``--aug-backend batch``). Yields (X, y) as a DataLoader does.
     """
 
     def __init__(self, is_train, batch_size, root=None, *, seed, flip, translate, limit=None,
-                 shard=None, sample_augs=None):
+                 shard=None, sample_augs=None, raw=False):
         dataset = limited(CIFAR10(root, train=is_train), limit)
         self.images = onp.stack([dataset[i][0].asnumpy() for i in range(len(dataset))])
         self.labels = onp.array([dataset[i][1] for i in range(len(dataset))], dtype='int32')
@@ -119,7 +121,8 @@ class ArrayLoader:
                                           batch_size=batch_size)
         # a per-sample preset (``--recipe fast --aug NAME``) replaces the flips and shifts
         self.sample_augs = sample_augs if is_train else None
-        if self.sample_augs is not None:
+        self.raw = raw and is_train
+        if self.sample_augs is not None or self.raw:
             flip, translate = None, 0
         self.flip = {'alternating': BatchAlternatingFlip(len(self.labels), seed),
                      'random': BatchFlipLeftRight(), None: None}[flip if is_train else None]
@@ -160,6 +163,9 @@ class ArrayLoader:
             indices, seeds = plan[i:i + self.batch_size, 0], plan[i:i + self.batch_size, 1]
             if self.sample_augs is not None:
                 x = self.augment_each(indices, seeds)
+            elif self.raw:
+                x = mx.np.array(self.images[indices].transpose(0, 3, 1, 2) / 255.0,
+                                dtype='float32')
             else:
                 x = self.data.take(mx.np.array(indices, dtype='int32'), axis=0)
                 if self.is_train:

@@ -31,10 +31,15 @@ def augmentations(config, seed, pending):
     if config.aug_backend == 'sample':
         return (get_preset(config.aug, config.normalize), *in_step(config, seed, pending))
     # batch: the loader only converts; each device augments its shard in the step
-    batch_aug = get_batch_preset(config.aug, config.normalize)
+    return eval_transform(False), *batch_split(config, config.normalize, seed, pending)
+
+
+def batch_split(config, normalize, seed, pending):
+    """(split_f, eval_split_f) with --aug's batched twin (then MixUp/CutMix, if asked)
+    in the step, standardizing after it with `normalize`."""
+    batch_aug = get_batch_preset(config.aug, normalize)
     batch_aug.hybridize(static_alloc=True, static_shape=True)
-    return eval_transform(False), BatchSplit(batch_aug, seed, mixers(config.mixup, config.cutmix),
-                                             pending), split_batch
+    return BatchSplit(batch_aug, seed, mixers(config.mixup, config.cutmix), pending), split_batch
 
 
 def in_step(config, seed, pending):
@@ -86,11 +91,15 @@ def loaders(config, recipe, rank, workers, pending):
     shard = (workers, rank) if workers > 1 else None
     seed = worker_seed(config.seed, rank, workers)
     if recipe.loader == 'array':
+        batched = config.aug_backend == 'batch'   # with --aug (check_config): raw batches
+        per_sample = config.aug is not None and not batched
         return (ArrayLoader(True, config.batch_size, config.data, seed=config.seed,
                             limit=config.limit_train, shard=shard, flip=recipe.flip,
-                            translate=recipe.translate,
-                            sample_augs=None if config.aug is None else get_preset(config.aug)),
-                run_test_loader(config, recipe), *in_step(config, seed, pending))
+                            translate=recipe.translate, raw=batched,
+                            sample_augs=get_preset(config.aug) if per_sample else None),
+                run_test_loader(config, recipe),
+                *(batch_split(config, True, seed, pending) if batched
+                  else in_step(config, seed, pending)))
     train_augs, split_f, eval_split_f = augmentations(config, seed, pending)
     return (cifar_loader(True, train_augs, config.batch_size, limit=config.limit_train,
                          shard=shard, **loading_of(config)),

@@ -241,10 +241,12 @@ def check_config(config):
         raise UsageError("--without switches off ingredients of --recipe fast; the book "
                          "recipe has none: drop --without, or add --recipe fast")
     if recipe.loader == 'array':
-        for name in ('aug_backend', 'normalize'):
-            if getattr(config, name) != RunConfig.__dataclass_fields__[name].default:
-                raise UsageError(f"--recipe {recipe.name} augments in its array loader and "
-                                 f"standardizes on its own; drop {flag_of(name)}")
+        if config.normalize:
+            raise UsageError(f"--recipe {recipe.name} standardizes on its own; drop "
+                             f"{flag_of('normalize')}")
+        if config.aug_backend == 'batch' and config.aug is None:
+            raise UsageError(f"--recipe {recipe.name}'s own flips and shifts run on whole "
+                             "batches already; --aug-backend batch needs --aug NAME (or drop it)")
         if config.aug is not None and set(config.without) & {'alt-flip', 'translate'}:
             raise UsageError("--aug replaces the fast recipe's flips and shifts, so --without "
                              "alt-flip/translate changes nothing; drop one of them")
