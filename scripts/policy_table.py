@@ -3,12 +3,12 @@
     python scripts/policy_table.py --data ../shared/data/cifar10-subset
 
 For every arm (flip, flip-crop, autoaugment, randaugment, trivialaugment,
-augmix) and seeds 0 and 1, the fast recipe's 10 epochs on the subset with
+augmix, and flip-crop with MixUp or CutMix at alpha 1) and seeds 0 and 1, the fast recipe's 10 epochs on the subset with
 that preset per sample (``python -m train.cifar --recipe fast --aug ARM
 --seed S``: the preset replaces the recipe's own flips and shifts), about 8
 minutes a run on an idle 2-core machine, checkpointed: a rerun continues the
 unfinished run and skips the finished ones (flip and flip-crop train first,
-then the policies, a seed at a time). Then each preset's augmentation speed
+then the policies, then MixUp and CutMix, a seed at a time). Then each preset's augmentation speed
 in both backends, measured side by side: per sample (the fast recipe's
 ``ArrayLoader`` with the preset, seeding every example, one process) and
 batched (``get_batch_preset``, hybridized, on batches of 250 already in
@@ -32,6 +32,8 @@ FIGURE = os.path.join(DOCS, 'policies', 'policies.png')
 RECORD = os.path.join(DOCS, 'policies', 'policies.json')
 BASELINES = ('flip', 'flip-crop')
 POLICIES = ('autoaugment', 'randaugment', 'trivialaugment', 'augmix')
+# batch-level methods, on top of flip-crop, at the alpha their papers used for CIFAR
+MIXES = {'mixup': ['--mixup', '1'], 'cutmix': ['--cutmix', '1']}
 SEEDS = (0, 1)
 EVERY = 20
 TEST_IMAGES = 2000   # ../shared's test set
@@ -40,8 +42,9 @@ HEAD = '# Augmentation policies, measured\n'
 
 
 def grid(runs):
-    return ArmRuns(runs, {arm: ['--aug', arm] for arm in BASELINES + POLICIES}, SEEDS,
-                   ['--recipe', 'fast'], EVERY)
+    arms = {arm: ['--aug', arm] for arm in BASELINES + POLICIES}
+    arms.update({arm: ['--aug', 'flip-crop', *flags] for arm, flags in MIXES.items()})
+    return ArmRuns(runs, arms, SEEDS, ['--recipe', 'fast'], EVERY)
 
 
 def loader_speed(data, names, images=1000, repeats=3):
@@ -80,7 +83,8 @@ def table(results, speed):
         rs = [by_seed[s] for s in sorted(by_seed)]
         each = ', '.join(f"{r['test_acc']:.3f}" for r in rs)
         per, batched = speed.get(arm, (None, None))
-        shown = (f'{per:,.0f} | {batched:,.0f}' if per else 'not measured | not measured')
+        shown = (f'{per:,.0f} | {batched:,.0f}' if per else
+                 'in the step | in the step' if arm in MIXES else 'not measured | not measured')
         lines.append(f"| `{arm}` | {len(rs)} | **{mean([r['test_acc'] for r in rs]):.3f}** "
                      f"({each}) | {mean([r['train_acc'] for r in rs]):.3f} | "
                      f"{mean([r['gap'] for r in rs]):+.3f} | "
@@ -93,7 +97,7 @@ def verdict(results):
     means = {arm: mean([r['test_acc'] for r in by_seed.values()])
              for arm, by_seed in results.items()}
     bases = [a for a in BASELINES if a in means]
-    if not bases or not any(p in means for p in POLICIES):
+    if not bases or not any(p in means for p in POLICIES + tuple(MIXES)):
         return 'Not enough runs have finished for a verdict.'
     best = max(bases, key=means.get)
     p = means[best]
@@ -102,7 +106,7 @@ def verdict(results):
              f"runs near that accuracy has a standard error of about {se:.1f} points from the "
              f"{TEST_IMAGES:,} test images alone (seeds add their own spread), so differences "
              f"under ~{2 * se:.0f} points are not told apart here."]
-    for arm in POLICIES:
+    for arm in POLICIES + tuple(MIXES):
         if arm in means:
             d = 100 * (means[arm] - p)
             word = ('helps' if d > 2 * se else 'hurts' if d < -2 * se else
@@ -144,7 +148,8 @@ def report(runs, speed, write=True):
           "others. Each arm here trains the fast recipe (fastnet, 10 epochs, batch 250; "
           "`python -m train.cifar --recipe fast --aug ARM --seed S`) on the 10,000-image "
           "subset with that preset per sample in place of the recipe's own flips and "
-          "shifts, and tests on the 2,000 test images. Train accuracy is the running "
+          "shifts (`mixup` and `cutmix`: flip-crop, then `--mixup 1` or `--cutmix 1` in the "
+          "step), and tests on the 2,000 test images. Train accuracy is the running "
           "accuracy over each epoch's augmented batches. Augmentation speed: per sample, "
           "the recipe's loader with the preset (one process, every example seeded); "
           f"batched, the preset's twin hybridized on batches of {BATCH} in memory "

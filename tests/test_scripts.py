@@ -273,7 +273,7 @@ def test_policy_table_reports_each_arm_against_the_better_baseline(tmp_path, mon
     # trivialaugment +1 (under two standard errors of a difference: ~2.5 points)
     for arm, seed, test in (('flip', 0, 0.76), ('flip-crop', 0, 0.79), ('flip-crop', 1, 0.81),
                             ('randaugment', 0, 0.83), ('augmix', 0, 0.77),
-                            ('trivialaugment', 0, 0.81)):
+                            ('trivialaugment', 0, 0.81), ('cutmix', 0, 0.77)):
         folder = pt.grid(runs).folder(arm, seed)
         _finished_book_run(folder, test, None)
     monkeypatch.setattr(pt, 'FIGURE', str(tmp_path / 'p.png'))
@@ -286,11 +286,14 @@ def test_policy_table_reports_each_arm_against_the_better_baseline(tmp_path, mon
     assert '- `randaugment` helps: +3.0 points' in text
     assert '- `augmix` hurts: -3.0 points' in text
     assert '- `trivialaugment` is indistinguishable from it: +1.0 points' in text
+    assert '- `cutmix` hurts: -3.0 points' in text and '| in the step | in the step |' in text
     assert 'Not finished yet: flip-crop' not in text and 'autoaugment, seed 0' in text
     assert os.path.getsize(tmp_path / 'p.png') > 10000
     assert json.load(open(tmp_path / 'p.json'))['speed'] == {'flip': [400.0, 20000.0]}
     # the first run of a fresh grid is a baseline, and a rerun continues it with its settings
     assert pt.grid(runs).plan()[0][:2] == ('flip', 0)
+    assert pt.grid(runs).command('D', 'cutmix', 0, 'R')[-4:] == ['--aug', 'flip-crop',
+                                                                 '--cutmix', '1']
     command = pt.grid(runs).command('D', 'augmix', 1, 'R')
     assert command[3:] == ['--recipe', 'fast', '--seed', '1', '--data', 'D', '--out', 'R',
                            '--checkpoint-every', '20', '--aug', 'augmix']
