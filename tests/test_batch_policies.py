@@ -14,10 +14,10 @@ from gluon_aug.augment.policies import autoaugment, ops, trivialaugment
 N = 48
 RNG = onp.random.RandomState(0)
 # photo-like images: smooth gradients plus noise, so that blends and histograms are not trivial
-_Y, _X = onp.mgrid[0:16, 0:16]
-IMAGES = onp.stack([onp.clip(RNG.uniform(0, 255, 3) * (_X[..., None] / 15) +
-                             RNG.uniform(0, 128, 3) * (_Y[..., None] / 15) +
-                             RNG.normal(0, 12, (16, 16, 3)), 0, 255)
+_Y, _X = onp.mgrid[0:32, 0:32]
+IMAGES = onp.stack([onp.clip(RNG.uniform(0, 255, 3) * (_X[..., None] / 31) +
+                             RNG.uniform(0, 128, 3) * (_Y[..., None] / 31) +
+                             RNG.normal(0, 12, (32, 32, 3)), 0, 255)
                     for _ in range(N)]).astype(onp.uint8)
 IMAGES[1, :, :, 2] = 90                               # a flat channel
 
@@ -47,8 +47,18 @@ def as_levels(out):
     return out.asnumpy().transpose(0, 2, 3, 1).astype(onp.float64) * 255
 
 
+def rotates(policy, drawn):
+    """Whether a per-sample draw holds a rotation."""
+    if isinstance(policy, AugMix):
+        return any(op == 'Rotate' for chain in drawn[2] for op, _ in chain)
+    ops_ = drawn[1] if isinstance(policy, AutoAugment) else (
+        [drawn[:1]] if isinstance(policy, TrivialAugmentWide) else drawn)
+    return any(o[0] == 'Rotate' for o in ops_)
+
+
 def forced(policy, twin, seed=1):
-    """(per-sample outputs, twin outputs on the same draws), both as levels."""
+    """(per-sample outputs, twin outputs on the same draws, which samples rotate), the
+    outputs as levels."""
     rng = onp.random.RandomState(seed)
     drawn = [policy.draw(rng) for _ in range(N)]
     want = onp.stack([policy.augment(img, d) for img, d in zip(IMAGES, drawn)]).astype(float)
@@ -62,7 +72,8 @@ def forced(policy, twin, seed=1):
         params = stage_params(twin, [[(d[0], d[2])] for d in drawn])
     else:
         params = stage_params(twin, drawn)
-    return want, as_levels(twin.apply(mx.nd, batch(), *params))
+    return (want, as_levels(twin.apply(mx.nd, batch(), *params)),
+            onp.array([rotates(policy, d) for d in drawn]))
 
 
 POLICIES = [(AutoAugment, BP.BatchAutoAugment), (RandAugment, BP.BatchRandAugment),
@@ -72,13 +83,17 @@ POLICIES = [(AutoAugment, BP.BatchAutoAugment), (RandAugment, BP.BatchRandAugmen
 @pytest.mark.parametrize('seed', [1, 2])
 @pytest.mark.parametrize('policy, twin', POLICIES, ids=lambda p: p.__name__)
 def test_forced_draws_give_the_per_sample_images(policy, twin, seed):
-    want, got = forced(policy(), twin(), seed)
+    want, got, rotated = forced(policy(), twin(), seed)
     diff = onp.abs(want - got)
-    # every op is exact on the levels except rotation (a source point on a pixel edge may
-    # fall either side in float32), autocontrast and bilinear weights (float32 against
-    # PIL's float64): rare pixels one level apart
-    assert diff.max() < 1 + 1e-3, diff.max()
-    assert (diff > 0.01).mean() < 0.01, (diff > 0.01).mean()
+    # every op is exact on the levels except autocontrast and bilinear weights (float32
+    # against PIL's float64: rare pixels one level apart) and nearest rotation, where a
+    # source point on a pixel edge (at +-45 degrees, say) may take the neighbour: there
+    # a few pixels differ by more
+    assert not rotated.all()
+    assert diff[~rotated].max() < 1 + 1e-3, diff[~rotated].max()
+    assert (diff[~rotated] > 0.01).mean() < 0.01, (diff[~rotated] > 0.01).mean()
+    if rotated.any():
+        assert (diff[rotated] > 1.01).mean() < 0.02, (diff[rotated] > 1.01).mean()
 
 
 def test_the_twins_take_the_per_sample_policies_parameters():
@@ -137,9 +152,14 @@ def test_randaugment_twin_draws_as_the_per_sample_policy():
     ours = stages_of(twin, params)
     theirs = [tuple((o, round(float(v or 0), 4)) for o, v in RandAugment().draw(rng)
                     if o != 'Identity') for _ in range(DRAWS)]
+    drawn = [RandAugment().draw(rng) for _ in range(DRAWS)]
     for k in range(3):   # each stage: the 14 ops uniformly, each at M with its sign
         counts = onp.bincount(params[2 * k].ravel().astype(int), minlength=14)
         assert stats.chisquare(counts).pvalue > 1e-3
+        stage = [(twin.names[int(o)], round(float(v), 4))
+                 for o, v in zip(params[2 * k].ravel(), params[2 * k + 1].ravel())]
+        assert same_distribution(stage, [(d[k][0], round(float(d[k][1] or 0), 4))
+                                         for d in drawn]) > 1e-3
     assert same_distribution([s[0] for s in ours if s], [s[0] for s in theirs if s]) > 1e-3
 
 
@@ -183,6 +203,33 @@ def test_the_twins_repeat_per_seed_and_hybridize(policy, twin):
         outs.append(block(x).asnumpy())
     assert (outs[0] == outs[1]).all() and not (outs[0] == outs[2]).all()
     block.hybridize()
+    mx.random.seed(3)
     out = block(x).asnumpy()
     assert out.shape == x.shape and onp.isfinite(out).all()
     assert out.min() >= 0 and out.max() <= 1 + 1e-6
+    if policy is not AugMix:   # the graph draws as the imperative block (AugMix's gamma
+        assert (out == outs[0]).all()   # draws come in another order there)
+
+
+def test_a_block_holding_a_policy_hybridizes_with_static_shapes():
+    # every shape is known before the graph runs (equalize searches, no bincount), so a
+    # policy inside someone else's block hybridizes as run_cifar hybridizes
+    from gluon_aug._mxnet import nn
+    from gluon_aug.augment.batch.presets import get_batch_preset
+    outer = nn.HybridSequential()
+    outer.add(get_batch_preset('trivialaugment', normalize=True))
+    outer.hybridize(static_alloc=True, static_shape=True)
+    assert outer(batch()).shape == batch().shape
+
+
+def test_augmix_with_a_small_alpha_never_draws_nan():
+    # float32 gammas at alpha 0.05 are exactly 0 about once in 170 draws
+    weights, m = batched_draws(BP.BatchAugMix(alpha=0.05), n=50000)[:2]
+    assert onp.isfinite(weights).all() and onp.isfinite(m).all()
+    assert onp.allclose(weights.sum(axis=1), 1, atol=1e-5) and (m >= 0).all() and (m <= 1).all()
+
+
+def test_equalize_twin_holds_more_than_two_to_the_24_values():
+    images = onp.random.RandomState(5).randint(0, 256, (30000, 4, 4, 3)).astype(onp.uint8)
+    out = B.equalize(mx.nd, batch(images))   # 30,000 x 3 x 256 levels: past float32's 2 ** 24
+    assert (as_levels(out)[-5:].round() == onp.stack([ops.equalize(i) for i in images[-5:]])).all()

@@ -30,12 +30,6 @@ class BatchAugmenter(nn.HybridBlock):
     def apply(self, F, x, *params):
         raise NotImplementedError
 
-    # an op whose output shape MXNet cannot plan before it runs (equalize's bincount)
-    dynamic_shape = False
-
-    def hybridize(self, active=True, **kwargs):
-        super().hybridize(active, **without_static_shape(self, kwargs))
-
     def hybrid_forward(self, F, x):
         return self.apply(F, x, *self.draw(F, x))
 
@@ -58,11 +52,3 @@ def check_nchw_batch(block, x):
     if x.ndim != 4:
         raise ValueError(f"{type(block).__name__} expects an NCHW batch, got shape {x.shape}")
 
-
-def without_static_shape(block, kwargs):
-    """`kwargs` of ``hybridize``, without static_shape if `block` or a child of it has a
-    ``dynamic_shape`` op (static_alloc still applies)."""
-    blocks = [block] + list(block._children.values())
-    if any(getattr(b, 'dynamic_shape', False) for b in blocks):
-        kwargs = dict(kwargs, static_shape=False)
-    return kwargs

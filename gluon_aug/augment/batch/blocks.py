@@ -32,7 +32,7 @@ import numpy as onp
 
 from ..._mxnet import nn
 from ..presets import CIFAR10_MEAN, CIFAR10_STD
-from .base import BatchAugmenter, check_nchw_batch, uniform, without_static_shape
+from .base import BatchAugmenter, check_nchw_batch, uniform
 from .geometry import draw_boxes, image_size, offsets, remap
 
 __all__ = ['BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom',
@@ -246,9 +246,6 @@ class BatchPipeline(nn.HybridSequential):
     geometric steps (``BatchIndexMap``: flips, pad-and-crop; and at most one
     ``BatchResizedCrop``) into one gather or one resampling (``remap``), and
     tells its steps the batches' channel count."""
-
-    def hybridize(self, active=True, **kwargs):
-        super().hybridize(active, **without_static_shape(self, kwargs))
 
     def forward(self, x, *args):
         if hasattr(x, 'ndim'):

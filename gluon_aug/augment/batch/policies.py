@@ -11,7 +11,7 @@ resampling (a sample with another op gets the identity matrix, which
 resamples exactly). So a stage costs every op the policy can draw, whatever
 was drawn: the price of one graph with no per-image branch
 (docs/POLICIES.md measures it). The ops are ``policy_ops``' twins, equal to
-the per-sample ops up to a level for the blends (README, departures).
+the per-sample ops except rare pixels (its docstring says which).
 Batches are NCHW float in [0, 1], RGB.
 """
 from ..policies import augmix, autoaugment, randaugment, trivialaugment
@@ -20,6 +20,7 @@ from ..policies.ops import BILINEAR, GEOMETRIC
 from .base import BatchAugmenter, uniform
 from .policy_ops import OPS, affine, geometry_matrix
 
+TINY = 1e-30   # float32 keeps it (its smallest normal is 1.2e-38)
 # values a sample gets for an op it did not draw, which keep every op finite
 NEUTRAL = {'Posterize': 8, 'Solarize': 256, 'Color': 1, 'Contrast': 1, 'Brightness': 1,
            'Sharpness': 1}
@@ -67,10 +68,6 @@ class BatchPolicy(BatchAugmenter):
     @property
     def bilinear(self):
         return self.policy.resample == BILINEAR
-
-    @property
-    def dynamic_shape(self):
-        return 'Equalize' in self.names
 
     def set_channels(self, channels):
         if channels != 3:
@@ -200,9 +197,11 @@ class BatchAugMix(BatchPolicy):
         return F.np.random.gamma(F.np.tile(z, (1, k)) + self.alpha, 1.0)   # (N, k)
 
     def draw(self, F, x):
-        g = self.gamma(F, x, self.width)
+        # a small alpha draws float32 gammas of exactly 0: + TINY keeps 0 / 0 out (all 0:
+        # equal weights, m = 0.5), and moves nothing else
+        g = self.gamma(F, x, self.width) + TINY
         weights = g / g.sum(axis=1, keepdims=True)
-        pair = self.gamma(F, x, 2)
+        pair = self.gamma(F, x, 2) + TINY
         m = (pair[:, :1] / pair.sum(axis=1, keepdims=True)).reshape(-1, 1, 1, 1)
         params = [weights, m]
         stages = self.depth if self.depth > 0 else self.MAX_DEPTH

@@ -6,15 +6,18 @@ per-sample op computes on it as uint8 (x 255): the geometric ops as one
 affine resampling (every sample its own matrix, PIL's pixel-centre
 convention, nearest or bilinear, a fill outside), posterize, solarize and
 invert exactly on the 256 levels, autocontrast in float32 (PIL's float64
-truncation may land one level apart), the colour blends exactly (PIL's float32
+truncation may land one level apart; nearest rotation may take the neighbouring
+pixel where a source point falls on a pixel edge, as at +-45 and +-135 degrees
+on 32x32 images, float32 against PIL's fixed point), the colour blends exactly (PIL's float32
 arithmetic on the levels, truncated, so that an op after them sees the same levels),
-equalize exactly (every image's histograms in one ``bincount``). `F` is the
+equalize exactly (a binary search per level in each sorted channel). `F` is the
 namespace holding ``np``/``npx``, as in ``hybrid_forward``. ``OPS`` names
 them as the papers do; each takes (F, x, value) and ignores a value it has no use for.
 """
 from .geometry import gather, image_size, in_range
 
 LEVELS = 255.0
+SEARCH_STEPS = 25   # binary-search steps: enough for images of up to 2 ** 24 pixels
 
 
 def fill_like(F, x, fill):
@@ -145,28 +148,46 @@ def invert(F, x, _=None):
 def equalize(F, x, _=None):
     """PIL's ``ImageOps.equalize``, per image and channel: with `step` = (pixels -
     count of the highest level) // 255, level v becomes (step // 2 + pixels below v)
-    // step, at most 255; a channel with step 0 (one level, or nearly) is kept."""
+    // step, at most 255; a channel with step 0 (one level, or nearly) is kept.
+    The pixels below each of the 256 levels come from a binary search in the
+    sorted channel, so every shape is known before the graph runs (a histogram's
+    ``bincount`` is not)."""
     v = levels(F, x)
     H, W = image_size(F, x)
-    C = F.npx.arange_like(x, axis=1)[-1:] + 1
-    n = F.npx.arange_like(x, axis=0).reshape(-1, 1, 1, 1)
-    c = F.npx.arange_like(x, axis=1).reshape(1, -1, 1, 1)
-    plane = n * C.reshape(1, 1, 1, 1) + c                            # (N, C, 1, 1)
-    index = (plane * 256 + v).reshape(-1)
-    # one more count, of weight 0, in the last plane's top bin: every plane gets 256 bins
-    last = (plane.max() * 256 + 255).reshape(1)
-    hist = F.np.bincount(F.np.concatenate([index, last]).astype('int32'),
-                         weights=F.np.concatenate([F.np.ones_like(index), last * 0])
-                         ).astype('float32').reshape(-1, 256)        # (N C, 256)
-    below = F.np.cumsum(hist, axis=1) - hist                          # pixels under each level
-    top = F.npx.reshape_like(F.npx.pick(hist, v.max(axis=(2, 3)).reshape(-1), axis=1), plane)
-    step = F.np.floor(((H * W).reshape(1, 1, 1, 1) - top) / LEVELS)   # (N, C, 1, 1)
-    under = F.npx.reshape_like(F.take(below.reshape(-1).as_nd_ndarray(),
-                                      index.astype('int32').as_nd_ndarray()).as_np_ndarray(), v)
+    size = (H * W).reshape(1, 1, 1)
+    ordered = F.np.sort(F.npx.reshape(v, (-2, -2, -1)), axis=-1)      # (N, C, H W)
+    # 0..255 on the batch's device (F.np.arange would make it on the default one)
+    level = F.npx.arange_like(F.np.tile(F.np.zeros_like(ordered[:1, :1, :1]), (1, 1, 256)),
+                              axis=-1)                                 # (1, 1, 256)
+    low = F.np.zeros_like(ordered[:, :, :1]) + level * 0               # (N, C, 256)
+    high = low + size
+    for _ in range(SEARCH_STEPS):   # the first position holding a level >= each level
+        mid = F.np.floor((low + high) / 2)
+        active = (low < high).astype('float32')
+        below = (take_along_last(F, ordered, F.np.minimum(mid, size - 1)) < level) * active
+        low = low + below * (mid + 1 - low)
+        high = high + (active - below) * (mid - high)
+    under = low                                                        # pixels under each level
+    top = take_along_last(F, under, ordered[:, :, -1:])                # under the highest one
+    step = F.np.floor(top / LEVELS)
     kept = (step == 0).astype('float32')
-    safe = step + kept                                                # no division by 0
+    safe = step + kept                                                 # no division by 0
     lut = F.np.minimum(F.np.floor((F.np.floor(safe / 2) + under) / safe), LEVELS)
-    return (lut * (1 - kept) + v * kept) / LEVELS
+    lut = lut * (1 - kept) + level * kept                              # (N, C, 256)
+    flat = F.npx.reshape(v, (-2, -2, -1))
+    return F.npx.reshape_like(take_along_last(F, lut, flat), v) / LEVELS
+
+
+def take_along_last(F, table, index):
+    """out[n, c, k] = table[n, c, index[n, c, k]] for (N, C, T) `table` and (N, C, K)
+    integer-valued float `index` (one ``take`` over the flattened table; int32 indices,
+    exact for tables of up to 2 ** 31 values)."""
+    T = (F.npx.arange_like(table, axis=-1)[-1:] + 1).astype('int32').reshape(1, 1, 1)
+    C = (F.npx.arange_like(table, axis=1)[-1:] + 1).astype('int32').reshape(1, 1, 1)
+    n = F.npx.arange_like(table, axis=0).astype('int32').reshape(-1, 1, 1)
+    c = F.npx.arange_like(table, axis=1).astype('int32').reshape(1, -1, 1)
+    flat = (n * C + c) * T + index.astype('int32')
+    return F.take(table.reshape(-1).as_nd_ndarray(), flat.as_nd_ndarray()).as_np_ndarray()
 
 
 def cutout(F, x, cy, cx, size, fill=0):
