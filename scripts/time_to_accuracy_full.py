@@ -47,6 +47,14 @@ def read_run(folder):
             'epochs': [e['test_acc'] for e in epochs], 'times': times}
 
 
+def untimed(folder):
+    """Whether the run in `folder` was continued without a session log (its metrics.json
+    times only the last process)."""
+    metrics = benchlib.read_json(os.path.join(folder, 'metrics.json'))
+    return ('--resume' in metrics['run'].get('command', '')
+            and not os.path.exists(os.path.join(folder, 'sessions.json')))
+
+
 def time_to(run, accuracy):
     return next((t for a, t in zip(run['epochs'], run['times']) if a >= accuracy), None)
 
@@ -79,7 +87,8 @@ def plot(rows, path):
                     label=label if k == 0 else None)
     for accuracy in (0.848, 0.94):
         ax.axhline(accuracy, color='gray', ls='--', lw=0.8)
-        ax.text(1, accuracy + 0.003, f'{accuracy}', color='gray', fontsize=8)
+        ax.text(0.01, accuracy + 0.003, f'{accuracy}', color='gray', fontsize=8,
+                transform=ax.get_yaxis_transform())
     ax.set_xscale('log')
     ax.set_xlabel('wall time (minutes, log scale)')
     ax.set_ylabel('test accuracy')
@@ -136,6 +145,11 @@ def main(argv=None):
             return cli.fail(PROG, f"--row {label!r}: " + (
                 f"{missing[0]!r} holds no finished run (no metrics.json)" if missing else
                 "give its run folders after the label"))
+        unlogged = [f for f in folders if untimed(f)]
+        if unlogged:
+            return cli.fail(PROG, f"--row {label!r}: {unlogged[0]!r} was continued with "
+                                  "--resume and has no sessions.json, so its whole wall time "
+                                  "is not known; leave it out")
         rows.append((label, [read_run(f) for f in folders]))
     print(report(rows, argv if argv is not None else sys.argv[1:], write=not args.no_write))
     return 0

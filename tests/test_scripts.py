@@ -345,6 +345,11 @@ def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, 
     assert kept.startswith('<!-- full-scale -->') and '| fast | 0, 1 |' in kept
     proc = run_script('scripts/time_to_accuracy_full.py', '--row', 'x', str(tmp_path / 'none'))
     assert_one_line_error(proc, "holds no finished run")
+    metrics = json.load(open(os.path.join(a, 'metrics.json')))
+    metrics['run']['command'] = 'python -m train.cifar --resume runs/a'
+    json.dump(metrics, open(os.path.join(a, 'metrics.json'), 'w'))
+    proc = run_script('scripts/time_to_accuracy_full.py', '--row', 'x', a)
+    assert_one_line_error(proc, "was continued with --resume and has no sessions.json")
     del ttas
 
 
