@@ -6,6 +6,7 @@ seed, then the next seed); each checkpoints, so when the command is stopped,
 running it again continues the unfinished run with --resume (given the same
 settings, which --resume checks) and skips the finished ones.
 """
+import json
 import os
 import subprocess
 import sys
@@ -84,3 +85,18 @@ def print_report(prog, text, runs, hint):
                               f"{hint}to train them")
     print(text)
     return 0
+
+
+def finish_report(md, missing):
+    """The report's lines `md`, then what has not finished and the machine line, as text."""
+    if missing:
+        md = md + [f"Not finished yet: {'; '.join(missing)} (run the command again to "
+                   "continue).", '']
+    return '\n'.join(md + [f"Machine: {benchlib.machine(load=False)}."])
+
+
+def write_report(text, record, record_path, section, path, head):
+    """Store the runs' `record` as JSON at `record_path` and `text` as `section` of `path`."""
+    with open(record_path, 'w') as f:
+        json.dump(record, f, indent=1)
+    benchlib.write_section(section, text, path=path, head=head)

@@ -16,12 +16,12 @@ the runs' metrics in docs/reproduction/exercise1.json.
 
     python scripts/exercise1_full.py --report-only      # only the report
 """
-import json
 import os
 import sys
 
 import benchlib
-from armruns import ArmRuns, final_accuracies, mean, print_report
+from armruns import (ArmRuns, final_accuracies, finish_report, mean, print_report,
+                     write_report)
 
 ROOT = benchlib.ROOT
 PROG = 'scripts/exercise1_full.py'
@@ -127,16 +127,10 @@ def report(runs, write=True):
           verdict(results), '',
           '![train (dashed) and test (solid) accuracy, both arms](reproduction/exercise1.png)',
           '']
-    if missing:
-        md += [f"Not finished yet: {'; '.join(missing)} (run the command again to continue).",
-               '']
-    md.append(f"Machine: {benchlib.machine(load=False)}.")
-    text = '\n'.join(md)
+    text = finish_report(md, missing)
     if write:
         plot(results, FIGURE)
-        with open(RECORD, 'w') as f:
-            json.dump(results, f, indent=1)
-        benchlib.write_section('exercise-1', text, path=REPORT, head='')
+        write_report(text, results, RECORD, 'exercise-1', REPORT, '')
     return text
 
 

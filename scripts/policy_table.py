@@ -18,12 +18,12 @@ point per seed) and docs/policies/policies.json.
 
     python scripts/policy_table.py --report-only    # only the report, from what has finished
 """
-import json
 import os
 import sys
 
 import benchlib
-from armruns import ArmRuns, final_accuracies, mean, print_report
+from armruns import (ArmRuns, final_accuracies, finish_report, mean, print_report,
+                     write_report)
 
 PROG = 'scripts/policy_table.py'
 DOCS = os.path.join(benchlib.ROOT, 'docs')
@@ -156,16 +156,10 @@ def report(runs, speed, write=True):
           "(`--aug-backend batch`); both on this CPU, which also trains. "
           f"Written by `python {PROG}`.", '', table(results, speed), '', verdict(results), '',
           '![test accuracy and gap per arm](policies/policies.png)', '']
-    if missing:
-        md += [f"Not finished yet: {'; '.join(missing)} (run the command again to continue).",
-               '']
-    md.append(f"Machine: {benchlib.machine(load=False)}.")
-    text = '\n'.join(md)
+    text = finish_report(md, missing)
     if write:
         plot(results, FIGURE)
-        with open(RECORD, 'w') as f:
-            json.dump({'results': results, 'speed': speed}, f, indent=1)
-        benchlib.write_section('exercise-2', text, path=REPORT, head=HEAD)
+        write_report(text, {'results': results, 'speed': speed}, RECORD, 'exercise-2', REPORT, HEAD)
     return text
 
 
