@@ -155,7 +155,8 @@ def equalize(F, x, _=None):
     v = levels(F, x)
     H, W = image_size(F, x)
     size = (H * W).reshape(1, 1, 1)
-    ordered = F.np.sort(F.npx.reshape(v, (-2, -2, -1)), axis=-1)      # (N, C, H W)
+    flat = F.npx.reshape(v, (-2, -2, -1))                              # (N, C, H W)
+    ordered = F.np.sort(flat, axis=-1)
     # 0..255 on the batch's device (F.np.arange would make it on the default one)
     level = F.npx.arange_like(F.np.tile(F.np.zeros_like(ordered[:1, :1, :1]), (1, 1, 256)),
                               axis=-1)                                 # (1, 1, 256)
@@ -174,7 +175,6 @@ def equalize(F, x, _=None):
     safe = step + kept                                                 # no division by 0
     lut = F.np.minimum(F.np.floor((F.np.floor(safe / 2) + under) / safe), LEVELS)
     lut = lut * (1 - kept) + level * kept                              # (N, C, 256)
-    flat = F.npx.reshape(v, (-2, -2, -1))
     return F.npx.reshape_like(take_along_last(F, lut, flat), v) / LEVELS
 
 
