@@ -15,6 +15,7 @@ from ..augment.presets import eval_transform, get_preset
 from ..book.devices import split_batch
 from ..data.loaders import ArrayLoader, cifar_loader
 from ..models.fastnet import init_whitening
+from ..models.layout import fresh_weights
 from ..models.precision import compute_in
 from ..models.zoo import reset_statistics
 from .batch_step import BatchSplit
@@ -55,6 +56,7 @@ def shape_net(net, ctxs, workers):
     seeded (a loader working in this process re-seeds it per example)."""
     if workers == 1:
         net(np.zeros((1, 3, 32, 32), ctx=ctxs[0]))
+        fresh_weights(net)   # out of the layout inference left them in (models/layout.py)
         return
     # An inference forward leaves the weights in oneDNN's layout, which MXNet
     # 1.9.1's dist kvstore cannot send ("We can't generate TBlob for MKLDNN

@@ -70,9 +70,13 @@ class WeightAverage(Callback):
 
     def __init__(self, net, mode, every, rho):
         self.mode, self.every, self.rho = mode, every, rho
-        self.params = [d for p in net.collect_params().values() for d in p.list_data()]
+        self.net = net   # its arrays are read at each use: ``fresh_weights`` replaces them
         self.average = [d.copy() for d in self.params]
         self.saved = None
+
+    @property
+    def params(self):
+        return [d for p in self.net.collect_params().values() for d in p.list_data()]
 
     def on_fit_start(self, num_epochs, num_batches, start):
         self.num_epochs, self.num_batches = num_epochs, num_batches

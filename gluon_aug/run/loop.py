@@ -20,6 +20,7 @@ from ..book.ch13 import ch13_animator, evaluate_accuracy_gpus, train_batch_ch13
 from ..book.devices import split_batch
 from ..book.metrics import Accumulator, Timer
 from ..errors import RunError
+from ..models.layout import fresh_weights
 
 
 @dataclass
@@ -114,6 +115,7 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
         test_acc = evaluate_accuracy_gpus(eval_net or net, test_iter, eval_split_f)
         for cb in callbacks:
             cb.on_evaluate_end(epoch)
+        fresh_weights(net)   # out of the layout inference left them in (models/layout.py)
         records.append({'epoch': epoch + 1, 'train_loss': metric[0] / metric[2],
                         'train_acc': metric[1] / metric[3], 'test_acc': test_acc,
                         'examples': int(metric[2]), 'examples_stepped': stepped,
