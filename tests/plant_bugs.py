@@ -207,6 +207,15 @@ BUGS = [
   ['tests/test_recipes.py']),
  ('batched AugMix: gammas of 0 divide 0 by 0', 'gluon_aug/augment/batch/policies.py',
   "        pair = self.gamma(F, x, 2) + TINY", "        pair = self.gamma(F, x, 2)", [BPOL]),
+ ('layout: weights left as inference reordered them', 'gluon_aug/models/layout.py',
+  "        p._data = [d.copyto(d.ctx) for d in p._data]", "        continue", ['tests/test_layout.py']),
+ ('layout: fit does not refresh after evaluating', 'gluon_aug/run/loop.py',
+  "        fresh_weights(net)   # out of the layout", "        # out of the layout", ['tests/test_layout.py']),
+ ('fast94: whitening bias frozen one epoch late', 'gluon_aug/run/ingredients.py',
+  "'null' if epoch >= self.epochs else", "'null' if epoch > self.epochs else", ['tests/test_recipes.py']),
+ ('fast94: freeze not wired', 'gluon_aug/run/build.py',
+  "    if recipe.whitening and recipe.whiten_bias_epochs is not None:", "    if False:",
+  ['tests/test_recipes.py']),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

@@ -4,10 +4,13 @@ MXNet 1.9.1's oneDNN convolution leaves the weights in its own layout after an
 inference forward, and training on from them with Nesterov momentum and weight
 decay was not repeatable (the fast recipe's evaluations, every epoch)."""
 import numpy as onp
+import pytest
 
 from gluon_aug._mxnet import gluon, mx, np
 from gluon_aug.models.fastnet import fastnet
 from gluon_aug.models.layout import fresh_weights
+
+from conftest import cifar_folder_for_module, run_module
 
 
 def _train(steps, infer_every):
@@ -54,3 +57,24 @@ def test_fresh_weights_keeps_values_parameters_and_devices():
         assert p.list_data()[0] is not old[n]                        # new arrays
         if p.grad_req != 'null':
             assert all((g.asnumpy() == 0).all() for g in p.list_grad())
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return cifar_folder_for_module(tmp_path_factory, (48,), 16)
+
+
+def test_the_fast_recipe_on_one_device_equals_its_run_on_the_synchronous_engine(data,
+                                                                                 tmp_path):
+    """MXNet's NaiveEngine runs each operation to its end before the next: no race.
+    The threaded engine's run, which evaluates after every epoch, must equal it."""
+    flags = ['--recipe', 'fast', '--epochs', '4', '-b', '16', '-j', '0', '--no-progress',
+             '--seed', '3']
+    params = []
+    for engine in ('ThreadedEnginePerDevice', 'NaiveEngine'):
+        out = tmp_path / engine
+        proc = run_module('train.cifar', '--data', data, '--out', str(out), *flags,
+                          env={'MXNET_ENGINE_TYPE': engine})
+        assert proc.returncode == 0, proc.stderr
+        params.append((out / 'model.params').read_bytes())
+    assert params[0] == params[1]
