@@ -9,7 +9,7 @@ import numpy as onp
 import pytest
 
 from gluon_aug._mxnet import gluon, init, mx, nn, np
-from gluon_aug.run.ingredients import TTA, LabelSmoothingLoss, LRSchedule, lr_at
+from gluon_aug.run.ingredients import TTA, FreezeAfter, LabelSmoothingLoss, LRSchedule, lr_at
 from gluon_aug.data.loaders import ArrayLoader
 from gluon_aug.run.loop import Position
 from gluon_aug.models.fastnet import fastnet, init_whitening, whitening_filters
@@ -118,13 +118,41 @@ def test_the_schedule_hits_its_endpoints():
 
 
 def test_every_ingredient_can_be_switched_off_and_the_book_has_none():
-    fast = RECIPES['fast']
+    fast = [RECIPES['fast'], RECIPES['fast94']]
     for name, off in INGREDIENTS.items():
-        changed = fast.without(name)
-        assert all(getattr(changed, k) == v for k, v in off.items())
-        assert any(getattr(fast, k) != v for k, v in off.items()), name   # on in fast
+        for recipe in fast:
+            changed = recipe.without(name)
+            assert all(getattr(changed, k) == v for k, v in off.items())
+        assert any(getattr(r, k) != v for r in fast for k, v in off.items()), name  # used
         assert all(getattr(RECIPES['book'], k) == v or k == 'optimizer'
                    for k, v in off.items()), name                          # off in book
+    # fast94 is fast with every ingredient, at airbench94's size and its bias freeze
+    assert all(RECIPES['fast94'].without(n) != RECIPES['fast94'] for n in INGREDIENTS)
+
+
+def test_freeze_after_trains_a_parameter_for_its_epochs_then_holds_it_exactly():
+    net = nn.Dense(3, in_units=4)
+    net.initialize(init.Normal(1.0))
+    trainer = gluon.Trainer(net.collect_params(), 'nag', {'learning_rate': 0.5,
+                                                          'momentum': 0.9, 'wd': 0.1})
+    freeze = FreezeAfter(net.bias, 1)
+    x = np.array(onp.random.RandomState(0).randn(8, 4), dtype="float32")
+    y = np.arange(8) % 3
+    history = []
+    for epoch, batch in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]:
+        freeze.on_batch_start(epoch, batch)
+        with mx.autograd.record():
+            loss = gluon.loss.SoftmaxCrossEntropyLoss()(net(x), y)
+        loss.backward()
+        trainer.step(8)
+        history.append((net.bias.data().asnumpy().copy(), net.weight.data().asnumpy().copy()))
+    bias = [b for b, _ in history]
+    weight = [w for _, w in history]
+    assert all((bias[i] != bias[i + 1]).any() for i in range(2))     # trained in epoch 0
+    assert all((bias[2] == b).all() for b in bias[3:])              # held from epoch 1 on,
+    assert all((weight[i] != weight[i + 1]).any() for i in range(5))   # the rest trains
+    freeze.on_batch_start(0, 0)   # a step of an earlier epoch trains it again
+    assert net.bias.grad_req == 'write'
 
 
 FAST = ['--recipe', 'fast', '--epochs', '3', '-b', '16', '--devices', 'cpu:2', '-j', '0',
@@ -142,6 +170,30 @@ def test_fast_recipe_runs_on_two_contexts_and_records_its_overrides(fast_referen
 
 def _params(out):
     return (out / 'model.params').read_bytes()
+
+
+def test_fast94_freezes_its_whitening_bias_and_resumes_bitwise(data, tmp_path):
+    """fast94 on tiny data for 4 epochs (the bias freezes from the 4th): the freeze
+    changes the run (against --without whiten-bias), and a run killed in the frozen
+    epoch and resumed ends bitwise where the uninterrupted one does."""
+    flags = ['--recipe', 'fast94', '--epochs', '4', '-b', '16', '-j', '0', '--no-progress',
+             '--seed', '3', '--checkpoint-every', '1']
+    runs = {name: tmp_path / name for name in ('ref', 'unfrozen', 'killed')}
+    for name, extra in (('ref', []), ('unfrozen', ['--without', 'whiten-bias'])):
+        proc = run_module('train.cifar', '--data', data, '--out', str(runs[name]), *flags,
+                          *extra)
+        assert proc.returncode == 0, proc.stderr
+    metrics = read_json(runs['ref'] / 'metrics.json')
+    assert metrics['recipe']['name'] == 'fast94'
+    assert (metrics['config']['model'], metrics['config']['lr']) == ('fastnet-wide', 1.5)
+    assert _params(runs['ref']) != _params(runs['unfrozen'])
+    killed = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'killpoint.py'),
+                             'batch:11', '--data', data, '--out', str(runs['killed']), *flags],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr   # epoch 4 of 3 batches each
+    proc = run_module('train.cifar', '--data', data, *flags, '--resume', str(runs['killed']))
+    assert proc.returncode == 0, proc.stderr
+    assert _params(runs['killed']) == _params(runs['ref'])
 
 
 @pytest.fixture(scope='module')
@@ -232,6 +284,8 @@ def test_the_array_loader_hands_raw_batches_to_a_batched_aug(data):
      ["--aug replaces the fast recipe's flips and shifts"]),
     (['--without', 'tta'], ['the book recipe has none']),
     (['--recipe', 'fast', '--without', 'dropout'], ["invalid choice: 'dropout'"]),
+    (['--recipe', 'fast', '--without', 'whiten-bias'], ['fast has no whiten-bias ingredient']),
+    (['--recipe', 'fast94', '--model', 'resnet18'], ['whitens with fastnet', "'resnet18'"]),
     (['--book', '--recipe', 'fast'], ['--recipe would change']),
 ])
 def test_recipe_misuse_is_one_line_exit_2(flags, needles, data, tmp_path):

@@ -9,7 +9,7 @@ import contextlib
 from .._mxnet import mx, nn
 from ..book.resnet import resnet18
 from ..errors import UsageError
-from .fastnet import fastnet
+from .fastnet import FASTNETS
 
 
 @contextlib.contextmanager
@@ -78,16 +78,17 @@ def gluoncv_cifar_models():
     return sorted(n for n in get_model_list() if n.startswith('cifar_'))
 
 
-MODELS = {'resnet18': resnet18, 'fastnet': fastnet}   # ours; GluonCV's come by name
+MODELS = {'resnet18': resnet18, **FASTNETS}   # ours; GluonCV's come by name
 
 
 def get_model(name, num_classes=10):
-    """Build model `name`: ``resnet18`` (d2l), ``fastnet`` or a GluonCV CIFAR model name."""
+    """Build model `name`: ``resnet18`` (d2l), ``fastnet``, ``fastnet-wide`` or a
+    GluonCV CIFAR model name."""
     if name in MODELS:
         return MODELS[name](num_classes)
     gluoncv_names = gluoncv_cifar_models()
     if name in gluoncv_names:
         from gluoncv.model_zoo import get_model as gcv_get_model
         return LegacyAdapter(lambda: gcv_get_model(name, classes=num_classes))
-    raise UsageError(f"unknown model {name!r}; choose resnet18, fastnet or a GluonCV CIFAR model: "
+    raise UsageError(f"unknown model {name!r}; choose {', '.join(MODELS)} or a GluonCV CIFAR model: "
                      f"{', '.join(gluoncv_names) or '(GluonCV is not installed)'}")

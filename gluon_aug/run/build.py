@@ -3,8 +3,8 @@
 ``build_training`` initializes the net on the devices and returns a
 ``Training``: the loaders, the loss, the Trainer, how batches are split, what
 evaluation calls, and the recipe's callbacks (``run/recipes.py``: the book's recipe
-has none; the fast one a learning-rate schedule, weight averaging and
-test-time augmentation levels).
+has none; the fast ones a learning-rate schedule, weight averaging,
+test-time augmentation levels and, in fast94, the whitening bias's freeze).
 """
 import dataclasses
 
@@ -21,7 +21,8 @@ from ..models.zoo import reset_statistics
 from .batch_step import BatchSplit
 from .checkpoint import init_trainer
 from .distributed import optimizer_rescale, rank_and_size, trainer_kwargs, worker_seed
-from .ingredients import LabelSmoothingLoss, LRSchedule, TTA, TTALevels, WeightAverage
+from .ingredients import (FreezeAfter, LabelSmoothingLoss, LRSchedule, TTA, TTALevels,
+                          WeightAverage)
 
 
 def augmentations(config, seed, pending):
@@ -162,6 +163,8 @@ def build_training(config, recipe, net, ctxs, kv):
         parts.callbacks.append(split_f)
     if recipe.schedule:
         parts.callbacks.append(LRSchedule(trainer, config.lr, recipe.schedule))
+    if recipe.whitening and recipe.whiten_bias_epochs is not None:
+        parts.callbacks.append(FreezeAfter(net.whiten.bias, recipe.whiten_bias_epochs))
     if recipe.averaging:
         average = WeightAverage(net, recipe.averaging, recipe.average_every,
                                 recipe.average_rho)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..augment.batch.presets import check_batch_preset
 from ..augment.presets import PRESETS
 from ..errors import UsageError
+from ..models.fastnet import FASTNETS
 from ..models.precision import DTYPES, check_bf16_cpu
 from .distributed import check_kvstore, KVSTORES
 from .recipes import INGREDIENTS, OVERRIDABLE, Recipe, recipe_of, RECIPES
@@ -43,20 +44,21 @@ class RunConfig:
     `model`, `epochs`, `batch_size`, `lr` and `optimizer` left at None take
     the recipe's values: ``settle(config)`` fills them, once, at the entry point."""
     # -- how: the recipe and its ingredients
-    recipe: str = setting('book', "the training recipe: book (the chapter's) or fast "
-                          "(airbench's ideas; --model, --epochs, -b, --lr override its "
-                          "values)", ('--recipe',), resume=True, describe=True,
+    recipe: str = setting('book', "the training recipe: book (the chapter's), fast "
+                          "(airbench's ideas) or fast94 (the same at airbench94's size; "
+                          "--model, --epochs, -b, --lr override their values)", ('--recipe',), resume=True, describe=True,
                           choices=tuple(RECIPES))
-    without: tuple = setting((), "switch these ingredients of --recipe fast off (ablations)",
+    without: tuple = setting((), "switch these ingredients of --recipe fast or fast94 off "
+                             "(ablations)",
                              ('--without',), resume=True, describe=True, nargs='+',
                              choices=tuple(INGREDIENTS), metavar='INGREDIENT',
                              default_text='none; ' + ', '.join(INGREDIENTS))
     # -- what is trained
     aug: str = setting(None, "augmentation preset for training (the book's train_augs is "
                        "flip; none = ToTensor only; --list-augs describes them); with "
-                       "--recipe fast it replaces the recipe's alternating flips and shifts, "
-                       "per sample", ('--aug',), resume=True, book=True, choices=tuple(PRESETS),
-                       default_text="flip; with --recipe fast, the recipe's own")
+                       "--recipe fast or fast94 it replaces the recipe's alternating flips "
+                       "and shifts, per sample", ('--aug',), resume=True, book=True, choices=tuple(PRESETS),
+                       default_text="flip; with a fast recipe, the recipe's own")
     aug_backend: str = setting('sample', "where --aug runs: sample = per image in the loader "
                                "(the book's), batch = per device shard inside the training "
                                "step, batched (gluon_aug.augment.batch.blocks)", ('--aug-backend',),
@@ -240,6 +242,10 @@ def check_config(config):
     if config.without and recipe.name == 'book':
         raise UsageError("--without switches off ingredients of --recipe fast; the book "
                          "recipe has none: drop --without, or add --recipe fast")
+    for name in config.without:
+        if recipe.without(name) == recipe:
+            raise UsageError(f"--recipe {recipe.name} has no {name} ingredient to switch off; "
+                             f"drop it from --without")
     if recipe.loader == 'array':
         if config.normalize:
             raise UsageError(f"--recipe {recipe.name} standardizes on its own; drop "
@@ -248,8 +254,8 @@ def check_config(config):
             raise UsageError(f"--recipe {recipe.name}'s own flips and shifts run on whole "
                              "batches already; --aug-backend batch needs --aug NAME (or drop it)")
         if config.aug is not None and set(config.without) & {'alt-flip', 'translate'}:
-            raise UsageError("--aug replaces the fast recipe's flips and shifts, so --without "
-                             "alt-flip/translate changes nothing; drop one of them")
+            raise UsageError(f"--aug replaces the {recipe.name} recipe's flips and shifts, so "
+                             "--without alt-flip/translate changes nothing; drop one of them")
     if config.kvstore == 'dist_async' and (config.resume or config.checkpoint_every):
         raise UsageError("dist_async keeps the optimizer state on the parameter servers, "
                          "where MXNet cannot read it back, so it cannot checkpoint; use "
@@ -261,10 +267,11 @@ def check_config(config):
 
 def check_book(config):
     """``--book`` runs the chapter's code path: refuse any setting that would change it."""
-    if config.model == 'fastnet':
+    if config.model in FASTNETS:
         raise UsageError("--book initializes the net with Xavier, as the chapter does; "
-                         "fastnet initializes itself (identity convolutions, whitening) and "
-                         "would ignore it: drop --model fastnet, or drop --book")
+                         f"{config.model} initializes itself (identity convolutions, "
+                         f"whitening) and would ignore it: drop --model {config.model}, or "
+                         "drop --book")
     book = RECIPES['book']
     for f in config_fields():
         default = getattr(book, f.name) if f.name in OVERRIDABLE else f.default
@@ -311,7 +318,7 @@ def settle(config):
                                             for name in OVERRIDABLE if name not in given})
     if config.aug is None and recipe.loader == 'cifar':   # the book's train_augs
         config = dataclasses.replace(config, aug='flip')
-    if recipe.whitening and config.model != 'fastnet':
+    if recipe.whitening and config.model not in FASTNETS:
         raise UsageError(f"--recipe {recipe.name} whitens with fastnet's first layer, which "
                          f"{config.model!r} lacks; drop --model, or add --without whitening")
     return Settings(config, recipe, given)

@@ -6,6 +6,8 @@
 - ``WeightAverage``: an exponential average of every parameter (BatchNorm's
   statistics included), used for evaluation (``ema``) or, as airbench's
   lookahead, the weights reset onto it after every update;
+- ``FreezeAfter``: a parameter trained for the first epochs, then frozen
+  (fast94's whitening bias, as airbench94's);
 - ``TTA``: the net seen through test-time augmentation, the mean of the
   logits of the image, its mirror and (level 2) its 1-pixel shifts.
 
@@ -113,6 +115,21 @@ class WeightAverage(Callback):
     def load_state_dict(self, meta, arrays):
         for i, avg in enumerate(self.average):
             mx.np.array(arrays[str(i)], dtype=avg.dtype).copyto(avg)
+
+
+class FreezeAfter(Callback):
+    """`param` trains for the first `epochs` epochs, then stays exactly as it is:
+    from epoch `epochs` on it takes no gradient (``grad_req = 'null'``, airbench's
+    ``requires_grad = False``), so the Trainer skips it. A learning-rate multiplier
+    of 0 would not do: MXNet's momentum updates keep moving a weight by the
+    momentum they hold. Set before every step from the step's own epoch, so a
+    resumed run needs no state from the checkpoint."""
+
+    def __init__(self, param, epochs):
+        self.param, self.epochs, self.grad_req = param, epochs, param.grad_req
+
+    def on_batch_start(self, epoch, batch):
+        self.param.grad_req = 'null' if epoch >= self.epochs else self.grad_req
 
 
 class TTA(nn.Block):
