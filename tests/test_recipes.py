@@ -130,6 +130,31 @@ def test_every_ingredient_can_be_switched_off_and_the_book_has_none():
     assert all(RECIPES['fast94'].without(n) != RECIPES['fast94'] for n in INGREDIENTS)
 
 
+@pytest.mark.parametrize('kind', ['kaiming', 'fan-in'])
+def test_fastnet_draws_its_weights_as_its_init_kind_says(kind):
+    """'fan-in': uniform within +-1/sqrt(fan_in), PyTorch's default (std bound/sqrt 3);
+    'kaiming': normal, std sqrt(2/fan_in); the first filters of each 3x3 conv Dirac."""
+    mx.random.seed(0)
+    net = fastnet(widths=(64, 256, 256))
+    net.init_kind = kind
+    net.initialize()
+    convs = [c for b in net.blocks for c in (b.conv1, b.conv2)]
+    for layer, fan_in in [(c, c.weight.shape[1] * 9) for c in convs] + [(net.head, 256)]:
+        w = layer.weight.data().asnumpy()
+        k = min(w.shape[:2]) if layer is not net.head else 0
+        drawn = w[k:].ravel()   # a square conv is all Dirac
+        bound = 1 / onp.sqrt(fan_in)
+        if not drawn.size:
+            pass
+        elif kind == 'fan-in':
+            assert onp.abs(drawn).max() <= bound
+            assert onp.std(drawn) == pytest.approx(bound / onp.sqrt(3), rel=0.1)
+        else:
+            assert onp.std(drawn) == pytest.approx(onp.sqrt(2 / fan_in), rel=0.1)
+        if k:
+            assert (w[onp.arange(k), onp.arange(k), 1, 1] == 1).all()
+
+
 def test_freeze_after_trains_a_parameter_for_its_epochs_then_holds_it_exactly():
     net = nn.Dense(3, in_units=4)
     net.initialize(init.Normal(1.0))
@@ -174,12 +199,14 @@ def _params(out):
 
 def test_fast94_freezes_its_whitening_bias_and_resumes_bitwise(data, tmp_path):
     """fast94 on tiny data for 4 epochs (the bias freezes from the 4th): the freeze
-    changes the run (against --without whiten-bias), and a run killed in the frozen
-    epoch and resumed ends bitwise where the uninterrupted one does."""
+    and the init change the run (against --without whiten-bias, fan-in-init), and a
+    run killed in the frozen epoch and resumed ends bitwise where the uninterrupted
+    one does."""
     flags = ['--recipe', 'fast94', '--epochs', '4', '-b', '16', '-j', '0', '--no-progress',
              '--seed', '3', '--checkpoint-every', '1']
-    runs = {name: tmp_path / name for name in ('ref', 'unfrozen', 'killed')}
-    for name, extra in (('ref', []), ('unfrozen', ['--without', 'whiten-bias'])):
+    runs = {name: tmp_path / name for name in ('ref', 'unfrozen', 'kaiming', 'killed')}
+    for name, extra in (('ref', []), ('unfrozen', ['--without', 'whiten-bias']),
+                        ('kaiming', ['--without', 'fan-in-init'])):
         proc = run_module('train.cifar', '--data', data, '--out', str(runs[name]), *flags,
                           *extra)
         assert proc.returncode == 0, proc.stderr
@@ -187,6 +214,7 @@ def test_fast94_freezes_its_whitening_bias_and_resumes_bitwise(data, tmp_path):
     assert metrics['recipe']['name'] == 'fast94'
     assert (metrics['config']['model'], metrics['config']['lr']) == ('fastnet-wide', 1.5)
     assert _params(runs['ref']) != _params(runs['unfrozen'])
+    assert _params(runs['ref']) != _params(runs['kaiming'])
     killed = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'killpoint.py'),
                              'batch:11', '--data', data, '--out', str(runs['killed']), *flags],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -141,6 +141,8 @@ def build_training(config, recipe, net, ctxs, kv):
     """Initialize `net` on `ctxs`; build everything else a run of the settled
     `config` and its `recipe` needs."""
     rank, workers = rank_and_size(kv)
+    if hasattr(net, 'init_kind'):   # fastnet draws its own weights, as the recipe says
+        net.init_kind = recipe.init
     net.initialize(init=init.Xavier(), ctx=ctxs, force_reinit=True)
     shape_net(net, ctxs, workers)
     pending = []   # MixUp's and CutMix's draws, from the step's split to the loss
