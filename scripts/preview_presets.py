@@ -1,4 +1,5 @@
-"""One picture per augmentation preset: per-sample and batched twins side by side.
+"""One picture per augmentation preset (per-sample and batched twins side by side)
+and per batch mixer (MixUp, CutMix).
 
     python scripts/preview_presets.py --data ../shared/data/cifar10-subset --out docs/presets
 
@@ -7,7 +8,9 @@ the first 8 training images, then 2 rows augmented one image at a time by
 get_preset(name) (the DataLoader's path, --aug-backend sample) and 2 rows
 augmented as one ToTensor'd batch by get_batch_preset(name) (--aug-backend
 batch), seeded. The twins should look alike in distribution: the same kinds
-of flips, shifts, crops and colour changes, not the same draws.
+of flips, shifts, crops and colour changes, not the same draws. mixup.png and
+cutmix.png show the originals, then two batches mixed at alpha 1 (as --mixup 1
+and --cutmix 1 do in the training step), each titled with its lambda.
 """
 import os
 import sys
@@ -29,7 +32,7 @@ def main(argv=None):
         return cli.fail(PROG, f"--images must be at least 1, got {args.images}")
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)
-    from gluon_aug.augment.preview import show_preset
+    from gluon_aug.augment.preview import MIXES, show_preset
     from gluon_aug.book.plotting import plt
     try:
         dataset = gluon_aug.CIFAR10(args.data, train=True)
@@ -42,7 +45,7 @@ def main(argv=None):
     except OSError as err:
         return cli.fail(PROG, f"cannot write to --out {args.out!r} ({err.strerror})")
     images = [dataset[i][0] for i in range(min(args.images, len(dataset)))]
-    for name in gluon_aug.PRESETS:
+    for name in (*gluon_aug.PRESETS, *MIXES):
         fig = show_preset(images, name, seed=args.seed)
         path = os.path.join(args.out, f'{name}.png')
         try:

@@ -217,6 +217,8 @@ BUGS = [
   "'fan-in': ('uniform', 1)", "'fan-in': ('uniform', 4)", ['tests/test_recipes.py']),
  ('fast94: init kind not passed to the net', 'gluon_aug/run/build.py',
   "        net.init_kind = recipe.init", "        pass", ['tests/test_recipes.py']),
+ ('mix preview: title gives the partner weight', 'gluon_aug/augment/preview.py',
+  "own label {mix.lam:.2f}", "own label {1 - mix.lam:.2f}", ['tests/test_scripts.py']),
  ('fast94: freeze not wired', 'gluon_aug/run/build.py',
   "    if recipe.whitening and recipe.whiten_bias_epochs is not None:", "    if False:",
   ['tests/test_recipes.py']),

@@ -53,7 +53,8 @@ def test_preview_presets_writes_one_png_per_preset(cifar_dir, tmp_path):
     proc = run_script('scripts/preview_presets.py', '--data', path, '--out', str(out),
                       '--images', '4')
     assert proc.returncode == 0, proc.stderr
-    assert sorted(os.listdir(out)) == sorted(f'{name}.png' for name in PRESETS)
+    assert sorted(os.listdir(out)) == sorted(f'{name}.png'
+                                             for name in (*PRESETS, 'mixup', 'cutmix'))
     img = imread(str(out / 'flip-crop.png'))
     assert img.shape[0] > 200 and img.shape[1] > 200   # 5 rows of 4 images, titled
 
@@ -85,6 +86,31 @@ def test_preview_rows_hold_originals_then_per_sample_then_batched_twins():
                                     'batched 1', 'batched 2']
     assert all(len(r) == 3 and all(x.shape == (3, 32, 32) for x in r) for _, r in rows)
     assert float(rows[0][1][2].max()) == pytest.approx(20 / 255)
+
+
+@pytest.mark.parametrize('name', ['mixup', 'cutmix'])
+def test_mix_preview_rows_are_the_batch_mixed_as_their_titles_say(name):
+    """Each mixed row, recomputed here from its lambda: MixUp's images are
+    lambda x + (1 - lambda) x[partner] for one partner each; CutMix's keep a share
+    lambda of their own pixels and take the rest, one box, from one partner."""
+    import numpy as onp
+    from gluon_aug._mxnet import np
+    from gluon_aug.augment.preview import mix_rows
+    rng = onp.random.RandomState(0)
+    images = [np.array(rng.randint(0, 256, (32, 32, 3)).astype(onp.uint8)) for _ in range(5)]
+    rows = mix_rows(images, name, draws=3, seed=1)
+    x = onp.stack([a.asnumpy() for a in rows[0][1]])
+    assert [t.split(':')[0] for t, _ in rows] == ['original', 'draw 1', 'draw 2', 'draw 3']
+    for title, row in rows[1:]:
+        lam = float(title.rsplit(' ', 1)[1])
+        y = onp.stack([a.asnumpy() for a in row])
+        if name == 'mixup':   # some partner j fits, with the title's lambda (2 decimals)
+            assert all(any(onp.abs(y[i] - (lam * x[i] + (1 - lam) * x[j])).max() < 0.006
+                           for j in range(5)) for i in range(5))
+        else:   # the share of own pixels: lambda, or 1 for an image that drew itself
+            own = [(y[i] == x[i]).all(axis=0).mean() for i in range(5)]
+            near = [abs(o - lam) < 0.005 + 1 / 1024 for o in own]
+            assert all(n or o == 1.0 for n, o in zip(near, own)) and any(near)
 
 
 def test_bench_pytorch_reads_the_same_images_as_the_library(cifar_dir):
