@@ -63,12 +63,14 @@ class ArmRuns:
 
 
 def final_accuracies(metrics):
-    """A finished run's final train and test accuracy, their gap, its speed and its
-    per-epoch accuracies."""
+    """A finished run's final train and test accuracy, their gap, its speed, the
+    gluon_aug version and load average it ended with, and its per-epoch accuracies."""
     final = metrics['final']
     return {'train_acc': final['train_acc'], 'test_acc': final['test_acc'],
             'gap': final['train_acc'] - final['test_acc'],
             'examples_per_sec': final['examples_per_sec'],
+            'version': metrics.get('versions', {}).get('gluon_aug'),
+            'load': (final.get('load_average') or [None])[0],
             'epochs': [{k: e[k] for k in ('epoch', 'train_acc', 'test_acc')}
                        for e in metrics['epochs']]}
 

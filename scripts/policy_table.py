@@ -116,6 +116,28 @@ def verdict(results):
     return '\n'.join(lines)
 
 
+def conditions(results):
+    """What the runs were made with: gluon_aug's version (before 0.2.1, fast-recipe
+    runs carried the oneDNN layout race's last-bit noise) and the load at their end."""
+    runs = [r for by_seed in results.values() for r in by_seed.values()]
+    versions = sorted({r['version'] for r in runs if r.get('version')},
+                      key=lambda v: tuple(int(p) for p in v.split('.')))
+    loads = [r['load'] for r in runs if r.get('load') is not None]
+    lines = []
+    if versions:
+        line = f"The runs were made with gluon_aug {', '.join(versions)}"
+        if tuple(int(p) for p in versions[0].split('.')) < (0, 2, 1):
+            line += (", some before 0.2.1, which fixed the oneDNN layout race that left "
+                     "fast-recipe runs on one device unrepeatable in their last bits (README, "
+                     "*An MXNet race we work around*); that noise is far below the seed spread")
+        lines.append(line + '.')
+    if loads:
+        lines.append(f"One-minute load average at the runs' ends: {min(loads):.1f} to "
+                     f"{max(loads):.1f} on 2 cores (other work shared the CPU during some "
+                     "runs: their examples/s are not benchmarks).")
+    return ' '.join(lines)
+
+
 def plot(results, path):
     from matplotlib import pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
@@ -155,6 +177,7 @@ def report(runs, speed, write=True):
           f"batched, the preset's twin hybridized on batches of {BATCH} in memory "
           "(`--aug-backend batch`); both on this CPU, which also trains. "
           f"Written by `python {PROG}`.", '', table(results, speed), '', verdict(results), '',
+          conditions(results), '',
           '![test accuracy and gap per arm](policies/policies.png)', '']
     text = finish_report(md, missing)
     if write:
