@@ -90,5 +90,5 @@ def get_model(name, num_classes=10):
     if name in gluoncv_names:
         from gluoncv.model_zoo import get_model as gcv_get_model
         return LegacyAdapter(lambda: gcv_get_model(name, classes=num_classes))
-    raise UsageError(f"unknown model {name!r}; choose {', '.join(MODELS)} or a GluonCV CIFAR model: "
-                     f"{', '.join(gluoncv_names) or '(GluonCV is not installed)'}")
+    raise UsageError(f"unknown model {name!r}; choose {', '.join(MODELS)} or a GluonCV CIFAR "
+                     f"model: {', '.join(gluoncv_names) or '(GluonCV is not installed)'}")

@@ -46,8 +46,8 @@ class RunConfig:
     # -- how: the recipe and its ingredients
     recipe: str = setting('book', "the training recipe: book (the chapter's), fast "
                           "(airbench's ideas) or fast94 (the same at airbench94's size; "
-                          "--model, --epochs, -b, --lr override their values)", ('--recipe',), resume=True, describe=True,
-                          choices=tuple(RECIPES))
+                          "--model, --epochs, -b, --lr override their values)",
+                          ('--recipe',), resume=True, describe=True, choices=tuple(RECIPES))
     without: tuple = setting((), "switch these ingredients of --recipe fast or fast94 off "
                              "(ablations)",
                              ('--without',), resume=True, describe=True, nargs='+',
@@ -57,7 +57,8 @@ class RunConfig:
     aug: str = setting(None, "augmentation preset for training (the book's train_augs is "
                        "flip; none = ToTensor only; --list-augs describes them); with "
                        "--recipe fast or fast94 it replaces the recipe's alternating flips "
-                       "and shifts, per sample", ('--aug',), resume=True, book=True, choices=tuple(PRESETS),
+                       "and shifts, per sample", ('--aug',), resume=True, book=True,
+                       choices=tuple(PRESETS),
                        default_text="flip; with a fast recipe, the recipe's own")
     aug_backend: str = setting('sample', "where --aug runs: sample = per image in the loader "
                                "(the book's), batch = per device shard inside the training "
