@@ -222,6 +222,11 @@ BUGS = [
  ('fast94: freeze not wired', 'gluon_aug/run/build.py',
   "    if recipe.whitening and recipe.whiten_bias_epochs is not None:", "    if False:",
   ['tests/test_recipes.py']),
+ ('full-scale verdict: bfloat16 held to the float32 limit', 'scripts/time_to_accuracy_full.py',
+  "for r in runs if r['wall'] > LIMITS[r['dtype']]]", "for r in runs if r['wall'] > LIMITS['float32']]",
+  ['tests/test_scripts.py']),
+ ('full-scale verdict: one seed enough', 'scripts/time_to_accuracy_full.py',
+  "if len(runs) < 2 else []", "if len(runs) < 1 else []", ['tests/test_scripts.py']),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

@@ -369,6 +369,8 @@ def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, 
             '31 min, 41 min | 41 min, 41 min | not reached, 41 min | 1.50, 1.50 |'
             ) in text
     assert '| book recipe | 0 | 2 | 0.810 | 133 min | 300 | not reached |' in text
+    assert '- fast: `python -m train.cifar --seed S`' in text
+    assert 'No row reaches a mean of 0.94; the closest is fast at 0.938.' in text
     assert os.path.getsize(tmp_path / 'f.png') > 10000
     # the subset script rewrites its table and keeps this section
     ttas = import_script('time_to_accuracy')
@@ -382,6 +384,32 @@ def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, 
     proc = run_script('scripts/time_to_accuracy_full.py', '--row', 'x', a)
     assert_one_line_error(proc, "was continued with --resume and has no sessions.json")
     del ttas
+
+
+def test_time_to_accuracy_full_judges_the_goal_on_mean_seeds_and_wall(tmp_path, capsys):
+    tta = import_script('time_to_accuracy_full')
+    runs = {}
+    for name, seed, acc, wall in (('a', 0, 0.942, 2460), ('b', 1, 0.940, 3500),
+                                  ('c', 1, 0.950, 3700), ('d', 1, 0.950, 1200),
+                                  ('e', 2, 0.930, 2000)):
+        runs[name] = str(tmp_path / name)
+        _run_with_epochs(runs[name], seed, [0.9, acc], 600, wall)
+    metrics = json.load(open(os.path.join(runs['d'], 'metrics.json')))
+    metrics['config'].update(recipe='fast94', dtype='bfloat16', without=['tta'])
+    json.dump(metrics, open(os.path.join(runs['d'], 'metrics.json'), 'w'))
+    assert tta.main(['--no-write', '--row', 'two', runs['a'], runs['b'], '--row', 'slow',
+                     runs['a'], runs['c'], '--row', 'one', runs['c'], '--row', 'bf16',
+                     runs['a'], runs['d'], '--row', 'low', runs['e']]) == 0
+    text = capsys.readouterr().out
+    # mean 0.941 of two seeds, slowest 58 min: within float32's 60
+    assert 'two: mean 0.941, meets it.' in text
+    assert 'slow: mean 0.946, not yet: seed 1 took 62 minutes in float32.' in text
+    assert 'one: mean 0.950, not yet: 1 seed only and seed 1 took 62 minutes in float32.' in text
+    # a bfloat16 seed is held to bfloat16's 15 minutes, the float32 seed beside it to 60
+    assert 'bf16: mean 0.946, not yet: seed 1 took 20 minutes in bfloat16.' in text
+    assert ' low: mean' not in text and 'No row reaches' not in text
+    assert ('- bf16: `python -m train.cifar --seed S`, `python -m train.cifar --recipe fast94 '
+            '--without tta --dtype bfloat16 --seed S`') in text
 
 
 def test_probe_bf16_measures_each_setting_and_names_its_kernels():
