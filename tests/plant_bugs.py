@@ -232,6 +232,13 @@ BUGS = [
   "ev, evec = ev, evec.T.reshape(12, 3, 2, 2)", ['tests/test_ref_airbench94.py']),
  ('torch reference: optimizer never steps', 'scripts/ref_airbench94.py',
   "            opt.step()", "            pass", ['tests/test_ref_airbench94.py']),
+ ('fast94 against airbench94: betas at the plain lr', 'gluon_aug/run/build.py',
+  "p.lr_mult, p.wd_mult = recipe.bias_lr_mult, 1 / recipe.bias_lr_mult",
+  "p.lr_mult, p.wd_mult = 1.0, 1.0", ['tests/test_ref_airbench94.py']),
+ ('fast94 against airbench94: lr not carried over', 'gluon_aug/run/recipes.py',
+  "batch_size=1024, lr=1.5,", "batch_size=1024, lr=1.0,", ['tests/test_ref_airbench94.py']),
+ ('fast94 against airbench94: wd ten times too big', 'gluon_aug/run/recipes.py',
+  "wd=1.33e-3,", "wd=1.33e-2,", ['tests/test_ref_airbench94.py']),
 ]
 ONLY = sys.argv[1:]   # name fragments: plant only those
 for name, path, old, new, tests in BUGS:

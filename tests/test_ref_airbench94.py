@@ -66,3 +66,71 @@ def test_it_learns_a_tiny_task_and_reports_every_epoch(tmp_path):
 def test_a_folder_without_cifar_files_is_refused_in_one_line(tmp_path):
     out = run_torch(SCRIPT, str(tmp_path))
     assert out.returncode == 2 and out.stderr.count('\n') == 1 and 'CIFAR-10' in out.stderr
+
+
+TORCH_STEP = """
+import sys, numpy, torch
+sys.path.insert(0, sys.argv[1])
+import ref_airbench94 as r
+torch.manual_seed(0)
+net = r.Net()
+net.whiten.weight.requires_grad = False
+x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
+before = {k: v.detach().clone().numpy() for k, v in net.state_dict().items()}
+kilo = 1024 * (1 + 1 / (1 - 0.85))            # airbench94's scales at its batch of 1024
+lr, wd = 11.5 / kilo, 0.0153 * 1024 / kilo
+norm = [p for n, p in net.named_parameters() if 'norm' in n and p.requires_grad]
+other = [p for n, p in net.named_parameters() if 'norm' not in n and p.requires_grad]
+opt = torch.optim.SGD([dict(params=norm, lr=64 * lr, weight_decay=wd / (64 * lr)),
+                       dict(params=other, lr=lr, weight_decay=wd / lr)], momentum=0.85, nesterov=True)
+logits = net(x)
+loss = torch.nn.CrossEntropyLoss(label_smoothing=0.2, reduction='none')(logits, y).sum()
+(loss * 1024 / len(x)).backward()             # as if the batch were 1024 examples
+opt.step()
+after = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+numpy.savez(sys.argv[2], x=x.numpy(), y=y.numpy(), logits=logits.detach().numpy(),
+            **{'before/' + k: v for k, v in before.items()}, **{'after/' + k: v for k, v in after.items()})
+"""
+
+
+def torch_name(name):
+    """fastnet's structured parameter name -> the PyTorch net's state_dict key."""
+    return name.replace('blocks.', 'groups.').replace('.beta', '.bias').replace('.gamma', '.weight')
+
+
+def test_fastnet_wide_and_fast94s_step_compute_airbench94s(tmp_path):
+    """Same weights, same batch: fastnet-wide's logits equal the PyTorch net's,
+    and one step of fast94's Trainer (MXNet's nag, BatchNorm betas at 64x the lr
+    and 1/64 the wd, lr and wd carried over from airbench94's per-1024 values)
+    moves every parameter as torch's Nesterov SGD with airbench94's groups does.
+    Tolerance: 1 % of each parameter's largest value (BatchNorm's eps is 1e-5
+    here, 1e-12 there; the betas take a learning rate of 96)."""
+    import types
+    from gluon_aug._mxnet import autograd, mx
+    from gluon_aug.models.fastnet import fastnet_wide
+    from gluon_aug.run.build import make_trainer
+    from gluon_aug.run.ingredients import LabelSmoothingLoss
+    from gluon_aug.run.recipes import RECIPES
+    out = run_torch('-c', TORCH_STEP, os.path.dirname(SCRIPT), str(tmp_path / 'step.npz'))
+    assert out.returncode == 0, out.stderr
+    d = onp.load(tmp_path / 'step.npz')
+    recipe = RECIPES['fast94']
+    net = fastnet_wide()
+    net.initialize()
+    net(mx.np.zeros((1, 3, 32, 32)))
+    params = net._collect_params_with_prefix()
+    for name, p in params.items():
+        p.set_data(mx.np.array(d['before/' + torch_name(name)]))
+    net.whiten.weight.grad_req = 'null'
+    x, y = mx.np.array(d['x']), mx.np.array(d['y'])
+    trainer = make_trainer(net, types.SimpleNamespace(lr=recipe.lr, optimizer=recipe.optimizer),
+                           recipe, 'device')
+    with autograd.record():
+        logits = net(x)
+        loss = LabelSmoothingLoss(recipe.smoothing)(logits, y).sum()
+    loss.backward()
+    trainer.step(len(x))
+    assert abs(logits.asnumpy() - d['logits']).max() < 1e-4 * abs(d['logits']).max()
+    for name, p in params.items():
+        theirs = d['after/' + torch_name(name)]
+        assert abs(p.data().asnumpy() - theirs).max() <= 1e-2 * abs(theirs).max(), name
