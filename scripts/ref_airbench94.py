@@ -119,7 +119,8 @@ def evaluate(net, images, labels, tta):
                 o = mirror(x)
             else:
                 pd = F.pad(x, (1,) * 4, 'reflect')
-                o = 0.5 * mirror(x) + 0.25 * (mirror(pd[:, :, 0:32, 0:32]) + mirror(pd[:, :, 2:34, 2:34]))
+                shifted = mirror(pd[:, :, 0:32, 0:32]) + mirror(pd[:, :, 2:34, 2:34])
+                o = 0.5 * mirror(x) + 0.25 * shifted
             outs.append(o)
     net.train()
     return (torch.cat(outs).argmax(1) == labels).float().mean().item()

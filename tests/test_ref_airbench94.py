@@ -42,7 +42,8 @@ def test_its_whitening_filters_are_the_librarys(tmp_path):
     assert out.returncode == 0, out.stderr
     theirs = onp.load(tmp_path / 'w.npy').reshape(24, -1)
     x = raw.transpose(0, 3, 1, 2) / 255.0
-    x = (x - onp.array(CIFAR10_MEAN).reshape(1, 3, 1, 1)) / onp.array(CIFAR10_STD).reshape(1, 3, 1, 1)
+    mean, std = (onp.array(v).reshape(1, 3, 1, 1) for v in (CIFAR10_MEAN, CIFAR10_STD))
+    x = (x - mean) / std
     ours = whitening_filters(x).reshape(24, -1)
     for t, o in zip(theirs, ours):
         assert min(abs(t - o).max(), abs(t + o).max()) < 1e-3 * abs(o).max()
@@ -82,14 +83,16 @@ lr, wd = 11.5 / kilo, 0.0153 * 1024 / kilo
 norm = [p for n, p in net.named_parameters() if 'norm' in n and p.requires_grad]
 other = [p for n, p in net.named_parameters() if 'norm' not in n and p.requires_grad]
 opt = torch.optim.SGD([dict(params=norm, lr=64 * lr, weight_decay=wd / (64 * lr)),
-                       dict(params=other, lr=lr, weight_decay=wd / lr)], momentum=0.85, nesterov=True)
+                       dict(params=other, lr=lr, weight_decay=wd / lr)],
+                      momentum=0.85, nesterov=True)
 logits = net(x)
 loss = torch.nn.CrossEntropyLoss(label_smoothing=0.2, reduction='none')(logits, y).sum()
 (loss * 1024 / len(x)).backward()             # as if the batch were 1024 examples
 opt.step()
 after = {k: v.detach().numpy() for k, v in net.state_dict().items()}
 numpy.savez(sys.argv[2], x=x.numpy(), y=y.numpy(), logits=logits.detach().numpy(),
-            **{'before/' + k: v for k, v in before.items()}, **{'after/' + k: v for k, v in after.items()})
+            **{'before/' + k: v for k, v in before.items()},
+            **{'after/' + k: v for k, v in after.items()})
 """
 
 
