@@ -22,20 +22,22 @@ one JSON line, also written to ``--out``.
 """
 import argparse, glob, json, math, os, sys, time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_pytorch import read_cifar_images   # noqa: E402  (its NumPy reader, no MXNet)
 
 MEAN = torch.tensor((0.4914, 0.4822, 0.4465)).view(1, 3, 1, 1)
 STD = torch.tensor((0.2470, 0.2435, 0.2616)).view(1, 3, 1, 1)
 
 
-def read_bin(paths):
-    raw = np.concatenate([np.fromfile(p, dtype=np.uint8).reshape(-1, 3073) for p in paths])
-    labels = torch.tensor(raw[:, 0].astype(np.int64))
-    images = torch.tensor(raw[:, 1:].reshape(-1, 3, 32, 32)).float() / 255
-    return (images - MEAN) / STD, labels
+def read_bin(folder, test=False):
+    """The training (or test) images of `folder`, standardized NCHW float32, and labels."""
+    images, labels = read_cifar_images(folder, None, test=test)
+    images = torch.tensor(images.transpose(0, 3, 1, 2)).float() / 255
+    return (images - MEAN) / STD, torch.tensor(labels)
 
 
 class BN(nn.BatchNorm2d):
@@ -94,6 +96,20 @@ def init_whitening(conv, images, eps=5e-4):
     conv.weight.requires_grad = False
 
 
+def make_optimizer(net, lr=11.5, batch=1024, wd=0.0153, momentum=0.85):
+    """airbench94's Nesterov SGD for a summed loss: `lr` and `wd` per 1024
+    examples, scaled by 1 + 1/(1 - momentum); BatchNorm biases at 64x the lr
+    and the same decay per step."""
+    kilo = 1024 * (1 + 1 / (1 - momentum))
+    lr, wd = lr / kilo, wd * batch / kilo
+    trained = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    norm = [p for n, p in trained if 'norm' in n]
+    other = [p for n, p in trained if 'norm' not in n]
+    return torch.optim.SGD([dict(params=norm, lr=64 * lr, weight_decay=wd / (64 * lr)),
+                            dict(params=other, lr=lr, weight_decay=wd / lr)],
+                           momentum=momentum, nesterov=True)
+
+
 def crop_batch(padded, pad):
     n = len(padded)
     dx = torch.randint(0, 2 * pad + 1, (n,))
@@ -143,20 +159,12 @@ def main():
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 2)))
     torch.manual_seed(a.seed)
     t0 = time.time()
-    tr_x, tr_y = read_bin(train_files)
-    te_x, te_y = read_bin([os.path.join(a.data, 'test_batch.bin')])
-    bs, momentum, pad = a.batch, 0.85, 2
-    kilo = 1024 * (1 + 1 / (1 - momentum))
-    lr = a.lr / kilo
-    wd = 0.0153 * bs / kilo
-    lr_b = lr * 64
+    tr_x, tr_y = read_bin(a.data)
+    te_x, te_y = read_bin(a.data, test=True)
+    bs, pad = a.batch, 2
     net = Net().to(memory_format=torch.channels_last)
     init_whitening(net.whiten, tr_x[:5000])
-    norm_b = [p for n, p in net.named_parameters() if 'norm' in n and p.requires_grad]
-    other = [p for n, p in net.named_parameters() if 'norm' not in n and p.requires_grad]
-    opt = torch.optim.SGD([dict(params=norm_b, lr=lr_b, weight_decay=wd / lr_b),
-                           dict(params=other, lr=lr, weight_decay=wd / lr)],
-                          momentum=momentum, nesterov=True)
+    opt = make_optimizer(net, a.lr, bs)
     for g in opt.param_groups:
         g['initial_lr'] = g['lr']
     steps_per_epoch = len(tr_x) // bs

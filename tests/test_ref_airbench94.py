@@ -35,10 +35,10 @@ def test_its_whitening_filters_are_the_librarys(tmp_path):
     raw[:, :, 1:] = raw[:, :, :-1] // 2 + raw[:, :, 1:] // 2   # correlated neighbours
     write_cifar_bin(str(tmp_path / 'data_batch_1.bin'), raw, onp.zeros(300))
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(SCRIPT)!r}); import numpy, torch;"
-            "import ref_airbench94 as r; x, _ = r.read_bin([sys.argv[1]]);"
+            "import ref_airbench94 as r; x, _ = r.read_bin(sys.argv[1]);"
             "c = torch.nn.Conv2d(3, 24, 2); r.init_whitening(c, x);"
             "numpy.save(sys.argv[2], c.weight.detach().numpy())")
-    out = run_torch('-c', code, str(tmp_path / 'data_batch_1.bin'), str(tmp_path / 'w.npy'))
+    out = run_torch('-c', code, str(tmp_path), str(tmp_path / 'w.npy'))
     assert out.returncode == 0, out.stderr
     theirs = onp.load(tmp_path / 'w.npy').reshape(24, -1)
     x = raw.transpose(0, 3, 1, 2) / 255.0
@@ -78,13 +78,7 @@ net = r.Net()
 net.whiten.weight.requires_grad = False
 x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
 before = {k: v.detach().clone().numpy() for k, v in net.state_dict().items()}
-kilo = 1024 * (1 + 1 / (1 - 0.85))            # airbench94's scales at its batch of 1024
-lr, wd = 11.5 / kilo, 0.0153 * 1024 / kilo
-norm = [p for n, p in net.named_parameters() if 'norm' in n and p.requires_grad]
-other = [p for n, p in net.named_parameters() if 'norm' not in n and p.requires_grad]
-opt = torch.optim.SGD([dict(params=norm, lr=64 * lr, weight_decay=wd / (64 * lr)),
-                       dict(params=other, lr=lr, weight_decay=wd / lr)],
-                      momentum=0.85, nesterov=True)
+opt = r.make_optimizer(net)                  # airbench94's, at its batch of 1024
 logits = net(x)
 loss = torch.nn.CrossEntropyLoss(label_smoothing=0.2, reduction='none')(logits, y).sum()
 (loss * 1024 / len(x)).backward()             # as if the batch were 1024 examples
