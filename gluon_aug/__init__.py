@@ -21,7 +21,7 @@ from .models.zoo import get_model  # noqa: E402
 from .results.evaluate import evaluate_run  # noqa: E402
 from .results.export import export_run  # noqa: E402
 from .results.predict import predict_images  # noqa: E402
-from .run.cifar import run_cifar  # noqa: E402
+from .run.cifar import resume_cifar, run_cifar  # noqa: E402
 from .run.config import RunConfig  # noqa: E402
 from .run.loop import fit  # noqa: E402
 from .seeding import seed_everything  # noqa: E402
@@ -31,7 +31,7 @@ __all__ = [
     'Residual', 'RunConfig', 'RunError', 'Timer', 'TrivialAugmentWide', 'UsageError',
     'accuracy', 'apply', 'evaluate_accuracy_gpus', 'evaluate_run', 'export_run', 'fit',
     'get_dataloader_workers', 'get_model', 'get_preset', 'load_cifar10', 'parse_devices',
-    'predict_images', 'resnet18', 'run_cifar',
+    'predict_images', 'resnet18', 'resume_cifar', 'run_cifar',
     'seed_everything', 'set_figsize', 'show_images', 'split_batch', 'test_augs',
     'train_augs', 'train_batch_ch13', 'train_ch13', 'train_with_data_aug', 'try_all_gpus',
     'try_gpu',

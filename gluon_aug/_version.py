@@ -1,2 +1,2 @@
 """The package version, defined once (setup.py reads this file)."""
-__version__ = '0.2.1'
+__version__ = '0.3.0'

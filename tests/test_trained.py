@@ -1,5 +1,6 @@
 """Opening a finished run: every folder that is not one gets one line, exit 2, and
 nothing written, from all three commands (evaluate, predict, export)."""
+import hashlib
 import json
 import os
 import shutil
@@ -47,8 +48,11 @@ def _broken(how, run_cpu1, tmp_path):
             os.remove(run / name)
     elif how == 'unknown-key':
         _edit_config(run, lambda c: c.update(mixup_alpha=0.2))
-    elif how == 'missing-key':
-        _edit_config(run, lambda c: c.pop('normalize'))
+    elif how in PARTS:
+        part, value = PARTS[how]
+        metrics = json.loads((run / 'metrics.json').read_text())
+        metrics[part] = value
+        (run / 'metrics.json').write_text(json.dumps(metrics))
     elif how == 'garbage':
         (run / 'metrics.json').write_text('{"config": ')
     elif how == 'nested':
@@ -61,16 +65,22 @@ def _broken(how, run_cpu1, tmp_path):
 
 # a field of the recorded configuration with a value of another type or out of range
 TYPED = {'string-bool': ('normalize', 'false'), 'list-model': ('model', ['resnet18']),
+         'list-devices': ('devices', ['cpu']),
          'string-epochs': ('epochs', '3'), 'nan-lr': ('lr', float('nan')),
          'no-recipe-value': ('batch_size', None), 'unknown-aug': ('aug', 'magic')}
+
+
+# a part of metrics.json the readers use, of another type than a run writes there
+PARTS = {'list-run': ('run', ['cpu(0)']), 'string-final': ('final', '0.9'),
+         'list-versions': ('versions', ['0.2.1']), 'list-epochs': ('epochs', {'1': 0.5}),
+         'string-devices': ('run', {'devices': 7}), 'bad-files': ('files', {'model.params': 3})}
 
 
 BROKEN = [
     ('missing', ['does not exist']),
     ('unfinished', ['holds no model.params: the run did not finish', '--resume']),
     ('empty', ['holds no model.params: the run did not finish', 'finished python -m train.cifar']),
-    ('unknown-key', ['was made by gluon_aug', 'does not know: mixup_alpha']),
-    ('missing-key', ['no value for: normalize']),
+    ('unknown-key', ['not written by this gluon_aug', 'does not know: mixup_alpha']),
     ('garbage', ['metrics.json is unreadable']),
     ('nested', ['metrics.json is unreadable', 'RecursionError']),
     ('string-bool', ["holds a configuration no run makes (normalize is 'false')"]),
@@ -79,6 +89,13 @@ BROKEN = [
     ('nan-lr', ['--lr must be a positive number']),
     ('no-recipe-value', ['no value for batch_size']),
     ('unknown-aug', ["--aug 'magic' is not one of"]),
+    ('list-devices', ["devices is ['cpu']"]),
+    ('list-run', ["its 'run' section is"]),
+    ('string-final', ["its 'final' section is '0.9'"]),
+    ('list-versions', ["its 'versions' section is"]),
+    ('list-epochs', ["its 'epochs' section is"]),
+    ('string-devices', ["its 'run' section is"]),
+    ('bad-files', ["its 'files' section is"]),
 ]
 
 
@@ -91,16 +108,59 @@ def test_a_folder_that_is_not_a_finished_run_is_one_line(how, needles, run_cpu1,
         assert needle in str(err.value)
 
 
-@pytest.mark.parametrize('command', ['evaluate', 'predict', 'export'])
-def test_every_command_refuses_a_broken_run_and_writes_nothing(command, run_cpu1, tmp_path,
-                                                               capsys):
+def test_a_setting_missing_from_the_record_takes_its_default_as_on_resume(run_cpu1, tmp_path):
+    """One rule for every reader (evaluate, predict, export and --resume): a setting
+    written before it existed ran with its default; an unknown one is refused."""
+    from gluon_aug.run.config import recorded_config, RunConfig
+    run = _copy(run_cpu1, tmp_path)
+    _edit_config(run, lambda c: c.pop('normalize'))
+    assert open_run(str(run)).config.normalize is RunConfig().normalize
+    assert recorded_config({'recipe': 'book'}, 'x')['normalize'] is RunConfig().normalize
+    with pytest.raises(UsageError, match='does not know: mixup_alpha'):
+        recorded_config({'mixup_alpha': 0.2}, 'x')
+
+
+def test_the_refusal_of_unknown_settings_names_the_version_only_when_it_differs(run_cpu1,
+                                                                                tmp_path):
+    from gluon_aug import __version__
     run = _broken('unknown-key', run_cpu1, tmp_path)
+    with pytest.raises(UsageError) as err:
+        open_run(run)
+    assert f'made by gluon_aug {__version__}' not in str(err.value)
+    metrics = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
+    metrics['versions']['gluon_aug'] = '0.1.0'
+    (tmp_path / 'run' / 'metrics.json').write_text(json.dumps(metrics))
+    with pytest.raises(UsageError, match="was made by gluon_aug 0.1.0, with settings this "
+                                         "gluon_aug does not know: mixup_alpha"):
+        open_run(run)
+
+
+def test_a_bfloat16_run_on_a_cpu_without_avx512_is_told_so(run_cpu1, tmp_path, monkeypatch):
+    from gluon_aug.results import run_folder
+    run = _copy(run_cpu1, tmp_path)
+    _edit_config(run, lambda c: c.update(dtype='bfloat16'))
+
+    def no_avx512():
+        raise UsageError('--dtype bfloat16 needs a CPU with AVX-512; drop --dtype')
+    monkeypatch.setattr(run_folder, 'check_bf16_cpu', no_avx512)
+    with pytest.raises(UsageError) as err:
+        run_folder.inference_net(open_run(str(run)))   # the record itself is fine
+    assert 'trained with --dtype bfloat16, which this CPU cannot compute' in str(err.value)
+    assert 'no run makes' not in str(err.value) and 'drop --dtype' not in str(err.value)
+
+
+@pytest.mark.parametrize('how', ['unknown-key', 'list-run', 'string-final', 'list-versions'])
+@pytest.mark.parametrize('command', ['evaluate', 'predict', 'export'])
+def test_every_command_refuses_a_broken_run_and_writes_nothing(command, how, run_cpu1, tmp_path,
+                                                               capsys):
+    run = _broken(how, run_cpu1, tmp_path)
     image = tmp_path / 'x.png'
     out = tmp_path / 'out'
     argv = {'evaluate': [run, '--out', str(out)], 'predict': [run, str(image)],
             'export': [run, '--out', str(out)]}[command]
     module = {'evaluate': evaluate, 'predict': predict, 'export': export}[command]
-    _one_line(capsys, module.main(argv), 'does not know: mixup_alpha')
+    needle = dict(BROKEN)[how][0]
+    _one_line(capsys, module.main(argv), needle)
     assert not out.exists() and not os.path.exists(os.path.join(run, 'eval'))
 
 
@@ -172,6 +232,10 @@ def test_a_params_file_that_does_not_fit_is_one_line_without_mxnets_traceback(ru
     run = tmp_path / 'run'
     shutil.copytree(run_cpu1, run)
     (run / 'model.params').write_bytes(b'not parameters at all' * 10)
+    metrics = json.loads((run / 'metrics.json').read_text())   # recorded as the run's own
+    metrics['files']['model.params'] = [210, hashlib.sha1(b'not parameters at all' * 10
+                                                          ).hexdigest()]
+    (run / 'metrics.json').write_text(json.dumps(metrics))
     with pytest.raises(UsageError) as err:
         inference_net(open_run(str(run)))
     message = str(err.value)

@@ -14,6 +14,8 @@ split-batch across two CPU contexts:
 
 Prints the book's two closing lines on stdout, a progress bar on stderr and,
 with --out, writes metrics.json, curves.png, model.params and checkpoint.npz.
+`--resume DIR` continues a run with the settings its checkpoint recorded
+(flags given beside it must agree, but for --epochs and how it loads).
 """
 import sys
 
@@ -21,7 +23,7 @@ from train import cli
 
 PROG = 'python -m train.cifar'
 cli.library(PROG)   # the threads before MXNet loads; without MXNet one line, exit 2
-from gluon_aug import run_cifar  # noqa: E402
+from gluon_aug import resume_cifar, run_cifar  # noqa: E402
 from gluon_aug.augment.catalog import format_catalog  # noqa: E402
 from gluon_aug.run.config import add_arguments, config_from_args  # noqa: E402
 
@@ -40,6 +42,9 @@ def main(argv=None):
     if args.list_augs:
         print(format_catalog())
         return 0
+    if args.resume is not None:   # the run's settings from its checkpoint, unless given
+        given = cli.given_flags(get_args_parser(), argv)
+        return cli.call(PROG, resume_cifar, given.pop('resume'), **given)
     return cli.call(PROG, run_cifar, config_from_args(args))
 
 

@@ -41,6 +41,15 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def given_flags(parser, argv=None):
+    """{dest: value} of the options given on the command line `argv` (default:
+    this process's), leaving out those left at their defaults."""
+    unset = object()
+    names = argparse.Namespace(**{a.dest: unset for a in parser._actions})
+    parser.parse_args(argv, names)   # argparse fills in no default over a set name
+    return {k: v for k, v in vars(names).items() if v is not unset}
+
+
 def add_run_dir(parser):
     """The positional RUN_DIR of the commands that use a finished run."""
     parser.add_argument('path', metavar='RUN_DIR',

@@ -57,6 +57,19 @@ def split_batch(X, y, devices):
 
 _SPEC_HELP = ("use gpu, gpu:N (first N), gpu:0,1 (indices), gpu(3), cpu or cpu:N "
               "(N CPU contexts)")
+# CPU contexts stand in for GPUs (split-batch on a machine without them); each holds
+# a copy of the net and its own engine queue, and MXNet makes them one by one: tens
+# of thousands take hours and memory before the first step
+MAX_CPU_CONTEXTS = 64
+
+
+def _cpus(indices, spec):
+    if len(indices) > MAX_CPU_CONTEXTS or max(indices) >= MAX_CPU_CONTEXTS:
+        raise UsageError(f"--devices {spec!r} asks for CPU contexts up to cpu("
+                         f"{max(indices)}); CPU contexts stand in for GPUs, each with a copy "
+                         f"of the net: pass at most cpu:{MAX_CPU_CONTEXTS} (cpu:2 shows the "
+                         "split-batch path)")
+    return [npx.cpu(i) for i in indices]
 
 
 def _check_gpus(indices, spec):
@@ -96,10 +109,10 @@ def parse_devices(spec=None):
         n = int(arg)
         if n < 1:
             raise UsageError(f"--devices {spec!r}: the count must be at least 1; {_SPEC_HELP}")
-        return [npx.cpu(i) for i in range(n)] if kind == 'cpu' else _check_gpus(range(n), spec)
+        return _cpus(range(n), spec) if kind == 'cpu' else _check_gpus(range(n), spec)
     if re.fullmatch(r'\d+(,\d+)*,?', arg):
         indices = [int(i) for i in arg.split(',') if i]
         if len(set(indices)) != len(indices):
             raise UsageError(f"--devices {spec!r} names a device twice; {_SPEC_HELP}")
-        return [npx.cpu(i) for i in indices] if kind == 'cpu' else _check_gpus(indices, spec)
+        return _cpus(indices, spec) if kind == 'cpu' else _check_gpus(indices, spec)
     raise bad

@@ -14,15 +14,19 @@
 Nothing is kept unchecked: the files are written to a temporary folder
 beside `out`, the reloaded SymbolBlock must reproduce the net's logits
 exactly and onnxruntime to ``ONNX_TOLERANCE`` on a fixed batch, and only then
-are they moved into `out`. A net that cannot be exported gets one line
-saying what and why, and nothing is written.
+does that folder become `out`, whole (``publish``): an `out` holds exactly one
+export's files. A net that cannot be exported gets one line saying what and
+why, and nothing is written.
 
 The net is the run's published model (``trained.inference_net``). GluonCV
 models run inside a ``LegacyAdapter``; what is exported is the model itself,
 legacy NDArray code, so its files load in a plain MXNet session; d2l's
 ``resnet18`` is numpy-mode code, whose files load after ``npx.set_np()``.
 """
+import ctypes
 import dataclasses
+import errno
+import fcntl
 import os
 import shutil
 import tempfile
@@ -34,11 +38,14 @@ from .._mxnet import gluon, mx
 from ..augment.presets import CIFAR10_MEAN, CIFAR10_STD
 from ..data.cifar import CLASSES
 from ..errors import reason, UsageError
-from ..files import fsync_folder, write_failure, write_json
+from ..files import check_mxnet_path, fsync_folder, mxnet_writes, write_failure, write_json
 from ..models.zoo import LegacyAdapter, native_block, native_scope
 from .run_folder import inference_net, open_run
 
 PREFIX = 'model'
+# every file an export may hold; --overwrite replaces only a folder of these
+EXPORT_FILES = (f'{PREFIX}-symbol.json', f'{PREFIX}-0000.params', f'{PREFIX}.onnx',
+                'export.json')
 ONNX_TOLERANCE = 1e-4     # max |logit difference| onnxruntime may show (float32 kernels)
 CHECK_BATCH = 8           # images in the fixed check batch
 # MXNet 1.9.1's ONNX exporter converts legacy operators only. A numpy-mode net
@@ -90,7 +97,8 @@ def _export_mxnet(net, folder, x):
     with native_scope(net):
         block.hybridize()
         reference = block(_array(net, x)).asnumpy()
-        block.export(os.path.join(folder, PREFIX))
+        with mxnet_writes(folder):
+            block.export(os.path.join(folder, PREFIX))
         reloaded = load_symbol_block(folder)(_array(net, x)).asnumpy()
     if not onp.array_equal(reloaded, reference):
         raise UsageError(f"the exported MXNet files do not reproduce the net (max logit "
@@ -118,6 +126,8 @@ def _export_onnx(net, folder, x, reference, model):
             mx_onnx.export_model(f'{prefix}-symbol.json', f'{prefix}-0000.params',
                                  [x.shape], [onp.float32], path, dynamic=True,
                                  dynamic_input_shapes=[(None,) + x.shape[1:]])
+    except OSError:   # a full disk: a write failure, not the converter's
+        raise
     except Exception as err:   # the exporter raises AttributeError, KeyError, ... per op
         raise UsageError(f"MXNet's ONNX exporter cannot convert {model} ({reason(err)}); pass "
                          "--no-onnx to export the MXNet files alone") from None
@@ -165,22 +175,71 @@ def describe_export(run, legacy, checks, files):
 
 
 def check_export_out(out, overwrite):
-    """UsageError unless `out` is absent, an empty folder, or (with `overwrite`) a folder."""
-    if os.path.exists(out) and not os.path.isdir(out):
+    """UsageError unless `out` is absent, an empty folder, or (with `overwrite`) a
+    folder holding an earlier export's files and nothing else."""
+    if os.path.lexists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
-    if os.path.isdir(out) and os.listdir(out) and not overwrite:
-        names = sorted(os.listdir(out))
+    names = sorted(os.listdir(out)) if os.path.isdir(out) else []
+    if names and not overwrite:
         raise UsageError(f"--out {out!r} already holds files ({', '.join(names[:3])}"
                          f"{', ...' if len(names) > 3 else ''}); pass an empty or new "
-                         "folder, or --overwrite to replace the exported files in it")
+                         "folder, or --overwrite to replace the export in it")
+    foreign = [n for n in names if n not in EXPORT_FILES or os.path.islink(os.path.join(out, n))
+               or not os.path.isfile(os.path.join(out, n))]
+    if foreign:
+        raise UsageError(f"--out {out!r} holds {foreign[0]!r}, which is not a file an export "
+                         "writes; --overwrite replaces an earlier export's folder whole: pass "
+                         "such a folder, an empty one or a new one")
+
+
+def _exchange(a, b):
+    """Swap the folders `a` and `b` in one step (Linux renameat2 RENAME_EXCHANGE);
+    False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        exchange = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if exchange(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EPERM):   # not on this file system
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+def publish(staging, out, overwrite):
+    """Make the folder `staging` the folder `out`, holding a lock on their parent
+    while `out` is checked again (another export may have finished there since)
+    and replaced: an export appears, or replaces the one before, whole."""
+    parent = os.path.dirname(os.path.abspath(out))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)   # mkdtemp made it private
+    lock = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # held for a few renames
+        check_export_out(out, overwrite)
+        if not os.path.exists(out):
+            os.rename(staging, out)
+        elif not _exchange(staging, out):   # staging now holds the folder replaced
+            old = tempfile.mkdtemp(prefix='.export-old-', dir=parent)
+            os.rename(out, os.path.join(old, 'out'))
+            os.rename(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        fsync_folder(parent)
+    finally:
+        os.close(lock)
 
 
 def export_run(path, out, onnx=True, overwrite=False):
     """Export the run in `path` into folder `out` (see the module docstring);
     ONNX too when `onnx` and the extra is installed. Every file is written and
-    checked in a staging folder beside `out`, which then becomes `out` (or, with
-    `overwrite`, whose files replace their namesakes in it). Returns export.json."""
+    checked in a staging folder beside `out`, which then becomes `out` (with
+    `overwrite`, replacing the earlier export there whole). Returns export.json."""
     run = open_run(path)
+    check_mxnet_path(out, '--out')
     check_export_out(out, overwrite)
     net = inference_net(run)
     legacy, x = isinstance(net, LegacyAdapter), reference_batch(run.config.normalize)
@@ -191,6 +250,7 @@ def export_run(path, out, onnx=True, overwrite=False):
     except OSError as err:
         raise UsageError(f"--out {out!r}: cannot write beside it ({err.strerror or err}); "
                          "pass a folder you can write to") from None
+    hint = '; nothing was exported: free space or pass another --out'
     try:
         reference = _export_mxnet(net, staging, x)
         checks = {'batch': f'{CHECK_BATCH} fixed random images', 'symbolblock': 'exact'}
@@ -204,18 +264,9 @@ def export_run(path, out, onnx=True, overwrite=False):
         for name in files:   # durable before they become visible
             with open(os.path.join(staging, name), 'rb+') as f:
                 os.fsync(f.fileno())
-        if not os.path.exists(out):   # the whole set appears at once
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(staging, 0o777 & ~umask)
-            os.rename(staging, out)
-        else:
-            for name in files:
-                os.replace(os.path.join(staging, name), os.path.join(out, name))
-        fsync_folder(parent)
+        publish(staging, out, overwrite)
     except OSError as err:
-        raise write_failure(out, err, '; nothing was exported: free space or pass another '
-                                      '--out') from None
+        raise write_failure(out, err, hint) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     print(f"wrote {', '.join(os.path.join(out, f) for f in files)}")

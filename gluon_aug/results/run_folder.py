@@ -27,13 +27,16 @@ from .._version import __version__
 from ..book.devices import num_gpus
 from ..data.cifar import CLASSES
 from ..errors import reason, UsageError
-from ..models.precision import compute_in
+from ..files import check_mxnet_path
+from ..models.precision import check_bf16_cpu, compute_in
 from ..models.zoo import get_model
 from ..run.checkpoint import load_net_arrays
 from ..run.checkpoint_file import FILENAME as CHECKPOINT
 from ..run.checkpoint_file import read_checkpoint
-from ..run.config import check_config, config_fields, RunConfig
+from ..run.config import check_config, recorded_config, RunConfig, typed_config
+from ..run.outputs import held_by
 from ..run.recipes import OVERRIDABLE, recipe_of
+from ..run.record import file_fingerprint
 
 PARAMS, METRICS = 'model.params', 'metrics.json'
 
@@ -60,15 +63,46 @@ class TrainedRun:
 
 def made_by(metrics):
     """The gluon_aug version that wrote `metrics` (metrics.json)."""
-    return (metrics.get('versions') or {}).get('gluon_aug', 'an unknown version')
+    return metrics.get('versions', {}).get('gluon_aug') or 'an unknown version'
+
+
+def _number(v):
+    return type(v) in (int, float)
+
+
+# what the readers use of metrics.json, and the type each part must have (absent: a
+# run made before the part existed); a part of another type is refused, not used
+METRICS_PARTS = {
+    'config': lambda v: isinstance(v, dict),
+    'epochs': lambda v: isinstance(v, list) and all(
+        isinstance(e, dict) and type(e.get('epoch')) is int
+        and all(_number(e.get(k)) for k in ('train_loss', 'train_acc', 'test_acc'))
+        for e in v),
+    'final': lambda v: isinstance(v, dict) and _number(v.get('test_acc')),
+    'run': lambda v: isinstance(v, dict) and all(
+        isinstance(v.get(k, ''), str) for k in ('devices', 'run_id', 'command')),
+    'versions': lambda v: isinstance(v, dict) and all(
+        x is None or isinstance(x, str) for x in v.values()),
+    'files': lambda v: isinstance(v, dict) and isinstance(v.get(PARAMS), list)
+    and len(v[PARAMS]) == 2 and type(v[PARAMS][0]) is int and isinstance(v[PARAMS][1], str),
+}
+REQUIRED_PARTS = ('config', 'epochs')
 
 
 def _read_metrics(path):
     try:
         with open(os.path.join(path, METRICS)) as f:
             metrics = json.load(f)
-        if not isinstance(metrics, dict) or not isinstance(metrics.get('config'), dict):
-            raise ValueError("no 'config' section")
+        if not isinstance(metrics, dict):
+            raise ValueError("not a JSON object")
+        for part, ok in METRICS_PARTS.items():
+            if part not in metrics and part not in REQUIRED_PARTS:
+                continue
+            if part not in metrics:
+                raise ValueError(f"no {part!r} section")
+            if not ok(metrics[part]):
+                raise ValueError(f"its {part!r} section is {str(metrics[part])[:60]!r}, "
+                                 "not what a run writes there")
     except (OSError, ValueError, RecursionError) as err:
         raise UsageError(f"{path!r} is not a gluon_aug run: its {METRICS} is unreadable "
                          f"({type(err).__name__}: {err}); pass the --out folder of a "
@@ -77,25 +111,19 @@ def _read_metrics(path):
 
 
 def config_of(path, metrics):
-    """The ``RunConfig`` recorded in `metrics` (metrics.json); UsageError when the
-    run was made by a gluon_aug whose settings differ from this one's."""
-    recorded, known = metrics['config'], {f.name for f in config_fields()}
-    unknown, missing = sorted(set(recorded) - known), sorted(known - set(recorded))
-    if unknown or missing:
-        what = '; '.join(part for part in (
-            unknown and f"settings this version does not know: {', '.join(unknown)}",
-            missing and f"no value for: {', '.join(missing)}") if part)
-        raise UsageError(f"{path!r} was made by gluon_aug {made_by(metrics)}, whose "
-                         f"configuration does not fit gluon_aug {__version__} ({what}); use "
-                         "the gluon_aug version that made the run")
-    bad = next((f.name for f in config_fields() if not _fits(recorded[f.name], f)), None)
+    """The ``RunConfig`` recorded in `metrics` (metrics.json), by the rule every
+    reader follows (``config.recorded_config``)."""
+    version = made_by(metrics)
+    where = (f"{path!r} was made by gluon_aug {version}" if version != __version__ else
+             f"{path!r}: its {METRICS} was not written by this gluon_aug ({__version__})")
+    recorded = recorded_config(metrics['config'], where)
     try:
-        if bad:
-            raise UsageError(f"{bad} is {recorded[bad]!r}")
-        config = RunConfig(**dict(recorded, without=tuple(recorded['without'])))
+        config = typed_config(recorded)
         # choices and ranges as a run checks them (not the dist_* job's variables,
-        # which belong to the run's processes, nor --resume)
-        check_config(dataclasses.replace(config, kvstore='device', resume=None))
+        # which belong to the run's processes, nor --resume, nor whether this CPU
+        # computes bfloat16: that is asked when the net is built)
+        check_config(dataclasses.replace(config, kvstore='device', resume=None,
+                                         dtype='float32'))
         missing = [name for name in OVERRIDABLE if getattr(config, name) is None]
         if missing:   # a run records its recipe's values
             raise UsageError(f"no value for {', '.join(missing)}")
@@ -105,35 +133,38 @@ def config_of(path, metrics):
     return config
 
 
-def _fits(value, field):
-    """`value` (read from JSON) has the type of RunConfig `field`, or is None where the
-    field's default is None."""
-    if value is None:
-        return field.default is None
-    kind = field.type
-    if kind is tuple:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if kind is float:
-        return type(value) in (int, float)
-    return type(value) is kind   # bool is not int here, nor a string "false" a bool
-
-
 def open_run(path):
     """The finished run in folder `path`, or UsageError saying why it cannot be used."""
     if not os.path.isdir(path):
         raise UsageError(f"run folder {path!r} does not exist; pass the --out folder of a "
                          "python -m train.cifar run")
+    check_mxnet_path(path, 'run folder')
+    holder = held_by(path)
+    if holder is not None:
+        raise UsageError(f"{path!r} is being written by a run still going on (pid {holder}); "
+                         "wait for it to finish")
     has_metrics = os.path.isfile(os.path.join(path, METRICS))
     metrics = _read_metrics(path) if has_metrics else None
     if not os.path.isfile(os.path.join(path, PARAMS)):
         resumable = os.path.isfile(os.path.join(path, CHECKPOINT))
         raise UsageError(f"{path!r} holds no {PARAMS}: the run did not finish; " + (
-            f"continue it with python -m train.cifar <its flags> --resume {path}" if resumable
+            f"continue it with python -m train.cifar --resume {path}" if resumable
             else "pass the --out folder of a finished python -m train.cifar run"))
     if metrics is None:
         raise UsageError(f"{path!r} holds no {METRICS}: the run did not finish writing its "
                          "results; train it again")
-    return TrainedRun(path, config_of(path, metrics), metrics)
+    run = TrainedRun(path, config_of(path, metrics), metrics)
+    recorded = metrics.get('files', {}).get(PARAMS)   # None: made before 0.3.0
+    if recorded is not None and recorded != file_fingerprint(run.file(PARAMS)):
+        raise UsageError(f"{path!r} mixes two runs: its {PARAMS} is not the one its {METRICS} "
+                         f"records ({recorded[0]} bytes, SHA-1 {recorded[1][:12]}...); use a "
+                         "folder that holds one run, or train it again")
+    return run
+
+
+def run_id(run):
+    """The id of `run` (metrics.json's run.run_id), or None: made before 0.3.0."""
+    return (run.metrics.get('run') or {}).get('run_id')
 
 
 # -- the net ----------------------------------------------------------------------------
@@ -141,7 +172,7 @@ def open_run(path):
 def recorded_devices(run):
     """[(kind, index)] of the devices the run trained on (metrics.json run.devices)."""
     return [(kind, int(i)) for kind, i in re.findall(
-        r'(cpu|gpu)\((\d+)\)', (run.metrics.get('run') or {}).get('devices', ''))]
+        r'(cpu|gpu)\((\d+)\)', run.metrics.get('run', {}).get('devices', ''))]
 
 
 def run_devices(run, count):
@@ -169,6 +200,13 @@ def build_net(config, ctxs):
 
 
 def _compile(net, config):
+    if config.dtype == 'bfloat16':
+        try:
+            check_bf16_cpu()
+        except UsageError:
+            raise UsageError("the run was trained with --dtype bfloat16, which this CPU cannot "
+                             "compute (it has no AVX-512, which oneDNN 2.4 needs for "
+                             "bfloat16): use it on a machine with AVX-512") from None
     compute_in(net, config.dtype)   # as the run did: the same types,
     if config.hybridize:   # the same graph, the same kernels
         net.hybridize(static_alloc=True, static_shape=True)
@@ -182,7 +220,12 @@ def _read_run_checkpoint(run):
     except ValueError as err:
         raise UsageError(f"{path} {err}; evaluate with the gluon_aug that made the run "
                          f"({run.made_by}), or delete it to use {PARAMS}") from None
-    done = len(run.metrics.get('epochs', []))
+    if run_id(run) is not None and state['info'].get('run_id') != run_id(run):
+        raise UsageError(f"{path} belongs to another run than {METRICS} (run "
+                         f"{state['info'].get('run_id') or 'without an id'}, not "
+                         f"{run_id(run)}): the folder mixes two runs; delete {CHECKPOINT} to "
+                         f"use {PARAMS}, or train again")
+    done = len(run.metrics['epochs'])
     if (state['epoch'], state['batch']) != (done, 0):
         where = (f"after epoch {state['epoch']}" if state['batch'] == 0 else
                  f"at batch {state['batch']} of epoch {state['epoch'] + 1}")
@@ -246,6 +289,6 @@ def inference_net(run, ctx=None):
 
 def describe(run):
     """'cifar_resnet20_v1, 3 epochs, aug flip': the run in a few words, for titles."""
-    epochs = len(run.metrics.get('epochs', []))
+    epochs = len(run.metrics['epochs'])
     aug = run.config.aug or "the recipe's"   # None: the fast recipe's flips and shifts
     return f"{run.config.model}, {epochs} epoch{'s' * (epochs != 1)}, aug {aug}"

@@ -24,7 +24,7 @@ def run_book(settings):
     config = settings.config
     devices, net = parse_devices(config.devices), get_model(config.model, num_classes=10)
     prepare_folders(config, config.overwrite)
-    with hold_run_folder(config.out):
+    with hold_run_folder(config.out, new_run=True, overwrite=config.overwrite):
         net.initialize(init=init.Xavier(), ctx=devices)
         animator, start = ch13_animator(config.epochs), time.perf_counter()
         epochs, speed = train_with_data_aug(

@@ -72,7 +72,10 @@ def check_state(state):
     is used: the configuration against the run's, the arrays against the net)."""
     checks = [('epoch', _is_count), ('batch', _is_count),
               ('info', lambda v: isinstance(v, dict) and isinstance(v.get('config'), dict)
-               and _is_count(v.get('workers')) and isinstance(v.get('data'), dict)),
+               and _is_count(v.get('workers')) and isinstance(v.get('data'), dict)
+               and isinstance(v.get('run_id', ''), str)   # no id: written before 0.3.0
+               and isinstance(v.get('given', []), list)
+               and all(isinstance(n, str) for n in v.get('given', []))),
               ('sums', lambda v: isinstance(v, list) and all(
                   type(x) in (int, float) and math.isfinite(x) for x in v)),
               ('history', lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v)),

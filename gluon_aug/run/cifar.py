@@ -14,6 +14,7 @@ With ``config.out`` it writes ``metrics.json``, ``curves.png``,
 """
 import dataclasses
 import os
+import shlex
 import time
 
 from ..book.devices import parse_devices
@@ -25,21 +26,36 @@ from .book_mode import run_book
 from .build import build_training
 from .checkpoint import Checkpointer
 from .checkpoint_file import FILENAME, load_checkpoint
-from .config import resume_view, RunConfig, settle
+from .config import recorded_config, resume_view, RunConfig, settle, typed_config
+from .recipes import OVERRIDABLE
 from .distributed import (broadcast_seed, create_kvstore, exit_promptly_on_error, rank_and_size,
                           worker_seed)
 from .loop import Curves, fit, Position, ProgressBar, StopBetweenSteps
-from .outputs import hold_run_folder, prepare_folders
+from .outputs import hold_run_folder, new_run_id, prepare_folders
 from .record import metrics_record, run_facts, write_outputs
 
 
 def run_cifar(config=None, **overrides):
     """Train on CIFAR-10 as `config` (a ``RunConfig``, default: the book's
-    experiment) says, with `overrides` replacing its fields; return the metrics."""
-    settings = settle(dataclasses.replace(config or RunConfig(), **overrides))
+    experiment) says, with `overrides` replacing its fields; return the metrics.
+    With `resume`, the settings must be those of the run it continues."""
+    return _run(settle(dataclasses.replace(config or RunConfig(), **overrides)))
+
+
+def resume_cifar(folder, **given):
+    """Continue the run whose --out was `folder` with the settings its checkpoint
+    recorded, `given` (RunConfig fields) replacing them; return the metrics. This
+    is ``python -m train.cifar --resume DIR [flags]``."""
+    saved = load_checkpoint(folder)
+    config = dataclasses.replace(checkpoint_config(saved[0], folder), resume=folder, **given)
+    return _run(settle(config), saved)
+
+
+def _run(settings, saved=None):
+    """The run of settled `settings`; `saved`: its checkpoint, if read already."""
     if settings.config.book:
         return run_book(settings)
-    settings, saved = resumed(settings)
+    settings, saved = resumed(settings, saved)
     config = settings.config
     ctxs, net = parse_devices(config.devices), get_model(config.model, num_classes=10)
     if config.batch_size < len(ctxs):
@@ -53,7 +69,11 @@ def run_cifar(config=None, **overrides):
     kv = create_kvstore(config.kvstore)  # dist_*: joins the job, waiting for every worker
     rank, workers = rank_and_size(kv)
     # from here on, an error must not hang the others; rank 0 holds the folder
-    with exit_promptly_on_error(kv), hold_run_folder(config.out if rank == 0 else None):
+    # a resumed run keeps its id; its checkpoint and metrics.json carry it
+    run_id = (saved[0]['info'].get('run_id') if saved else None) or new_run_id()
+    with exit_promptly_on_error(kv), hold_run_folder(config.out if rank == 0 else None,
+                                                     new_run=saved is None,
+                                                     overwrite=config.overwrite):
         if saved is not None and saved[0]['info']['workers'] != workers:
             raise UsageError(f"--resume {config.resume!r} was trained by "
                              f"{saved[0]['info']['workers']} workers, this job has {workers}; "
@@ -61,14 +81,15 @@ def run_cifar(config=None, **overrides):
         config = dataclasses.replace(config, seed=broadcast_seed(
             kv, draw_seed() if config.seed is None else config.seed))  # rank 0's seed
         settings = dataclasses.replace(settings, config=config)
-        facts = run_facts(ctxs, rank, workers, config)
+        facts = run_facts(ctxs, rank, workers, config, run_id)
         seed_everything(worker_seed(config.seed, rank, workers))
         start = time.perf_counter()
         try:
             history, curves = train(settings, net, ctxs, kv, saved,
-                                    {'workers': workers, 'data': fingerprint})
+                                    {'workers': workers, 'data': fingerprint,
+                                     'run_id': run_id, 'given': sorted(settings.overrides)})
         except KeyboardInterrupt as err:   # Ctrl-C, or SIGTERM (errors.Terminated)
-            raise interrupted(config, err) from None
+            raise interrupted(config, err, workers) from None
         metrics = metrics_record(settings, facts, history, time.perf_counter() - start)
         if config.out is not None and rank == 0:
             write_outputs(config.out, metrics, curves.animator, net)
@@ -104,16 +125,32 @@ def train(settings, net, ctxs, kv, saved, info):
     return history, curves
 
 
-def resumed(settings):
+def checkpoint_config(state, folder):
+    """The RunConfig a checkpoint recorded (``config.recorded_config``'s rule), ready
+    to continue it in `folder`: the recipe's values it did not override left to the
+    recipe again, as the run was given them."""
+    where = f"--resume {folder!r} holds a checkpoint written by another gluon_aug"
+    values = recorded_config(state['info']['config'], where)
+    try:
+        config = typed_config(values)
+    except UsageError as err:
+        raise UsageError(f"--resume {folder!r}: its checkpoint holds a configuration no run "
+                         f"makes ({err}); start a new --out") from None
+    given = state['info'].get('given')   # None: written before 0.3.0, all as given
+    left = {} if given is None else {n: None for n in OVERRIDABLE if n not in given}
+    return dataclasses.replace(config, out=None, resume=None, overwrite=False, **left)
+
+
+def resumed(settings, saved=None):
     """(settings, checkpoint or None): with `resume`, the run continues in that
-    folder with the checkpoint's seed."""
+    folder with the checkpoint's seed. `saved`: the checkpoint, if read already."""
     config = settings.config
     if config.resume is None:
         return settings, None
     if config.out is not None and os.path.abspath(config.out) != os.path.abspath(config.resume):
         raise UsageError(f"--out {config.out!r} and --resume {config.resume!r} differ; a "
                          "resumed run writes into the folder it resumes, pass only --resume")
-    saved = load_checkpoint(config.resume)
+    saved = saved or load_checkpoint(config.resume)
     seed = saved[0]['info']['config']['seed'] if config.seed is None else config.seed
     config = dataclasses.replace(config, out=config.resume, seed=seed)
     return dataclasses.replace(settings, config=config), saved
@@ -142,15 +179,16 @@ def check_resumable(state, config, fingerprint):
                          f"{state['epoch']}")
 
 
-def interrupted(config, signal):
+def interrupted(config, signal, workers=1):
     """The Interrupted error of a run stopped by `signal` (KeyboardInterrupt or
-    Terminated): where its last checkpoint is, and the command that continues it."""
+    Terminated): where its last checkpoint is, and the command that continues it
+    (``--resume`` takes the run's settings from its checkpoint)."""
     what, status = (('SIGTERM', 143) if isinstance(signal, Terminated) else ('Ctrl-C', 130))
     path = None if config.out is None else os.path.join(config.out, FILENAME)
     if path is None or not os.path.exists(path):
         return Interrupted(f"stopped by {what} before any checkpoint was written"
                            + ("" if config.out else " (no --out)") + "; start the run again",
                            status)
-    data = f" --data {config.data}" if config.data else ""
+    job = f"python -m train.launch -n {workers} -- " if workers > 1 else ""
     return Interrupted(f"stopped by {what}; the last checkpoint is {path}: continue with "
-                       f"python -m train.cifar --resume {config.out}{data}", status)
+                       f"{job}python -m train.cifar --resume {shlex.quote(config.out)}", status)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..augment.batch.presets import check_batch_preset
 from ..augment.presets import PRESETS
 from ..errors import UsageError
+from ..files import check_mxnet_path
 from ..models.fastnet import FASTNETS
 from ..models.precision import DTYPES, check_bf16_cpu
 from .distributed import check_kvstore, KVSTORES
@@ -138,8 +139,10 @@ class RunConfig:
     overwrite: bool = setting(False, 'allow --out to replace a previous run', ('--overwrite',),
                               book=True, action='store_true')
     resume: str = setting(None, 'continue the run whose --out was DIR from its last '
-                          'checkpoint (pass the same settings; the result is bitwise '
-                          'identical to an uninterrupted run)', ('--resume',), metavar='DIR')
+                          'checkpoint, with the settings it recorded (flags given beside it '
+                          'must agree with them, but for --epochs, --data and how it loads); '
+                          'the result is bitwise identical to an uninterrupted run',
+                          ('--resume',), metavar='DIR')
     checkpoint_every: int = setting(None, 'with --out, also checkpoint every N batches',
                                     ('--checkpoint-every',), type=int, metavar='N',
                                     default_text='each epoch')
@@ -261,6 +264,9 @@ def check_config(config):
         raise UsageError("dist_async keeps the optimizer state on the parameter servers, "
                          "where MXNet cannot read it back, so it cannot checkpoint; use "
                          "--kvstore dist_sync, or drop --resume and --checkpoint-every")
+    for name in ('out', 'resume'):   # MXNet writes the run's parameters there
+        if getattr(config, name) is not None:
+            check_mxnet_path(getattr(config, name), flag_of(name))
     check_kvstore(config.kvstore)   # dist_*: the DMLC_* variables, before anything is written
     if config.book:
         check_book(config)
@@ -285,17 +291,58 @@ def check_book(config):
                 f"drop {flag_of(f.name)}, or drop --book (README, 'Departures from the book')")
 
 
-def resume_view(config):
-    """The settings a resumed run must share with its checkpoint, comparable as a dict."""
-    values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    if 'dtype' not in values and values.get('recipe') == 'fast':
+def recorded_config(values, where):
+    """Every RunConfig field of `values`, a configuration a checkpoint or a
+    metrics.json recorded, by one rule for every reader (resume, evaluate,
+    predict, export): a setting this gluon_aug does not know is refused (what it
+    did cannot be redone); a missing one, written before the setting existed,
+    takes its default, which is what that version ran with. `where` begins the
+    refusal ("--resume 'runs/a' was made by gluon_aug 0.2.1")."""
+    fields = {f.name: f.default for f in config_fields()}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise UsageError(f"{where}, with settings this gluon_aug does not know: "
+                         f"{', '.join(unknown)}; use the gluon_aug that made it")
+    before_0_2 = 'dtype' not in values
+    values = dict(fields, **values)
+    if before_0_2 and values['recipe'] == 'fast':
         # before 0.2.0 (no dtype yet) the fast recipe refused --aug and recorded the
         # default 'flip' for its own flips and shifts, which are aug None now
         values['aug'] = None
-    # JSON keeps tuples as lists: compare them as lists. A checkpoint written before a
-    # setting existed ran with its default.
+    return values
+
+
+def _fits(value, field):
+    """`value` (read from JSON) has the type of RunConfig `field`, or is None where the
+    field's default is None."""
+    if value is None:
+        return field.default is None
+    kind = field.type
+    if kind is tuple:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind is float:
+        return type(value) in (int, float)
+    return type(value) is kind   # bool is not int here, nor a string "false" a bool
+
+
+def typed_config(values):
+    """The RunConfig of `values` (every field, as ``recorded_config`` gives them);
+    UsageError naming the first value of another type than its field's."""
+    bad = next((f.name for f in config_fields() if not _fits(values[f.name], f)), None)
+    if bad:
+        raise UsageError(f"{bad} is {values[bad]!r}")
+    return RunConfig(**dict(values, without=tuple(values['without'])))
+
+
+def resume_view(config, where='the checkpoint'):
+    """The settings a resumed run must share with its checkpoint, comparable as a dict."""
+    if dataclasses.is_dataclass(config):
+        values = dataclasses.asdict(config)
+    else:
+        values = recorded_config(config, where)
+    # JSON keeps tuples as lists: compare them as lists
     return {f.name: list(v) if isinstance(v, tuple) else v
-            for f in config_fields('resume') for v in [values.get(f.name, f.default)]}
+            for f in config_fields('resume') for v in [values[f.name]]}
 
 
 @dataclass(frozen=True)

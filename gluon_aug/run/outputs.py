@@ -4,16 +4,28 @@ import fcntl
 import os
 import platform
 import shlex
+import shutil
 import sys
+import uuid
 
 from .._mxnet import mx
 from .._version import __version__
 from ..data.cifar import check_cifar_folder
 from ..data.download import ensure_cifar10
-from ..errors import UsageError
+from ..errors import RunError, UsageError
 
-RUN_FILES = ('metrics.json', 'checkpoint.npz')   # their presence means: a previous run
+RUN_FILES = ('metrics.json', 'model.params', 'checkpoint.npz')  # present: a previous run
+# what a run leaves in its folder (train.evaluate adds eval/), retired by --overwrite
+# before the new run writes anything: metrics.json first, so that the folder never
+# claims a finished run whose files are half gone
+RUN_OUTPUTS = ('metrics.json', 'model.params', 'checkpoint.npz', 'curves.png', 'eval')
 LOCK = '.lock'   # held by the run that writes the folder
+
+
+def new_run_id():
+    """The id a new run writes into its checkpoint and metrics.json (a resumed run
+    keeps its own): readers check that a folder's files belong to one run."""
+    return uuid.uuid4().hex
 
 
 def library_versions():
@@ -27,12 +39,17 @@ def library_versions():
     return versions
 
 
-def prepare_out_dir(out, overwrite):
-    """Refuse to overwrite a previous run; make sure `out` is a writable folder."""
-    previous = [n for n in RUN_FILES if os.path.exists(os.path.join(out, n))]
+def refuse_previous_run(out, overwrite):
+    """UsageError when `out` holds a previous run's files and not `overwrite`."""
+    previous = [n for n in RUN_FILES if os.path.lexists(os.path.join(out, n))]
     if previous and not overwrite:
         raise UsageError(f"--out {out!r} already holds a run ({', '.join(previous)}); pass "
                          "another folder, --resume to continue it, or --overwrite to replace it")
+
+
+def prepare_out_dir(out, overwrite):
+    """Refuse to overwrite a previous run; make sure `out` is a writable folder."""
+    refuse_previous_run(out, overwrite)
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out!r} is a file, not a folder; pass a folder path")
     try:
@@ -67,12 +84,44 @@ def prepare_folders(config, overwrite):
         prepare_out_dir(config.out, overwrite)
 
 
+def retire_run(out):
+    """Remove the previous run's outputs from `out` (see RUN_OUTPUTS)."""
+    for name in RUN_OUTPUTS:
+        path = os.path.join(out, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.remove(path)
+        except OSError as err:
+            raise RunError(f"--overwrite cannot remove the previous run's {path} "
+                           f"({err.strerror or err}); nothing new was written: remove it, or "
+                           "pass another --out") from None
+
+
+def held_by(out):
+    """The pid of the process that holds `out` (a run still writing it), or None."""
+    try:
+        fd = os.open(os.path.join(out, LOCK), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        return os.pread(fd, 20, 0).decode(errors='replace').strip() or 'unknown'
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
-def hold_run_folder(out):
+def hold_run_folder(out, new_run=False, overwrite=False):
     """Hold `out` for the whole run: an exclusive ``fcntl.flock`` on out/.lock, which
     the kernel drops when the process ends however it ends, so a killed run leaves
     no stale lock. A second run or resume of the folder gets UsageError naming the
-    holder's pid. None: nothing to hold."""
+    holder's pid. None: nothing to hold. For a `new_run` (not a resume), held: a
+    run that finished there since ``prepare_out_dir`` looked is refused, and with
+    `overwrite` the previous run's files are retired before anything is written."""
     if out is None:
         yield
         return
@@ -86,6 +135,10 @@ def hold_run_folder(out):
                              "for it to end, or pass another --out") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        if new_run:
+            refuse_previous_run(out, overwrite)
+            if overwrite:
+                retire_run(out)
         yield
     finally:
         os.close(fd)

@@ -3,20 +3,29 @@
 ``metrics_record`` builds ``metrics.json`` for both modes from the settled
 ``Settings``, the facts of where it ran (``run_facts``) and the per-epoch
 history; ``write_outputs`` writes it, ``curves.png`` and ``model.params``,
-each atomically (``files.atomic_path``).
+each atomically (``files.atomic_path``). metrics.json names the run (``run.run_id``,
+which its checkpoint holds too) and the model.params it belongs to (``files``: size
+and SHA-1), so a reader can tell a folder whose files come from two runs.
 """
 import dataclasses
 import os
 
-from ..files import atomic_path, write_json
+from ..data.cifar import sha1_of
+from ..files import atomic_path, mxnet_path, write_json
 from .distributed import worker_seed
 from .loop import examples_per_sec
-from .outputs import command_line, library_versions
+from .outputs import command_line, library_versions, new_run_id
 
 
-def run_facts(ctxs, rank=0, workers=1, config=None):
-    """Where and how this process ran (metrics.json's ``run``)."""
-    facts = {'command': command_line(), 'devices': str(ctxs),
+def file_fingerprint(path):
+    """[size, SHA-1] of a file, as metrics.json records its model.params."""
+    return [os.path.getsize(path), sha1_of(path)]
+
+
+def run_facts(ctxs, rank=0, workers=1, config=None, run_id=None):
+    """Where and how this process ran (metrics.json's ``run``); `run_id`: the
+    run's (default: a new one)."""
+    facts = {'run_id': run_id or new_run_id(), 'command': command_line(), 'devices': str(ctxs),
              'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
              # set by train/amx.py when AMX was switched on for --dtype bfloat16
              'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA')}
@@ -46,9 +55,15 @@ def metrics_record(settings, facts, history, wall_seconds, examples_sec=None):
 
 
 def write_outputs(out, metrics, animator, net):
-    """model.params, metrics.json and curves.png in `out`, each written atomically."""
-    with atomic_path(os.path.join(out, 'model.params')) as tmp:
+    """model.params, metrics.json (recording the model.params it belongs to, in
+    ``metrics['files']``) and curves.png in `out`, each written atomically."""
+    params = os.path.join(out, 'model.params')
+    hint = ('; the last checkpoint is kept: free space, then python -m train.cifar --resume '
+            f'{out} writes the results' if os.path.exists(os.path.join(out, 'checkpoint.npz'))
+            else '; free space, then train again')
+    with mxnet_path(params, hint) as tmp:
         net.save_parameters(tmp)
-    write_json(os.path.join(out, 'metrics.json'), metrics)
-    with atomic_path(os.path.join(out, 'curves.png')) as tmp:
+    metrics['files'] = {'model.params': file_fingerprint(params)}
+    write_json(os.path.join(out, 'metrics.json'), metrics, hint)
+    with atomic_path(os.path.join(out, 'curves.png'), hint) as tmp:
         animator.savefig(tmp, fit_y=True)
