@@ -2,18 +2,21 @@
 
 ``predict_images(path, images)`` is what ``python -m train.predict`` calls.
 A CIFAR-10 model sees 32x32 images of one small, centred object, so each
-JPEG or PNG (a regular file of at most 64 MiB) is brought to that form the
-usual way for evaluation: turned upright (EXIF orientation) and to 8-bit RGB
-(16-bit greys scaled, not clipped), its centred square cut out and resized
-to 32x32 (area interpolation: each pixel averages those it covers); then the
-run's test transform (ToTensor, and
+JPEG or PNG (a regular file of at most ``MAX_BYTES``, at most ``MAX_DECODED``
+decoded) is brought to that form the usual way for evaluation: turned upright
+(EXIF orientation) and to 8-bit RGB (16-bit greys scaled, not clipped), its
+centred square cut out and resized to 32x32 (area interpolation: each pixel
+averages those it covers); then the run's test transform (ToTensor, and
 Normalize if the run used --normalize). The net is the run's published
 model (``trained.inference_net``: model.params).
 """
+import contextlib
 import io
 import json
+import math
 import os
 import stat
+import warnings
 
 import numpy as onp
 
@@ -26,6 +29,12 @@ from .run_folder import inference_net, open_run
 SIZE = 32    # CIFAR-10's images are 32x32
 TOP = 3      # classes shown per image
 MAX_BYTES = 64 * 2 ** 20   # larger files are refused unread
+# Larger images (width x height x bytes a pixel) are refused before decoding: Pillow's
+# own bound (89.5 Mpx, a quarter GiB of 8-bit RGB; a 48-megapixel photo takes 138 MiB)
+# counted in bytes, so that 16-bit and 4-band images are bounded too. Reading holds at
+# most about twice this (a rotated photo; Pillow keeps RGB and LA in 4 bytes a pixel).
+MAX_DECODED = 256 * 2 ** 20
+STRIP = 256   # rows converted to RGB at a time: at most 16 MiB under MAX_DECODED
 # The first bytes of the formats we read (OpenCV would read more, untested here)
 SIGNATURES = {b'\xff\xd8\xff': 'JPEG', b'\x89PNG\r\n\x1a\n': 'PNG'}
 
@@ -53,36 +62,99 @@ def read_image_bytes(path, limit=None):
                          "or PNG file") from None
 
 
+def decoded_bytes(img):
+    """The bytes `img` (opened, not yet decoded) takes decoded: width x height x
+    samples per pixel x bytes per sample of its mode (a 1-bit pixel takes a byte,
+    as in Pillow)."""
+    from PIL import ImageMode
+    mode = ImageMode.getmode(img.mode)
+    width, height = img.size
+    return width * height * len(mode.bands) * onp.dtype(mode.typestr).itemsize
+
+
+def check_decoded_size(path, img, limit=None):
+    """UsageError, before decoding, if `img` would take more than `limit` (default
+    ``MAX_DECODED``) decoded: a small PNG of zeros can claim 13000x13000 16-bit pixels."""
+    limit = MAX_DECODED if limit is None else limit
+    size = decoded_bytes(img)
+    if size > limit:
+        width, height = img.size
+        mib = math.ceil(size / 2 ** 20 * 10) / 10   # rounded up: never shown as the limit
+        raise UsageError(f"image {path!r} is {width}x{height} pixels of mode {img.mode}, "
+                         f"{mib:.1f} MiB decoded, more than the {limit / 2 ** 20:g} MiB "
+                         "limit; pass a smaller JPEG or PNG file")
+
+
+@contextlib.contextmanager
+def own_size_check():
+    """Pillow's decompression-bomb check off (and its warning filtered): it counts
+    pixels, not bytes (so misses a 16-bit bomb), warns on stderr at 89 Mpx, and
+    would call a big image a damaged one; ``check_decoded_size`` replaces it."""
+    from PIL import Image
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def to_rgb(img):
-    """`img` upright (EXIF) in 8-bit RGB; 16-bit greys scaled down, not clipped."""
-    from PIL import Image, ImageOps
-    img = ImageOps.exif_transpose(img)   # a phone's rotation
+    """`img` in 8-bit RGB; 16-bit greys scaled down, not clipped."""
+    from PIL import Image
     if img.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N'):   # 16-bit grey PNGs
         wide = onp.asarray(img, dtype=onp.uint32)
-        img = Image.fromarray(((wide * 255 + 32767) // 65535).astype(onp.uint8), 'L')
+        img = Image.fromarray(((wide * 255 + 32767) // 65535).astype(onp.uint8))
     return img.convert('RGB')   # grey, palette, alpha
+
+
+def centred_square_resized(img, size=SIZE):
+    """The centred square of `img` (as large as fits) in 8-bit RGB, resized to
+    size x size by area averaging (BOX), ``STRIP`` rows at a time. Pillow resizes
+    along the rows first, then along the columns (rounding to 8 bits between), so
+    resizing each strip's rows and then the column of strips gives the pixels of
+    one resize of the whole square, without the whole square in RGB (4 bytes a
+    pixel: 4 times a grey or palette image) or a copy of it."""
+    from PIL import Image
+    w, h = img.size
+    side = min(w, h)   # the square first: a 1 x 500000 image stays small
+    left, top = (w - side) // 2, (h - side) // 2
+    column = Image.new('RGB', (size, side))
+    for y in range(top, top + side, STRIP):
+        strip = to_rgb(img.crop((left, y, left + side, min(y + STRIP, top + side))))
+        column.paste(strip.resize((size, strip.height), Image.Resampling.BOX), (0, y - top))
+    return column.resize((size, size), Image.Resampling.BOX)
 
 
 def read_as_cifar_image(path, size=SIZE):
     """A JPEG or PNG file as a (size, size, 3) uint8 RGB array (see the module
-    docstring); UsageError for a missing, unreadable or non-image file."""
-    from PIL import Image  # Pillow comes with matplotlib
+    docstring); UsageError for a missing, unreadable, non-image or too large file."""
+    from PIL import Image, ImageOps  # Pillow comes with matplotlib
     raw = read_image_bytes(path)
     if not any(raw.startswith(sig) for sig in SIGNATURES):
         raise UsageError(f"{path!r} is not a JPEG or PNG image; pass a JPEG or PNG file")
     buffer = io.BytesIO(raw)
-    try:
-        img = to_rgb(Image.open(buffer))
-        w, h = img.size
-        side = min(w, h)   # the centred square first: a 1 x 500000 image stays small
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.crop((left, top, left + side, top + side))
-        img = img.resize((size, size), Image.Resampling.BOX)   # BOX: area averaging
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        reason = str(err).replace(repr(buffer), repr(path))   # Pillow names its buffer
-        raise UsageError(f"{path!r} is a damaged or unsupported image ({reason}); pass "
-                         "another JPEG or PNG file") from None
+    with own_size_check():
+        try:
+            img = Image.open(buffer)   # reads the header only
+        except (OSError, ValueError) as err:
+            raise damaged(path, buffer, err) from None
+        check_decoded_size(path, img)
+        try:
+            ImageOps.exif_transpose(img, in_place=True)   # a phone's rotation
+            img = centred_square_resized(img, size)
+        except (OSError, ValueError) as err:
+            raise damaged(path, buffer, err) from None
     return onp.asarray(img, dtype=onp.uint8)
+
+
+def damaged(path, buffer, err):
+    """The UsageError for Pillow's `err` on the file `path` read into `buffer`."""
+    reason = str(err).replace(repr(buffer), repr(path))   # Pillow names its buffer
+    return UsageError(f"{path!r} is a damaged or unsupported image ({reason}); pass "
+                      "another JPEG or PNG file")
 
 
 def predict_probabilities(net, images, normalize=False):
