@@ -162,6 +162,23 @@ def test_pillows_errors_read_as_text(tmp_path):
     assert 'BytesIO' not in str(err.value) and 'broken.png' in str(err.value)
 
 
+@pytest.mark.parametrize('orientation, turn', [(3, 2), (6, -1), (8, 1)])
+def test_a_phones_rotation_is_undone(orientation, turn, tmp_path):
+    """A PNG whose EXIF orientation says "turn me": the pixels of the turned picture
+    (numpy's rot90) saved without the tag."""
+    from PIL import Image
+    picture = onp.random.RandomState(orientation).randint(0, 256, (40, 70, 3)).astype(
+        onp.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation   # Orientation
+    tagged = str(tmp_path / 'tagged.png')
+    Image.fromarray(picture).save(tagged, exif=exif.tobytes())
+    turned = _save(tmp_path / 'turned.png', onp.ascontiguousarray(onp.rot90(picture, turn)))
+    assert onp.array_equal(read_as_cifar_image(tagged), read_as_cifar_image(turned))
+    assert not onp.array_equal(read_as_cifar_image(tagged), read_as_cifar_image(
+        _save(tmp_path / 'plain.png', picture)))
+
+
 @pytest.mark.parametrize('mode, shape', [('RGB', (61, 45, 3)), ('L', (40, 77)),
                                          ('P', (50, 50)), ('1', (33, 90)),
                                          ('RGBA', (70, 36, 4)), ('I;16', (47, 64))])
