@@ -3,11 +3,14 @@ power cut or the OOM killer would: the resume tests' fault injection, from outsi
 the library.
 
     python tests/killpoint.py POINT:N ARGS...
+    python tests/killpoint.py POINT:N --compare ARGS...    (python -m train.compare)
 
 POINT: ``batch`` (right after the N-th training step returns), ``eval`` (after
 the first test batch of the N-th evaluation), ``checkpoint`` (half-way through
 writing the N-th checkpoint file). ``enospc:N`` does not kill: the N-th
 checkpoint write finds the disk full (``OSError(ENOSPC)``), as a real one would.
+``interrupt:N`` does not kill either: it presses Ctrl-C (SIGINT) right after the
+N-th training step, so the run stops as a user would stop it.
 """
 import errno
 import os
@@ -55,6 +58,12 @@ def evaluate_then_die(fn, args, kwargs):
             if n == 0:
                 die()
     return fn(net, first_batch_only(), *rest, **kwargs)
+
+
+def step_then_interrupt(fn, args, kwargs):
+    result = fn(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGINT)   # handled: the run stops before the next step
+    return result
 
 
 def half_write_then_die(fn, args, kwargs):
@@ -105,8 +114,14 @@ def main():
         checkpoint_file.atomic_write = counting(checkpoint_file.atomic_write, nth, half_write_then_die)
     elif point == 'enospc':
         checkpoint_file.atomic_write = counting(checkpoint_file.atomic_write, nth, write_on_a_full_disk)
+    elif point == 'interrupt':
+        loop.train_batch_ch13 = counting(loop.train_batch_ch13, nth, step_then_interrupt)
     else:
-        sys.exit(f'unknown kill point {point!r}: batch, eval, checkpoint or enospc')
+        sys.exit(f'unknown kill point {point!r}: batch, eval, checkpoint, enospc or interrupt')
+    if sys.argv[2:3] == ['--compare']:
+        from train import compare
+        sys.argv = ['train/compare.py'] + sys.argv[3:]
+        return compare.main(sys.argv[1:])
     sys.argv = ['train/cifar.py'] + sys.argv[2:]
     return cifar.main(sys.argv[1:])
 
