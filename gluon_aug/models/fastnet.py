@@ -40,8 +40,9 @@ class FastNet(nn.HybridBlock):
     def __init__(self, num_classes=10, widths=(48, 192, 192), act='gelu', scale=1 / 9,
                  **kwargs):
         super().__init__(**kwargs)
-        self.scale = scale
+        self.scale, self.width = scale, widths[-1]
         self.init_kind = 'kaiming'   # or 'fan-in': see ``initialize``
+        self.head_kind = 'airbench94'   # or 'muon': see ``initialize``
         self.whiten = nn.Conv2D(24, 2, in_channels=3)
         self.act0 = _activation(act)
         self.blocks = nn.HybridSequential()
@@ -60,7 +61,9 @@ class FastNet(nn.HybridBlock):
         'fan-in', uniform within +-1/sqrt(fan_in) (PyTorch's default for its
         convolutions and linear layers, which airbench94 was tuned with: 2.4x
         smaller); then each 3x3 conv an identity on its first input channels (a
-        Dirac init: the blocks start close to passing their input through)."""
+        Dirac init: the blocks start close to passing their input through).
+        `head_kind` 'muon' (airbench94_muon's head): the head's weights scaled to a
+        standard deviation of 1 and its output by 1 / width instead of `scale`."""
         kind = {'kaiming': ('gaussian', 2), 'fan-in': ('uniform', 1)}[self.init_kind]
         super().initialize(mx.init.Xavier(rnd_type=kind[0], factor_type='in',
                                           magnitude=kind[1]),
@@ -73,6 +76,10 @@ class FastNet(nn.HybridBlock):
                 w[onp.arange(k), onp.arange(k), 1, 1] = 1
                 conv.weight.set_data(np.array(w))
         self.whiten.bias.set_data(np.zeros(24))
+        if self.head_kind == 'muon':
+            w = self.head.weight.data().asnumpy()
+            self.head.weight.set_data(np.array(w / w.std()))
+            self.scale = 1 / self.width   # read when the net is traced: set before hybridize
 
 
 def whitening_filters(images, patch=2, eps=5e-4):

@@ -194,6 +194,8 @@ def run_devices(run, count):
 def build_net(config, ctxs):
     """`config.model`, initialized on `ctxs` (shapes inferred), ready for parameters."""
     net = get_model(config.model, num_classes=len(CLASSES))
+    if hasattr(net, 'head_kind'):   # fastnet's head scale is the recipe's, not a parameter
+        net.head_kind = recipe_of(config).head
     net.initialize(init=init.Xavier(), ctx=ctxs)
     net(np.zeros((1, 3, 32, 32), ctx=ctxs[0]))   # completes the deferred initialization
     return net

@@ -21,6 +21,7 @@ from ..models.zoo import reset_statistics
 from .batch_step import BatchSplit
 from .checkpoint import init_trainer
 from .distributed import optimizer_rescale, rank_and_size, trainer_kwargs, worker_seed
+from . import muon  # noqa: F401  (registers the 'muon' optimizer)
 from .ingredients import (FreezeAfter, LabelSmoothingLoss, LRSchedule, TTA, TTALevels,
                           WeightAverage)
 
@@ -109,8 +110,25 @@ def loaders(config, recipe, rank, workers, pending):
             run_test_loader(config, recipe), split_f, eval_split_f)
 
 
+def muon_groups(net, muon, lr, batch_size):
+    """Trainer hyperparameters for `muon` (``recipes.MuonGroups``), and each
+    parameter's ``lr_mult``/``wd_mult``: the filters at the Trainer's `lr`, no
+    decay; the head and biases at airbench94_muon's learning rates, which are per
+    summed gradient (x `batch_size` for MXNet's mean one), with its decay."""
+    for p in net.collect_params().values():
+        if len(p.shape) == 4:
+            p.lr_mult, p.wd_mult = 1.0, 0.0
+        else:
+            group_lr = (muon.head_lr if len(p.shape) == 2 else muon.bias_lr) * batch_size
+            p.lr_mult, p.wd_mult = group_lr / lr, muon.decay * batch_size / group_lr
+    return {'momentum': muon.momentum, 'muon_momentum': muon.muon_momentum,
+            'ns_steps': muon.ns_steps, 'nesterov': muon.nesterov, 'wd': 1.0}
+
+
 def make_trainer(net, config, recipe, kv):
     hyper = {'learning_rate': config.lr, **optimizer_rescale(kv)}
+    if recipe.muon:
+        hyper.update(muon_groups(net, recipe.muon, config.lr, config.batch_size))
     if recipe.momentum:
         hyper['momentum'] = recipe.momentum
     if recipe.wd:
@@ -142,7 +160,7 @@ def build_training(config, recipe, net, ctxs, kv):
     `config` and its `recipe` needs."""
     rank, workers = rank_and_size(kv)
     if hasattr(net, 'init_kind'):   # fastnet draws its own weights, as the recipe says
-        net.init_kind = recipe.init
+        net.init_kind, net.head_kind = recipe.init, recipe.head
     net.initialize(init=init.Xavier(), ctx=ctxs, force_reinit=True)
     shape_net(net, ctxs, workers)
     pending = []   # MixUp's and CutMix's draws, from the step's split to the loss

@@ -46,10 +46,11 @@ class RunConfig:
     the recipe's values: ``settle(config)`` fills them, once, at the entry point."""
     # -- how: the recipe and its ingredients
     recipe: str = setting('book', "the training recipe: book (the chapter's), fast "
-                          "(airbench's ideas) or fast94 (the same at airbench94's size; "
-                          "--model, --epochs, -b, --lr override their values)",
+                          "(airbench's ideas), fast94 (the same at airbench94's size) or "
+                          "fast94-muon (airbench94_muon's: Muon, 8 epochs); for the fast "
+                          "ones --model, --epochs, -b, --lr override their values",
                           ('--recipe',), resume=True, describe=True, choices=tuple(RECIPES))
-    without: tuple = setting((), "switch these ingredients of --recipe fast or fast94 off "
+    without: tuple = setting((), "switch these ingredients of a fast recipe off "
                              "(ablations)",
                              ('--without',), resume=True, describe=True, nargs='+',
                              choices=tuple(INGREDIENTS), metavar='INGREDIENT',
@@ -57,7 +58,7 @@ class RunConfig:
     # -- what is trained
     aug: str = setting(None, "augmentation preset for training (the book's train_augs is "
                        "flip; none = ToTensor only; --list-augs describes them); with "
-                       "--recipe fast or fast94 it replaces the recipe's alternating flips "
+                       "a fast recipe it replaces the recipe's alternating flips "
                        "and shifts, per sample", ('--aug',), resume=True, book=True,
                        choices=tuple(PRESETS),
                        default_text="flip; with a fast recipe, the recipe's own")
