@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 
+import benchlib
 from train import cli
 
 PROG = 'scripts/soak_resume.py'
@@ -43,7 +44,7 @@ MODES = {
 RUN = ['--model', 'cifar_resnet20_v1', '--epochs', '3', '-b', '16', '--seed', '7',
        '--no-progress', '--checkpoint-every', '1']
 PHASES = ('startup', 'batch', 'eval', 'checkpoint', 'finishing')
-TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds', 'load_average',
+TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds', 'load_average', 'phases',
           'examples_stepped'}
 
 
@@ -171,8 +172,9 @@ def _is_worker(pid):
 
 
 def main(argv=None):
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
-    p.add_argument('--cycles', type=int, default=20, help='runs brought to the end per mode')
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p.add_argument('--cycles', type=benchlib.positive_int, default=20,
+                   help='runs brought to the end per mode')
     p.add_argument('--modes', nargs='+', default=list(MODES), choices=list(MODES))
     p.add_argument('--work', default=None, metavar='DIR',
                    help='where the runs go (default: a temporary folder, removed)')
@@ -182,8 +184,6 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.child:
         return child(args.child, args.rest[1:] if args.rest[:1] == ['--'] else args.rest)
-    if args.cycles < 1:
-        return cli.fail(PROG, f'--cycles must be at least 1, got {args.cycles}')
     cli.configure_threads()
     work = args.work or tempfile.mkdtemp(prefix='soak-')
     os.makedirs(work, exist_ok=True)

@@ -14,7 +14,7 @@ from conftest import cifar_folder_for_module, ROOT, assert_one_line_error, read_
 
 RUN = ['--model', 'cifar_resnet20_v1', '--epochs', '3', '--batch-size', '16',
        '--devices', 'cpu:2', '--no-progress', '--seed', '5', '--checkpoint-every', '1']
-TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds', 'load_average',
+TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds', 'load_average', 'phases',
           'examples_stepped'}   # how the run was timed or interrupted, not what it computed
 CHECKPOINT = 'checkpoint.npz'
 

@@ -32,7 +32,7 @@ from .distributed import (broadcast_seed, create_kvstore, exit_promptly_on_error
                           worker_seed)
 from .loop import Curves, fit, Position, ProgressBar, StopBetweenSteps
 from .outputs import hold_run_folder, new_run_id, prepare_folders
-from .record import metrics_record, run_facts, write_outputs
+from .record import metrics_record, process_age, run_facts, write_outputs
 
 
 def run_cifar(config=None, **overrides):
@@ -83,14 +83,15 @@ def _run(settings, saved=None):
         settings = dataclasses.replace(settings, config=config)
         facts = run_facts(ctxs, rank, workers, config, run_id)
         seed_everything(worker_seed(config.seed, rank, workers))
-        start = time.perf_counter()
+        start, startup = time.perf_counter(), process_age()
         try:
             history, curves = train(settings, net, ctxs, kv, saved,
                                     {'workers': workers, 'data': fingerprint,
                                      'run_id': run_id, 'given': sorted(settings.overrides)})
         except KeyboardInterrupt as err:   # Ctrl-C, or SIGTERM (errors.Terminated)
             raise interrupted(config, err, workers) from None
-        metrics = metrics_record(settings, facts, history, time.perf_counter() - start)
+        metrics = metrics_record(settings, facts, history, time.perf_counter() - start,
+                                 startup=startup)
         if config.out is not None and rank == 0:
             write_outputs(config.out, metrics, curves.animator, net)
     curves.animator.close()

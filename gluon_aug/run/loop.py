@@ -74,6 +74,14 @@ def summary_lines(record, examples_sec, devices):
             f'{examples_sec:.1f} examples/sec on {str(devices)}')
 
 
+# where an epoch's seconds go (its record's 'phases'): waiting for the loader's batches
+# (the array loader's flips and shifts included), the training steps (forward,
+# backward, optimizer; timed as the book times them), the recipe's per-step
+# callbacks (schedule, averaging, a batch checkpoint), the evaluation (test-time
+# augmentation included) and the callbacks after it (the epoch's checkpoint)
+PHASES = ('load', 'step', 'callbacks', 'evaluate', 'epoch_end')
+
+
 def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=split_batch,
         *, eval_split_f=None, eval_net=None, callbacks=(), start=None, history=()):
     """Train from `start` (a ``Position``) to `num_epochs`; return the epoch records.
@@ -95,9 +103,13 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
         metric, timer = Accumulator(4), Timer()
         metric.add(*(start.sums if first else [0] * 4))
         epoch_start, stepped = time.perf_counter(), 0
+        phases = dict.fromkeys(PHASES, 0.0)   # where the epoch's seconds went
         for cb in callbacks:
             cb.on_epoch_start(epoch)
+        mark = time.perf_counter()
         for i, (features, labels) in enumerate(train_iter, start=first):
+            now = time.perf_counter()
+            phases['load'] += now - mark   # the loader's batch (and its augmentation)
             for cb in callbacks:
                 cb.on_batch_start(epoch, i)
             timer.start()
@@ -110,19 +122,28 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
             stepped += labels.shape[0]
             for cb in callbacks:
                 cb.on_batch_end(epoch, i + 1, list(metric.data))
+            mark = time.perf_counter()
+            phases['step'] += timer.times[-1]
+            phases['callbacks'] += mark - now - timer.times[-1]
+        phases['load'] += time.perf_counter() - mark   # the loader's end of epoch
+        mark = time.perf_counter()
         for cb in callbacks:
             cb.on_evaluate_start(epoch)
         test_acc = evaluate_accuracy_gpus(eval_net or net, test_iter, eval_split_f)
         for cb in callbacks:
             cb.on_evaluate_end(epoch)
         fresh_weights(net)   # out of the layout inference left them in (models/layout.py)
+        phases['evaluate'] = time.perf_counter() - mark
         records.append({'epoch': epoch + 1, 'train_loss': metric[0] / metric[2],
                         'train_acc': metric[1] / metric[3], 'test_acc': test_acc,
                         'examples': int(metric[2]), 'examples_stepped': stepped,
                         'examples_per_sec': stepped / timer.sum() if timer.times else 0.0,
-                        'epoch_seconds': time.perf_counter() - epoch_start})
+                        'epoch_seconds': time.perf_counter() - epoch_start,
+                        'phases': phases})
+        mark = time.perf_counter()
         for cb in callbacks:
             cb.on_epoch_end(records[-1])
+        phases['epoch_end'] = time.perf_counter() - mark   # the checkpoint, mostly
     for cb in callbacks:
         cb.on_fit_end()
     # The book prints metric[2] * num_epochs / timer.sum(): the same figure when every

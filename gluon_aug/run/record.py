@@ -35,9 +35,32 @@ def run_facts(ctxs, rank=0, workers=1, config=None, run_id=None):
     return facts
 
 
-def metrics_record(settings, facts, history, wall_seconds, examples_sec=None):
+def process_age():
+    """Seconds since this process started (Linux), or None."""
+    try:
+        with open('/proc/self/stat') as f:
+            started = int(f.read().rsplit(')', 1)[1].split()[19])   # field 22: starttime
+        with open('/proc/uptime') as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return uptime - started / os.sysconf('SC_CLK_TCK')
+
+
+def phase_totals(history, startup=None):
+    """Where the run's seconds went: the epochs' phases (``loop.PHASES``) summed,
+    and `startup`, this process's seconds before training (imports, data checks)."""
+    totals = {'startup': startup}
+    for record in history:
+        for name, seconds in record.get('phases', {}).items():
+            totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
+def metrics_record(settings, facts, history, wall_seconds, examples_sec=None, startup=None):
     """metrics.json: the configuration and recipe, where it ran, the epochs, the
-    final figures. `examples_sec`: the book's figure (default: from `history`)."""
+    final figures. `examples_sec`: the book's figure (default: from `history`);
+    `startup`: seconds of this process before training."""
     last = history[-1]
     return {'config': dataclasses.asdict(settings.config),
             'recipe': {'name': settings.recipe.name, 'without': list(settings.config.without),
@@ -51,7 +74,8 @@ def metrics_record(settings, facts, history, wall_seconds, examples_sec=None):
                                            else examples_sec),
                       # 1/5/15-minute load: timings are only comparable on an idle machine
                       'load_average': list(os.getloadavg()),
-                      'wall_seconds': wall_seconds}}
+                      'wall_seconds': wall_seconds,
+                      'phases': phase_totals(history, startup)}}
 
 
 def write_outputs(out, metrics, animator, net):
