@@ -230,8 +230,22 @@ def test_resized_crop_area_and_ratio_match_RandomResizedCrop():
                                 onp.quantile(area[1], [.1, .5, .9]), rtol=0.15)
     onp.testing.assert_allclose(onp.quantile(log_ratio[0], [.1, .5, .9]),
                                 onp.quantile(log_ratio[1], [.1, .5, .9]), atol=0.1)
-    left = onp.round(ours[:, 0].min(axis=(1, 2)) / 8)           # offsets uniform given w
-    assert ((left >= 0) & (left + ow <= size)).all()
+    # offsets: the crop's first column and row (the output's clamped edge pixels), each
+    # uniform over the size - side + 1 places the box fits, given its side
+    left = onp.round(ours[:, 0].min(axis=(1, 2)) / 8)
+    top = onp.round(ours[:, 1].min(axis=(1, 2)) / 8)
+    jitter = onp.random.RandomState(0).uniform(size=(2, n))
+    for offset, side, u in ((left, ow, jitter[0]), (top, oh, jitter[1])):
+        free = size - side   # the box can move 0..free
+        assert ((offset >= 0) & (offset <= free)).all()
+        moves = free > 0
+        assert moves.sum() > n // 2
+        assert (offset[moves] == 0).any() and (offset[moves] == free[moves]).any()
+        # (offset + U) / (free + 1), U ~ U[0, 1) independent: exactly U[0, 1] if the
+        # offset is uniform over 0..free; a box stuck at a corner or kept in half its
+        # range gives p below 1e-30 here, a correct one fails one seed in 10^6
+        fraction = (offset[moves] + u[moves]) / (free[moves] + 1)
+        assert stats.kstest(fraction, 'uniform').pvalue > 1e-6
 
 
 def test_erasing_with_forced_box_equals_RandomErasing(monkeypatch):
