@@ -8,7 +8,9 @@ dog, frog, horse, ship, truck) and was trained on 32x32 images of one small,
 centred object: photos like that work best. Each image, of any size, is
 turned upright (EXIF) and to RGB, its centred square cut out and resized
 to 32x32 (area interpolation), and classified with the run's published model
-(model.params) and test transform. Only regular files up to 64 MiB are read.
+(model.params) and test transform. Only regular files up to 64 MiB are read,
+and only images of at most 256 MiB decoded (width x height x bytes per pixel,
+checked from the header before decoding).
 """
 import sys
 
