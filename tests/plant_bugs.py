@@ -18,6 +18,7 @@ DRAWS, DATA = 'tests/test_draws.py', 'tests/test_data.py'
 POL, POL_OPS = 'tests/test_policies.py', 'tests/test_policy_ops.py'
 TWINS, BPOL = 'tests/test_policy_twins.py', 'tests/test_batch_policies.py'
 INTEGRITY = 'tests/test_run_integrity.py'
+MUON = 'tests/test_muon.py'
 BUGS = [
  ('box stuck top-left (batched offsets)', 'gluon_aug/augment/batch/geometry.py',
   "top = F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", "top = 0 * F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))", [DRAWS]),
@@ -272,6 +273,23 @@ BUGS = [
  ('compare: finished arms trained again', 'gluon_aug/run/compare.py',
   "            runs[name] = (resume and _arm_finished(folder)) or (",
   "            runs[name] = (resume and None) or (", [INTEGRITY]),
+ # issue 32: Muon
+ ('muon: momentum without its Nesterov form', 'gluon_aug/run/muon.py',
+  "        u = g + self.muon_momentum * m if self.nesterov else m", "        u = m",
+  [MUON]),
+ ('muon: filters not kept at their norm', 'gluon_aug/run/muon.py',
+  "        w[:] = mx.nd.broadcast_mul(w, math.sqrt(w.shape[0]) / norm)", "", [MUON]),
+ ('muon: one Newton-Schulz step short', 'gluon_aug/run/muon.py',
+  "    for _ in range(steps):", "    for _ in range(steps - 1):", [MUON]),
+ ('muon: SGD group decays after the momentum', 'gluon_aug/run/muon.py',
+  "            w[:] = w - lr * (g + self.momentum * m if self.nesterov else m)",
+  "            w[:] = w - lr * (g - self._get_wd(index) * w + self.momentum * m if "
+  "self.nesterov else m)", [MUON]),
+ ('muon: head lr per mean gradient', 'gluon_aug/run/build.py',
+  "            group_lr = (muon.head_lr if len(p.shape) == 2 else muon.bias_lr) * batch_size",
+  "            group_lr = (muon.head_lr if len(p.shape) == 2 else muon.bias_lr)", [MUON]),
+ ('muon: head kept at airbench94 scale', 'gluon_aug/models/fastnet.py',
+  "            self.scale = 1 / self.width", "            pass", [MUON]),
  ('resume: settings not taken from the checkpoint', 'train/cifar.py',
   "        return cli.call(PROG, resume_cifar, given.pop('resume'), **given)",
   "        pass", [INTEGRITY]),
