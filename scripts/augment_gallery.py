@@ -9,16 +9,17 @@ jitter, and the three composed), plus original.png.
 import os
 import sys
 
+import benchlib
 from train import cli
 
 PROG = 'scripts/augment_gallery.py'
 
 
 def main(argv=None):
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--image', required=True, help='a JPEG or PNG photo')
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the PNGs')
-    p.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
+    p.add_argument('--seed', type=benchlib.seed, default=0, help='random seed (default: 0)')
     args = p.parse_args(argv)
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)

@@ -59,11 +59,12 @@ def main(argv=None):
     import argparse
     import json
     import subprocess
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--presets', nargs='+', default=None)
-    p.add_argument('--sizes', nargs='+', type=int, default=[32, 224])
-    p.add_argument('--workers', type=int, default=2, help='N for the N-worker column')
-    p.add_argument('--repeats', type=int, default=5)
+    p = benchlib.ArgumentParser(prog='scripts/bench_augment.py',
+                                description=__doc__.split('\n\n')[0])
+    p.add_argument('--presets', nargs='+', type=benchlib.preset, default=None)
+    p.add_argument('--sizes', nargs='+', type=benchlib.positive_int, default=[32, 224])
+    p.add_argument('--workers', type=benchlib.count, default=2, help='N for the N-worker column')
+    p.add_argument('--repeats', type=benchlib.positive_int, default=5)
     p.add_argument('--quick', action='store_true', help='few images, one repeat')
     p.add_argument('--no-write', action='store_true', help='print only')
     p.add_argument('--child', nargs=2, metavar=('PRESET', 'SIZE'), help=argparse.SUPPRESS)

@@ -23,21 +23,22 @@ SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10
 
 def main(argv=None):
     from train import cli
-    p = cli.ArgumentParser(prog='scripts/bench_backends.py', description=__doc__.split('\n\n')[0])
-    p.add_argument('--aug', default='flip-crop')
-    p.add_argument('--model', default='cifar_resnet20_v1')
-    p.add_argument('--epochs', type=int, default=6)
-    p.add_argument('-b', '--batch-size', type=int, default=128)
+    p = benchlib.ArgumentParser(prog='scripts/bench_backends.py',
+                                description=__doc__.split('\n\n')[0])
+    p.add_argument('--aug', type=benchlib.preset, default='flip-crop')
+    p.add_argument('--model', type=benchlib.model, default='cifar_resnet20_v1')
+    p.add_argument('--epochs', type=benchlib.positive_int, default=6)
+    p.add_argument('-b', '--batch-size', type=benchlib.positive_int, default=128)
     p.add_argument('--data', default=SUBSET)
-    p.add_argument('-j', '--num-workers', type=int, default=2)
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('-j', '--num-workers', type=benchlib.count, default=2)
+    p.add_argument('--seed', type=benchlib.seed, default=0)
     p.add_argument('--out', default=os.path.join(benchlib.ROOT, 'runs', 'backends'))
     p.add_argument('--no-write', action='store_true')
     p.add_argument('--report-only', action='store_true',
                    help='only rewrite the report from the runs already in --out')
     args = p.parse_args(argv)
-    if not os.path.isdir(args.data):
-        return cli.fail(p.prog, f"--data {args.data!r} is not a folder; pass --data")
+    if not args.report_only:
+        p.check('--data', args.data, benchlib.cifar_folder)
     runs = {}
     for backend in ('sample', 'batch'):
         out = os.path.join(args.out, backend)

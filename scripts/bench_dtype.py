@@ -107,18 +107,18 @@ def child(dtype, models, steps):
 
 def main(argv=None):
     cli.configure_threads()   # before MXNet loads (inherited by the children)
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--models', nargs='+', default=list(BATCH), help='default: %(default)s')
-    p.add_argument('--steps', type=int, default=7, help='timed steps per median '
-                   '(default: 7)')
+    p.add_argument('--steps', type=benchlib.positive_int, default=7,
+                   help='timed steps per median (default: 7)')
     p.add_argument('--no-write', action='store_true', help='print the table only')
     p.add_argument('--child', choices=('float32', 'bfloat16'), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.steps < 1:
-        return cli.fail(PROG, f"--steps must be at least 1, got {args.steps}")
     if args.child:
         print(json.dumps(child(args.child, args.models, args.steps)))
         return 0
+    for name in args.models:   # here, not by type: a child loads MXNet after switching AMX on
+        p.check('--models', name, benchlib.model)
     machine = benchlib.machine()   # before the runs: it records the load average
     dtypes = ['float32'] + (['bfloat16'] if 'avx512f' in amx.cpu_flags() else [])
     results = {}

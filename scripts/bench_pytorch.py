@@ -29,7 +29,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)   # train.cli (the torch child needs nothing else of this project)
 SUBSET = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'cifar10-subset')
 
 
@@ -156,18 +155,20 @@ def torch_child(data, batches, batch_size, workers, epochs=1, test=False, seed=N
 
 def main(argv=None):
     import argparse
-    from train import cli
-    p = cli.ArgumentParser(prog='scripts/bench_pytorch.py', description=__doc__.split('\n\n')[0])
+    import benchlib   # no MXNet: the torch child runs this too
+    p = benchlib.ArgumentParser(prog='scripts/bench_pytorch.py',
+                                description=__doc__.split('\n\n')[0])
     p.add_argument('--torch-python', required=True, metavar='PYTHON',
                    help='a Python interpreter that can import torch')
-    p.add_argument('--data', default=SUBSET)
-    p.add_argument('--batches', type=int, default=10, help='training batches per run')
-    p.add_argument('-b', '--batch-size', type=int, default=256)
-    p.add_argument('-j', '--num-workers', type=int, default=2)
-    p.add_argument('--repeats', type=int, default=2)
+    p.add_argument('--data', type=benchlib.cifar_folder, default=SUBSET)
+    p.add_argument('--batches', type=benchlib.count, default=10,
+                   help='training batches per run')   # 0 (all of them): the child's only
+    p.add_argument('-b', '--batch-size', type=benchlib.positive_int, default=256)
+    p.add_argument('-j', '--num-workers', type=benchlib.count, default=2)
+    p.add_argument('--repeats', type=benchlib.positive_int, default=2)
     p.add_argument('--no-write', action='store_true')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
-    p.add_argument('--epochs', type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument('--epochs', type=benchlib.positive_int, default=1, help=argparse.SUPPRESS)
     p.add_argument('--test', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--seed', type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -175,10 +176,8 @@ def main(argv=None):
         torch_child(args.data, args.batches, args.batch_size, args.num_workers, args.epochs,
                     args.test, args.seed)
         return 0
-    for path, flag in ((args.torch_python, '--torch-python'), (args.data, '--data')):
-        if not os.path.exists(path):
-            return cli.fail(p.prog, f'{flag} {path!r} does not exist; pass {flag}')
-    import benchlib
+    p.check('--batches', args.batches, benchlib.positive_int)
+    p.check('--torch-python', args.torch_python, benchlib.torch_python)   # before the MXNet runs
     machine = benchlib.machine()   # before the runs: it records the load average
     out = os.path.join(ROOT, 'runs', 'bench-pytorch')
     mxnet, torch, info = [], [], {}

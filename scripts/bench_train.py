@@ -15,21 +15,24 @@ import sys
 import benchlib
 from train import cli
 
+PROG = 'scripts/bench_train.py'
 SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10-subset')
 
 
 def main(argv=None):
     cli.configure_threads()   # before MXNet loads
-    import argparse
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--model', default='resnet18', help="default: the book's (train.cifar's)")
-    p.add_argument('--aug', default='flip', help='preset (default: flip, the book\'s)')
-    p.add_argument('--data', default=SUBSET)
-    p.add_argument('-b', '--batch-size', type=int, default=256)
-    p.add_argument('--batches', type=int, default=6, help='batches per measurement')
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', type=benchlib.model, default='resnet18',
+                   help="default: the book's (train.cifar's)")
+    p.add_argument('--aug', type=benchlib.preset, default='flip',
+                   help='preset (default: flip, the book\'s)')
+    p.add_argument('--data', type=benchlib.cifar_folder, default=SUBSET)
+    p.add_argument('-b', '--batch-size', type=benchlib.positive_int, default=256)
+    p.add_argument('--batches', type=benchlib.positive_int, default=6,
+                   help='batches per measurement')
     p.add_argument('--devices', default='cpu')
-    p.add_argument('-j', '--num-workers', type=int, default=2)
-    p.add_argument('--repeats', type=int, default=2)
+    p.add_argument('-j', '--num-workers', type=benchlib.count, default=2)
+    p.add_argument('--repeats', type=benchlib.positive_int, default=2)
     p.add_argument('--no-write', action='store_true')
     args = p.parse_args(argv)
 
@@ -40,7 +43,10 @@ def main(argv=None):
     from gluon_aug.run.batch_step import BatchSplit as batch_split
     from gluon_aug.data.loaders import cifar_loader
     timeout = ga.RunConfig().loader_timeout
-    devices = ga.parse_devices(args.devices)
+    try:
+        devices = ga.parse_devices(args.devices)
+    except ga.UsageError as err:
+        return cli.fail(PROG, err)
     n = args.batch_size * args.batches
     machine = benchlib.machine()   # before the runs: it records the load average
     loss = gluon.loss.SoftmaxCrossEntropyLoss()

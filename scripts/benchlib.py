@@ -1,13 +1,152 @@
-"""Shared by the benchmark scripts: timing, the machine's description, the report file."""
+"""Shared by the scripts: their arguments' checks, timing, the machine's description, the
+report file. Imports nothing of MXNet at load (scripts/ref_airbench94.py runs under a Python
+that has torch and no MXNet)."""
+import argparse
+import glob
 import json
+import math
 import os
 import platform
 import re
 import statistics
+import subprocess
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:   # train.cli from this repository, also where it is not installed
+    sys.path.append(ROOT)
+from train import cli  # noqa: E402
+
 REPORT = os.path.join(ROOT, 'docs', 'BENCHMARKS.md')
+# all 50,000 training images with CIFAR-10's own pixels: where the docs put them (from the
+# repository's folder) and the command that writes them there
+FULL = '../data/cifar10-lossless'
+MAKE_FULL = f'python ../shared/data/cifar10-lossless/unpack.py {FULL}'
+TORCH_VENV = 'install torch into another venv (python -m venv DIR && DIR/bin/pip install torch)'
+
+
+class ArgumentParser(cli.ArgumentParser):
+    """The command line's parser: a bad argument is one line, `PROG: error: MESSAGE`, and
+    exit status 2. `check` refuses, the same way, an argument a script needs only in some
+    of its modes (argparse would check a `type` on every run)."""
+
+    def check(self, flag, value, kind):
+        """`kind(value)` for the argument `flag`; its ArgumentTypeError is one line, exit 2."""
+        try:
+            return kind(value)
+        except argparse.ArgumentTypeError as err:
+            self.error(f"argument {flag}: {err}")
+
+
+def _number(text, kind, what, least, most=math.inf):
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not least <= value <= most or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1 (a count of epochs, repeats, images...)."""
+    return _number(text, int, 'a positive integer', 1)
+
+
+def count(text):
+    """argparse type: an integer of at least 0 (loader workers)."""
+    return _number(text, int, 'an integer of 0 or more', 0)
+
+
+def positive_float(text):
+    """argparse type: a finite number above 0."""
+    return _number(text, float, 'a positive number', math.ulp(0))   # the least float above 0
+
+
+def seed(text):
+    """argparse type: a seed train.cifar takes, 0 to 2**32 - 1."""
+    return _number(text, int, f'an integer from 0 to {2 ** 32 - 1}', 0, 2 ** 32 - 1)
+
+
+def cifar_folder(path, full=False):
+    """argparse type: `path`, a folder of CIFAR-10's binary files (data_batch_*.bin and
+    test_batch.bin; with `full`, all five training files, and the line says how to make
+    them); else what is missing."""
+    if path is None:
+        where = 'not given'
+    elif not os.path.isdir(path):
+        where = f"{path!r} is not a folder"
+    else:
+        need = [f'data_batch_{k}.bin' for k in range(1, 6)] if full else ['data_batch_*.bin']
+        missing = [n for n in need + ['test_batch.bin']
+                   if not glob.glob(os.path.join(glob.escape(path), n))]
+        if not missing:
+            return path
+        where = f"{path!r} lacks {', '.join(missing)}"
+    how = (f"make all 50,000 training images with `{MAKE_FULL}` and give that folder"
+           if full else
+           'give a folder of CIFAR-10 binary files (data_batch_*.bin, test_batch.bin)')
+    raise argparse.ArgumentTypeError(f"{where}; {how}")
+
+
+def full_cifar_folder(path):
+    """argparse type: `path`, a folder of all 50,000 CIFAR-10 training images and the test
+    file; else how to make one."""
+    return cifar_folder(path, full=True)
+
+
+def file_to_write(path):
+    """argparse type: `path`, a file whose folder exists (checked before a long run that
+    writes it at its end)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder of {path!r} does not exist; make it "
+                                         "or give another file")
+    return path
+
+
+def python_with(module, hint):
+    """argparse type: a Python interpreter that can import `module` (tried in a
+    subprocess); else a line that ends with `hint`, the way to get one."""
+    def python(path):
+        try:
+            ok = subprocess.run([path, '-c', f'import {module}'], capture_output=True,
+                                timeout=300).returncode == 0
+        except (OSError, subprocess.SubprocessError) as err:
+            raise argparse.ArgumentTypeError(
+                f"{path!r} does not run ({getattr(err, 'strerror', None) or err}); {hint}")
+        if not ok:
+            raise argparse.ArgumentTypeError(f"{path!r} cannot import {module}; {hint}")
+        return path
+    return python
+
+
+def torch_python(path):
+    """argparse type: a Python that has torch (not a dependency of this project)."""
+    return python_with('torch', f'{TORCH_VENV} and give DIR/bin/python')(path)
+
+
+def _library_names(kind, name, names):
+    if name not in names:
+        raise argparse.ArgumentTypeError(f"unknown {kind} {name!r}; choose one of: "
+                                         + ', '.join(names))
+    return name
+
+
+def preset(name):
+    """argparse type: the name of an augmentation preset (loads MXNet, threads set first)."""
+    cli.configure_threads()
+    from gluon_aug.augment.presets import PRESETS
+    return _library_names('preset', name, list(PRESETS))
+
+
+def model(name):
+    """argparse type: a model get_model builds (loads MXNet, threads set first)."""
+    cli.configure_threads()
+    from gluon_aug.models.zoo import MODELS, gluoncv_cifar_models
+    return name if name in MODELS else _library_names(
+        'model', name, list(MODELS) + gluoncv_cifar_models())
 
 
 def shown_path(arg):
@@ -22,7 +161,6 @@ def shown_path(arg):
 
 def shown_args(argv):
     """The command-line arguments `argv` (default: this process's) as a report shows them."""
-    import sys
     return ' '.join(shown_path(a) for a in (argv if argv is not None else sys.argv[1:]))
 
 
@@ -108,8 +246,7 @@ def full_scale_parser(prog, doc, folder, default, folder_help, report_help,
                       data_help='all 50,000 training images (../shared/data/cifar10-full-train)'):
     """The arguments of the experiment scripts: --data, the run folder flag
     `folder` (default `default`, under the repository), --report-only, --no-write."""
-    from train import cli
-    p = cli.ArgumentParser(prog=prog, description=doc.split('\n\n')[0])
+    p = ArgumentParser(prog=prog, description=doc.split('\n\n')[0])
     p.add_argument('--data', metavar='DIR', help=data_help)
     p.add_argument(folder, default=os.path.join(ROOT, default), metavar='DIR',
                    help=f'{folder_help} (default: {default})')

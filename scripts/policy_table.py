@@ -202,9 +202,7 @@ def main(argv=None):
     if os.path.exists(RECORD):
         speed = {k: tuple(v) for k, v in benchlib.read_json(RECORD).get('speed', {}).items()}
     if not args.report_only:
-        if not os.path.isdir(args.data):
-            return cli.fail(PROG, f"--data {args.data!r} is not a folder; pass the folder of "
-                                  "the CIFAR-10 subset")
+        p.check('--data', args.data, benchlib.cifar_folder)
         status = grid(args.runs).train(args.data)
         if status:
             return status

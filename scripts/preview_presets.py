@@ -15,21 +15,21 @@ and --cutmix 1 do in the training step), each titled with its lambda.
 import os
 import sys
 
+import benchlib
 from train import cli
 
 PROG = 'scripts/preview_presets.py'
 
 
 def main(argv=None):
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', required=True, metavar='DIR',
                    help='folder with data_batch_*.bin and test_batch.bin')
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the PNGs')
-    p.add_argument('-n', '--images', type=int, default=8, help='images per row (default: 8)')
-    p.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
+    p.add_argument('-n', '--images', type=benchlib.positive_int, default=8,
+                   help='images per row (default: 8)')
+    p.add_argument('--seed', type=benchlib.seed, default=0, help='random seed (default: 0)')
     args = p.parse_args(argv)
-    if args.images < 1:
-        return cli.fail(PROG, f"--images must be at least 1, got {args.images}")
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)
     from gluon_aug.augment.preview import MIXES, show_preset

@@ -87,7 +87,7 @@ def run_child(setting):
 
 def main(argv=None):
     cli.configure_threads()   # before MXNet loads (in the children too: inherited)
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--no-write', action='store_true', help='print the table only')
     p.add_argument('--child', choices=tuple(SETTINGS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -20,13 +20,38 @@ Reads CIFAR-10's binary layout (``data_batch_*.bin``, ``test_batch.bin``).
 Prints the test accuracy after every epoch (no TTA) and at the end (TTA) as
 one JSON line, also written to ``--out``.
 """
-import argparse, glob, json, math, os, sys, time
-
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+import importlib.util, json, math, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib   # noqa: E402  (its argument checks; no MXNet)
+
+PROG = 'scripts/ref_airbench94.py'
+
+
+def parse_args(argv=None):
+    """The arguments, checked, and torch there to run them, or one line and exit 2."""
+    ap = benchlib.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    ap.add_argument('data', type=benchlib.cifar_folder, help='a folder of CIFAR-10 binary files')
+    ap.add_argument('--epochs', type=benchlib.positive_float, default=9.9)
+    ap.add_argument('--seed', type=benchlib.seed, default=0)
+    ap.add_argument('--batch', type=benchlib.positive_int, default=1024,
+                    help='batch size (airbench94: 1024)')
+    ap.add_argument('--lr', type=benchlib.positive_float, default=11.5)
+    ap.add_argument('--out', type=benchlib.file_to_write, default=None)
+    a = ap.parse_args(argv)
+    if importlib.util.find_spec('torch') is None:
+        ap.error(f'this Python ({sys.executable}) has no torch; {benchlib.TORCH_VENV} and run '
+                 'this script with DIR/bin/python')
+    return a
+
+
+if __name__ == '__main__':   # before torch is imported: --help and the refusals need none
+    ARGS = parse_args()
+
+import torch   # noqa: E402
+import torch.nn as nn   # noqa: E402
+import torch.nn.functional as F   # noqa: E402
+
 from bench_pytorch import read_cifar_images   # noqa: E402  (its NumPy reader, no MXNet)
 
 MEAN = torch.tensor((0.4914, 0.4822, 0.4465)).view(1, 3, 1, 1)
@@ -142,20 +167,7 @@ def evaluate(net, images, labels, tta):
     return (torch.cat(outs).argmax(1) == labels).float().mean().item()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('data', help='a folder of CIFAR-10 binary files')
-    ap.add_argument('--epochs', type=float, default=9.9)
-    ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--batch', type=int, default=1024, help='batch size (airbench94: 1024)')
-    ap.add_argument('--lr', type=float, default=11.5)
-    ap.add_argument('--out', default=None)
-    a = ap.parse_args()
-    train_files = sorted(glob.glob(os.path.join(a.data, 'data_batch_*.bin')))
-    if not train_files or not os.path.exists(os.path.join(a.data, 'test_batch.bin')):
-        print(f'error: {a.data} holds no data_batch_*.bin and test_batch.bin; '
-              'give a folder of CIFAR-10 binary files', file=sys.stderr)
-        sys.exit(2)
+def main(a):
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 2)))
     torch.manual_seed(a.seed)
     t0 = time.time()
@@ -229,4 +241,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    main(ARGS)

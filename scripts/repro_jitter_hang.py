@@ -42,7 +42,7 @@ after ``mx.random.seed(i)``. Samples 1092-1107 at 224 px include 1099, which
 crashes; sample 37226 is a 32 px image that crashes. The workaround, used by the
 ``fix`` cases, is ``RandomColorJitter(b, c, s, 0)`` followed by ``RandomHue(h)``.
 
-Uses only mxnet and numpy (MXNet 1.9.1); each case runs in its own process group
+The cases use only mxnet and numpy (MXNet 1.9.1); each case runs in its own process group
 with a timeout, so nothing here can block or leave processes behind.
 """
 import os
@@ -53,6 +53,8 @@ import threading
 import time
 
 from mxnet import gluon
+
+import benchlib
 
 HANG_AFTER = 15   # seconds without an exit that count as a hang
 
@@ -172,8 +174,12 @@ def run_in_subprocess(name):
 
 
 def main(argv):
-    if argv[:1] == ['--case']:
-        run_case(argv[1])
+    p = benchlib.ArgumentParser(prog='scripts/repro_jitter_hang.py',
+                                description=__doc__.split('\n\n')[0])
+    p.add_argument('--case', choices=list(CASES), help='run this case in this process')
+    args = p.parse_args(argv)
+    if args.case:
+        run_case(args.case)
         return 0
     import mxnet
     print('MXNet %s, OMP_NUM_THREADS=%s; each case in its own process, killed after %d s\n'

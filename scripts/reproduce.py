@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+import benchlib
 from benchlib import read_json
 from train import cli
 
@@ -115,12 +116,12 @@ def write_results(compare_dir, docs, args):
 
 
 def main(argv=None):
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', default=os.path.join(SHARED, 'cifar10-subset'), metavar='DIR')
     p.add_argument('--image', default=os.path.join(SHARED, 'images', 'cat1.jpg'))
-    p.add_argument('--epochs', type=int, default=15)
-    p.add_argument('-b', '--batch-size', type=int, default=128)
-    p.add_argument('--augs', nargs='+', default=['none', 'flip', 'flip-crop'])
+    p.add_argument('--epochs', type=benchlib.positive_int, default=15)
+    p.add_argument('-b', '--batch-size', type=benchlib.positive_int, default=128)
+    p.add_argument('--augs', nargs='+', type=benchlib.preset, default=['none', 'flip', 'flip-crop'])
     p.add_argument('--work', default=os.path.join(ROOT, 'runs', 'reproduce'), metavar='DIR',
                    help='where the training runs go (default: runs/reproduce)')
     p.add_argument('--docs', default=os.path.join(ROOT, 'docs'), metavar='DIR')
@@ -130,9 +131,9 @@ def main(argv=None):
     cli.configure_threads()
     compare_dir = os.path.join(args.work, 'compare')
     if not args.results_only:
-        for path, what in ((args.data, '--data'), (args.image, '--image')):
-            if not os.path.exists(path):
-                return cli.fail(PROG, f"{what} {path!r} does not exist; pass {what}")
+        p.check('--data', args.data, benchlib.cifar_folder)
+        if not os.path.isfile(args.image):
+            return cli.fail(PROG, f"--image {args.image!r} is not a file; pass --image")
         py = sys.executable
         run([py, 'scripts/augment_gallery.py', '--image', args.image,
              '--out', os.path.join(args.docs, 'gallery')])

@@ -7,13 +7,14 @@ Without --data, reads Gluon's location (downloading there if needed), as the boo
 import os
 import sys
 
+import benchlib
 from train import cli
 
 PROG = 'scripts/show_cifar.py'
 
 
 def main(argv=None):
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', default=None, metavar='DIR',
                    help='folder with data_batch_*.bin and test_batch.bin')
     p.add_argument('--out', required=True, metavar='PNG', help='where to save the figure')

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 
+import benchlib
 from benchlib import ROOT, machine, read_json, section, shown_path
 from train import cli
 
@@ -200,13 +201,13 @@ def write_report(args, results):
 
 
 def main(argv=None):
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', default=SUBSET, metavar='DIR')
     p.add_argument('--torch-python', default=None, metavar='PYTHON',
                    help='a Python that can import torch (for the PyTorch book row)')
-    p.add_argument('--book-epochs', type=int, default=3)
-    p.add_argument('--book-runs', type=int, default=2)
-    p.add_argument('--fast-seeds', type=int, nargs='+', default=[0, 1])
+    p.add_argument('--book-epochs', type=benchlib.positive_int, default=3)
+    p.add_argument('--book-runs', type=benchlib.positive_int, default=2)
+    p.add_argument('--fast-seeds', type=benchlib.seed, nargs='+', default=[0, 1])
     p.add_argument('--rows', nargs='+', default=['book-mxnet', 'book-pytorch', 'fast',
                                                  'ablations'],
                    choices=['book-mxnet', 'book-pytorch', 'fast', 'ablations'])
@@ -214,7 +215,7 @@ def main(argv=None):
                    metavar='DIR')
     p.add_argument('--report-only', action='store_true',
                    help="only rewrite the report from the --work folder's results.json")
-    p.add_argument('--report', default=REPORT, metavar='FILE.md',
+    p.add_argument('--report', type=benchlib.file_to_write, default=REPORT, metavar='FILE.md',
                    help='where the report goes (default: docs/TIME_TO_ACCURACY.md; the raw '
                         'results go beside it as .json)')
     p.add_argument('--keep', action='store_true',
@@ -223,20 +224,21 @@ def main(argv=None):
     args = p.parse_args(argv)
     args.argv = [shown_path(a) for a in (argv if argv is not None else sys.argv[1:])]
     cli.configure_threads()   # the runs' OpenMP threads, for the report's machine line
+    saved = os.path.join(args.work, 'results.json')
     if args.report_only:
-        results = read_json(os.path.join(args.work, 'results.json'))
-        write_report(args, results)
+        if not os.path.exists(saved):
+            return cli.fail(PROG, f"no results in {args.work!r}; run without --report-only")
+        write_report(args, read_json(saved))
         return 0
-    if not os.path.isdir(args.data):
-        return cli.fail(PROG, f"--data {args.data!r} does not exist; pass the subset's folder")
-    if 'book-pytorch' in args.rows and not (args.torch_python
-                                            and os.path.exists(args.torch_python)):
-        return cli.fail(PROG, "the PyTorch book row needs --torch-python PYTHON (a Python "
-                              "with torch), or leave it out with --rows")
+    p.check('--data', args.data, benchlib.cifar_folder)
+    if 'book-pytorch' in args.rows:
+        if not args.torch_python:
+            return cli.fail(PROG, "the PyTorch book row needs --torch-python PYTHON (a Python "
+                                  "with torch), or leave it out with --rows")
+        p.check('--torch-python', args.torch_python, benchlib.torch_python)
     from gluon_aug.run.recipes import INGREDIENTS
     os.makedirs(args.work, exist_ok=True)
     results = {}
-    saved = os.path.join(args.work, 'results.json')
     if args.keep and os.path.exists(saved):
         results = read_json(saved)
     done = {r['name'] for runs in results.values() for r in runs}

@@ -171,7 +171,7 @@ def report(rows, argv, write=True):
 
 def main(argv=None):
     from train import cli
-    p = cli.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--row', nargs='+', action='append', required=True,
                    metavar=('LABEL', 'RUN'), help='a row: its label, then its run folders')
     p.add_argument('--no-write', action='store_true', help='print the section only')
