@@ -243,7 +243,8 @@ def report(name, markdown, write=True):
 
 
 def full_scale_parser(prog, doc, folder, default, folder_help, report_help,
-                      data_help='all 50,000 training images (../shared/data/cifar10-full-train)'):
+                      data_help=f'all 50,000 training images (e.g. {FULL}, made by '
+                                f'`{MAKE_FULL}`)'):
     """The arguments of the experiment scripts: --data, the run folder flag
     `folder` (default `default`, under the repository), --report-only, --no-write."""
     p = ArgumentParser(prog=prog, description=doc.split('\n\n')[0])

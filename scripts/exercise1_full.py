@@ -1,6 +1,8 @@
 """The chapter's exercise 1 at full scale: train with and without augmentation, compare.
 
-    python scripts/exercise1_full.py --data ../shared/data/cifar10-full-train
+    python scripts/exercise1_full.py --data ../data/cifar10-lossless
+
+(that folder made by ``python ../shared/data/cifar10-lossless/unpack.py ../data/cifar10-lossless``)
 
 Four runs of the fast recipe (about 30 minutes each on an idle 2-core
 AVX-512 machine) on all 50,000 training images: the full recipe, and the
@@ -136,15 +138,14 @@ def report(runs, write=True):
 
 def main(argv=None):
     from train import cli
-    args = benchlib.full_scale_parser(PROG, __doc__, '--runs', 'runs/exercise1',
-                                      'folder for the four runs',
-                                      'train nothing, report what has finished').parse_args(argv)
+    p = benchlib.full_scale_parser(PROG, __doc__, '--runs', 'runs/exercise1',
+                                   'folder for the four runs',
+                                   'train nothing, report what has finished')
+    args = p.parse_args(argv)
     cli.configure_threads()
     cli.import_library(PROG)
     if not args.report_only:
-        if not args.data or not os.path.isdir(args.data):
-            return cli.fail(PROG, f"--data {args.data!r} is not a folder; pass the folder of "
-                                  "all 50,000 training images")
+        p.check('--data', args.data, benchlib.full_cifar_folder)
         status = grid(args.runs).train(args.data)
         if status:
             return status

@@ -1,6 +1,8 @@
 """airbench94's recipe in PyTorch on the CPU: the reference `--recipe fast94` is judged by.
 
-    /path/to/torch-venv/bin/python scripts/ref_airbench94.py ../shared/data/cifar10-full-train
+    /path/to/torch-venv/bin/python scripts/ref_airbench94.py ../data/cifar10-lossless
+
+(that folder made by ``python ../shared/data/cifar10-lossless/unpack.py ../data/cifar10-lossless``)
 
 Issue 21 asks fast94 for airbench94's 94 %. fast94 reached 0.908 on
 ``../shared`` (full scale, 10 epochs): is the 3-point gap in our port or in the

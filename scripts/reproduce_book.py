@@ -1,6 +1,8 @@
 """The chapter's experiment at its own scale, reproduced and reported (docs/REPRODUCTION.md).
 
-    python scripts/reproduce_book.py --data ../shared/data/cifar10-full-train
+    python scripts/reproduce_book.py --data ../data/cifar10-lossless
+
+(that folder made by ``python ../shared/data/cifar10-lossless/unpack.py ../data/cifar10-lossless``)
 
 Trains d2l ResNet-18 as the book does (Adam 0.001, batch 256, 10 epochs,
 --aug flip) on all 50,000 training images, in the default mode with a fixed
@@ -128,6 +130,17 @@ def noise(final, test_images=2000):
             f"so it lies {gap / se:.1f} standard errors from the range's nearer end.")
 
 
+def pixels(config):
+    """The sentence on the run's pixels: CIFAR-10's own when it read a cifar10-lossless
+    folder (unpack.py's, named as the docs name it), else decoded from JPEG copies (the
+    folders before it)."""
+    if 'cifar10-lossless' in (config.get('data') or ''):
+        return "The images are CIFAR-10's original pixels, as the book read them. "
+    return ("The images are decoded from JPEG copies of CIFAR-10 (quality about 75, see "
+            "`../shared/data/cifar10-lossless/README.md`), so they differ slightly from the "
+            "original bytes the book read. ")
+
+
 def report(run, write=True):
     """docs/REPRODUCTION.md from the finished run in `run`."""
     metrics = benchlib.read_json(os.path.join(run, 'metrics.json'))
@@ -173,9 +186,7 @@ def report(run, write=True):
         "Two GPUs also split each batch of 256 in two, and each GPU's BatchNorm layers "
         "normalize with the statistics of its 128 examples; one context normalizes over "
         "all 256 (`--devices cpu:2` would split as the book does). "
-        "The images are decoded from JPEG copies of CIFAR-10 (quality about 75, see "
-        "`../shared/data/cifar10-full-train/README.md`), so they differ slightly from the "
-        "original bytes the book read. The test set is 2,000 of CIFAR-10's 10,000 test "
+        + pixels(config) + "The test set is 2,000 of CIFAR-10's 10,000 test "
         "images: near 85 % that gives a standard error of about 0.8 points, against the "
         "book's 10,000 (0.36 points). The run uses the default mode, not `--book`: the "
         "same step (`train_batch_ch13`), loss, optimizer and budget, with the documented "
@@ -195,9 +206,9 @@ def report(run, write=True):
 
 def main(argv=None):
     from train import cli
-    args = benchlib.full_scale_parser(PROG, __doc__, '--run', 'runs/book-full', 'the run folder',
-                                      "write the report from RUN's metrics.json, train "
-                                      "nothing").parse_args(argv)
+    p = benchlib.full_scale_parser(PROG, __doc__, '--run', 'runs/book-full', 'the run folder',
+                                   "write the report from RUN's metrics.json, train nothing")
+    args = p.parse_args(argv)
     cli.configure_threads()
     cli.import_library(PROG)
     finished = os.path.exists(os.path.join(args.run, 'metrics.json'))
@@ -205,9 +216,7 @@ def main(argv=None):
         return cli.fail(PROG, f"{args.run!r} holds no finished run (metrics.json); run "
                               "without --report-only to train or continue it")
     if not finished:
-        if not args.data or not os.path.isdir(args.data):
-            return cli.fail(PROG, f"--data {args.data!r} is not a folder; pass the folder of "
-                                  "all 50,000 training images")
+        p.check('--data', args.data, benchlib.full_cifar_folder)
         status = train(args.data, args.run)
         if status:
             return status

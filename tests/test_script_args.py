@@ -17,6 +17,7 @@ from conftest import ROOT, assert_one_line_error, make_cifar_folder
 
 TIMEOUT = 300   # generous: a refusal that loads MXNet takes seconds, minutes on a busy CPU
 PY = sys.executable   # this project's Python, which has no torch
+UNPACK = 'python ../shared/data/cifar10-lossless/unpack.py ../data/cifar10-lossless'
 
 CASES = [
     # scripts/ref_airbench94.py, run by a Python without torch
@@ -72,6 +73,11 @@ CASES = [
     ('time_to_accuracy', ['--work', '{out}', '--data', '{data}', '--torch-python', PY],
      ['--torch-python', 'cannot import torch']),
     ('time_to_accuracy', ['--work', '{out}', '--report-only'], ['no results in']),
+    # the full training set: a folder that lacks it says how to make it
+    ('exercise1_full', ['--runs', '{out}', '--data', '{data}'],
+     ['--data', 'lacks data_batch_2.bin', UNPACK]),
+    ('exercise1_full', ['--runs', '{out}'], ['--data', 'not given', UNPACK]),
+    ('reproduce_book', ['--run', '{out}', '--data', '{out}'], ['--data', UNPACK]),
     ('policy_table', ['--runs', '{out}', '--data', '{out}'], ['--data', 'not a folder']),
 ]
 
