@@ -204,7 +204,7 @@ def main(a):
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2, reduction='none')
     flipped = torch.where(torch.rand(len(tr_x)).view(-1, 1, 1, 1) < 0.5, tr_x.flip(-1), tr_x)
     padded = F.pad(flipped, (pad,) * 4, 'reflect')
-    step, hist = 0, []
+    step, hist, hist_t = 0, [], []
     for epoch in range(math.ceil(a.epochs)):
         net.whiten.bias.requires_grad = epoch < 3
         x_all = crop_batch(padded, pad)
@@ -231,11 +231,13 @@ def main(a):
                 break
         acc = evaluate(net, te_x, te_y, 0)
         hist.append(acc)
+        hist_t.append(time.time() - t0)
         print(f'epoch {epoch} step {step} acc {acc:.4f} t {time.time() - t0:.0f}s', flush=True)
         if done:
             break
     final = evaluate(net, te_x, te_y, 2)
-    res = dict(epochs=a.epochs, seed=a.seed, lr=a.lr, per_epoch=hist, tta_acc=final,
+    res = dict(epochs=a.epochs, seed=a.seed, lr=a.lr, per_epoch=hist, per_epoch_wall=hist_t,
+               tta_acc=final,
                wall=time.time() - t0, torch=torch.__version__)
     print(json.dumps(res), flush=True)
     if a.out:
