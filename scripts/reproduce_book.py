@@ -6,7 +6,9 @@
 
 Trains d2l ResNet-18 as the book does (Adam 0.001, batch 256, 10 epochs,
 --aug flip) on all 50,000 training images, in the default mode with a fixed
-seed and a checkpoint every 20 batches. The run takes hours on a CPU: when it
+seed and a checkpoint every 20 batches, split across two devices as the book's
+two GPUs split it (--devices cpu:2: each half-batch of 128 is normalized by
+BatchNorm on its own, as on the book's GPUs). The run takes hours on a CPU: when it
 is stopped, run the same command again and it continues the run with
 --resume (bitwise, on the same machine and thread count). Every start and
 continuation is logged in RUN/sessions.json (time, machine, load, where the
@@ -29,20 +31,21 @@ ROOT = benchlib.ROOT
 PROG = 'scripts/reproduce_book.py'
 DOCS = os.path.join(ROOT, 'docs')
 REPORT = os.path.join(DOCS, 'REPRODUCTION.md')   # this run's section; exercise1_full.py adds its own
-SEED, EVERY = 0, 20
+SEED, EVERY, DEVICES = 0, 20, 'cpu:2'   # the book ran on two GPUs
 # the book's MXNet run (d2l-en 1.0.3, 2 GPUs) and the range over its rebuilds
 BOOK = {'train_loss': 0.175, 'train_acc': 0.940, 'test_acc': 0.848,
         'examples_per_sec': 4046.3}
 BOOK_RANGE = (0.821, 0.856)
 
 
-def train_command(data, run):
-    """The run's command: the first time, or continuing from the checkpoint."""
+def train_command(data, run, seed=SEED, devices=DEVICES):
+    """The run's command: the first time, or continuing from the checkpoint (whose
+    settings --resume takes)."""
     if os.path.exists(os.path.join(run, 'checkpoint.npz')):
-        return [sys.executable, '-m', 'train.cifar', '--resume', run, '--data', data,
-                '--checkpoint-every', str(EVERY)]
-    return [sys.executable, '-m', 'train.cifar', '--aug', 'flip', '--seed', str(SEED),
-            '--data', data, '--out', run, '--checkpoint-every', str(EVERY)]
+        return [sys.executable, '-m', 'train.cifar', '--resume', run, '--data', data]
+    return [sys.executable, '-m', 'train.cifar', '--aug', 'flip', '--seed', str(seed),
+            '--devices', devices, '--data', data, '--out', run,
+            '--checkpoint-every', str(EVERY)]
 
 
 def where_it_stood(run):
@@ -64,10 +67,10 @@ def log_session(run, entry, replace_last=False):
         json.dump(sessions, f, indent=2)
 
 
-def train(data, run):
+def train(data, run, seed=SEED, devices=DEVICES):
     """Start or continue the run; log the session before (so a session the machine
     stops is still on record) and after; return the process's exit status."""
-    command = train_command(data, run)
+    command = train_command(data, run, seed, devices)
     os.makedirs(run, exist_ok=True)
     entry = {'started': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
              'machine': benchlib.machine(), 'from': where_it_stood(run),
@@ -208,6 +211,11 @@ def main(argv=None):
     from train import cli
     p = benchlib.full_scale_parser(PROG, __doc__, '--run', 'runs/book-full', 'the run folder',
                                    "write the report from RUN's metrics.json, train nothing")
+    p.add_argument('--seed', type=benchlib.seed, default=SEED,
+                   help=f'the run\'s seed (default: {SEED}; a new run only)')
+    p.add_argument('--devices', default=DEVICES,
+                   help=f"train.cifar's --devices (default: {DEVICES}, as the book's two GPUs; "
+                        "a new run only)")
     args = p.parse_args(argv)
     cli.configure_threads()
     cli.import_library(PROG)
@@ -217,7 +225,7 @@ def main(argv=None):
                               "without --report-only to train or continue it")
     if not finished:
         p.check('--data', args.data, benchlib.full_cifar_folder)
-        status = train(args.data, args.run)
+        status = train(args.data, args.run, args.seed, args.devices)
         if status:
             return status
     print(report(args.run, write=not args.no_write))
