@@ -141,6 +141,13 @@ def preset(name):
     return _library_names('preset', name, list(PRESETS))
 
 
+def recipe(name):
+    """argparse type: the name of a training recipe (loads MXNet, threads set first)."""
+    cli.configure_threads()
+    from gluon_aug.run.recipes import RECIPES
+    return _library_names('recipe', name, list(RECIPES))
+
+
 def model(name):
     """argparse type: a model get_model builds (loads MXNet, threads set first)."""
     cli.configure_threads()

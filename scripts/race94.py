@@ -106,15 +106,13 @@ def main(argv=None):
                         f'`{benchlib.MAKE_FULL}`)')
     p.add_argument('--torch-python', required=True, type=benchlib.torch_python,
                    help=f'a Python with torch ({benchlib.TORCH_VENV})')
-    p.add_argument('--recipe', default='fast94-muon', help='ours (default: %(default)s)')
+    p.add_argument('--recipe', type=benchlib.recipe, default='fast94-muon',
+                   help='ours (default: %(default)s)')
     p.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16'))
     p.add_argument('--seeds', nargs='+', type=benchlib.seed, default=[0, 1])
     p.add_argument('--no-write', action='store_true', help='print the report only')
     args = p.parse_args(argv)
     cli.import_library(PROG)
-    from gluon_aug.run.recipes import RECIPES
-    if args.recipe not in RECIPES:
-        p.error(f"argument --recipe: {args.recipe!r} is not one of {', '.join(RECIPES)}")
     machine = benchlib.machine()   # before the runs: it records the load average
     from bench_pytorch import read_cifar_images
     train_images = len(read_cifar_images(args.data, None)[1])

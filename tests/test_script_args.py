@@ -79,6 +79,8 @@ CASES = [
     ('exercise1_full', ['--runs', '{out}'], ['--data', 'not given', UNPACK]),
     ('reproduce_book', ['--run', '{out}', '--data', '{out}'], ['--data', UNPACK]),
     ('policy_table', ['--runs', '{out}', '--data', '{out}'], ['--data', 'not a folder']),
+    ('race94', ['--recipe', 'bogus', '--data', '{data}', '--torch-python', PY],
+     ['--recipe', "unknown recipe 'bogus'"]),
 ]
 
 
