@@ -44,7 +44,7 @@ MODES = {
 RUN = ['--model', 'cifar_resnet20_v1', '--epochs', '3', '-b', '16', '--seed', '7',
        '--no-progress', '--checkpoint-every', '1']
 PHASES = ('startup', 'batch', 'eval', 'checkpoint', 'finishing')
-TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds', 'load_average', 'phases',
+TIMING = {'examples_per_sec', 'epoch_seconds', 'wall_seconds', 'load_average', 'phase_seconds',
           'examples_stepped'}
 
 

@@ -74,7 +74,7 @@ def summary_lines(record, examples_sec, devices):
             f'{examples_sec:.1f} examples/sec on {str(devices)}')
 
 
-# where an epoch's seconds go (its record's 'phases'): waiting for the loader's batches
+# where an epoch's seconds go (its record's 'phase_seconds'): waiting for the loader's batches
 # (the array loader's flips and shifts included), the training steps (forward,
 # backward, optimizer; timed as the book times them), the recipe's per-step
 # callbacks (schedule, averaging, a batch checkpoint), the evaluation (test-time
@@ -139,7 +139,7 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
                         'examples': int(metric[2]), 'examples_stepped': stepped,
                         'examples_per_sec': stepped / timer.sum() if timer.times else 0.0,
                         'epoch_seconds': time.perf_counter() - epoch_start,
-                        'phases': phases})
+                        'phase_seconds': phases})
         mark = time.perf_counter()
         for cb in callbacks:
             cb.on_epoch_end(records[-1])

@@ -52,7 +52,7 @@ def phase_totals(history, startup=None):
     and `startup`, this process's seconds before training (imports, data checks)."""
     totals = {'startup': startup}
     for record in history:
-        for name, seconds in record.get('phases', {}).items():
+        for name, seconds in record.get('phase_seconds', {}).items():
             totals[name] = totals.get(name, 0.0) + seconds
     return totals
 
@@ -75,7 +75,7 @@ def metrics_record(settings, facts, history, wall_seconds, examples_sec=None, st
                       # 1/5/15-minute load: timings are only comparable on an idle machine
                       'load_average': list(os.getloadavg()),
                       'wall_seconds': wall_seconds,
-                      'phases': phase_totals(history, startup)}}
+                      'phase_seconds': phase_totals(history, startup)}}
 
 
 def write_outputs(out, metrics, animator, net):
