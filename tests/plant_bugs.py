@@ -273,6 +273,8 @@ BUGS = [
  ('compare: finished arms trained again', 'gluon_aug/run/compare.py',
   "            runs[name] = (resume and _arm_finished(folder)) or (",
   "            runs[name] = (resume and None) or (", [INTEGRITY]),
+ ('run folder: a running run called unfinished', 'gluon_aug/results/run_folder.py',
+  "    holder = held_by(path)\n", "    holder = None\n", [INTEGRITY]),
  # issue 32: Muon
  ('muon: momentum without its Nesterov form', 'gluon_aug/run/muon.py',
   "        u = g + self.muon_momentum * m if self.nesterov else m", "        u = m",

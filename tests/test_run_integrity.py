@@ -303,3 +303,24 @@ def test_compare_refusals_leave_no_out_folder(tmp_path, tiny_data):
     args2 = ['--augs', 'none'] + tiny_args(str(tmp_path / 'no-data'), str(out))
     assert_one_line_error(run_module('train.compare', *args2))
     assert not out.exists()
+
+
+def test_a_run_still_training_is_told_so_not_to_resume(run_cpu1, tmp_path):
+    """While a run holds its folder, readers say it is still going on (with its pid),
+    instead of calling it unfinished and advising --resume."""
+    out = copy_run(run_cpu1, tmp_path, 'run')
+    os.remove(os.path.join(out, 'model.params'))
+    with hold_run_folder(out):
+        with pytest.raises(UsageError, match=rf'being written by a run still going on '
+                                             rf'\(pid {os.getpid()}\); wait for it'):
+            open_run(out)
+    with pytest.raises(UsageError, match='did not finish; continue it'):
+        open_run(out)
+
+
+def test_the_gallery_calls_a_folder_a_folder(tmp_path):
+    from gluon_aug.book.gallery import read_photo
+    with pytest.raises(UsageError, match='is a folder, not an image file'):
+        read_photo(str(tmp_path))
+    with pytest.raises(UsageError, match='does not exist'):
+        read_photo(str(tmp_path / 'nope.jpg'))

@@ -40,7 +40,9 @@ def read_photo(path):
     """Read an image file as an HWC uint8 array, or raise UsageError naming it."""
     import os
     if not os.path.isfile(path):
-        raise UsageError(f"image {path!r} does not exist; pass --image PATH of a JPEG or PNG")
+        what = ('is a folder, not an image file' if os.path.isdir(path) else
+                'is not a regular file' if os.path.exists(path) else 'does not exist')
+        raise UsageError(f"image {path!r} {what}; pass --image PATH of a JPEG or PNG")
     try:
         return image.imread(path)
     except Exception as err:  # OpenCV cannot decode it
