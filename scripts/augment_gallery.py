@@ -15,11 +15,16 @@ from train import cli
 PROG = 'scripts/augment_gallery.py'
 
 
-def main(argv=None):
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--image', required=True, help='a JPEG or PNG photo')
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the PNGs')
     p.add_argument('--seed', type=benchlib.seed, default=0, help='random seed (default: 0)')
+    return p
+
+
+def main(argv=None):
+    p = get_args_parser()
     args = p.parse_args(argv)
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)

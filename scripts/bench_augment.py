@@ -54,11 +54,8 @@ def measure(name, size, workers, repeats, quick):
     return [per_sample[0], per_sample[workers], batched]
 
 
-def main(argv=None):
-    cli.configure_threads()   # before MXNet loads
+def get_args_parser():
     import argparse
-    import json
-    import subprocess
     p = benchlib.ArgumentParser(prog='scripts/bench_augment.py',
                                 description=__doc__.split('\n\n')[0])
     p.add_argument('--presets', nargs='+', type=benchlib.preset, default=None)
@@ -68,6 +65,14 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true', help='few images, one repeat')
     p.add_argument('--no-write', action='store_true', help='print only')
     p.add_argument('--child', nargs=2, metavar=('PRESET', 'SIZE'), help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None):
+    cli.configure_threads()   # before MXNet loads
+    import json
+    import subprocess
+    p = get_args_parser()
     args = p.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     if args.child:  # one measurement per process: a crash (MXNet forks) loses one row only

@@ -21,8 +21,7 @@ import benchlib
 SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10-subset')
 
 
-def main(argv=None):
-    from train import cli
+def get_args_parser():
     p = benchlib.ArgumentParser(prog='scripts/bench_backends.py',
                                 description=__doc__.split('\n\n')[0])
     p.add_argument('--aug', type=benchlib.preset, default='flip-crop')
@@ -36,6 +35,12 @@ def main(argv=None):
     p.add_argument('--no-write', action='store_true')
     p.add_argument('--report-only', action='store_true',
                    help='only rewrite the report from the runs already in --out')
+    return p
+
+
+def main(argv=None):
+    from train import cli
+    p = get_args_parser()
     args = p.parse_args(argv)
     if not args.report_only:
         p.check('--data', args.data, benchlib.cifar_folder)

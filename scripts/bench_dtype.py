@@ -105,14 +105,19 @@ def child(dtype, models, steps):
     return out
 
 
-def main(argv=None):
-    cli.configure_threads()   # before MXNet loads (inherited by the children)
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--models', nargs='+', default=list(BATCH), help='default: %(default)s')
     p.add_argument('--steps', type=benchlib.positive_int, default=7,
                    help='timed steps per median (default: 7)')
     p.add_argument('--no-write', action='store_true', help='print the table only')
     p.add_argument('--child', choices=('float32', 'bfloat16'), help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None):
+    cli.configure_threads()   # before MXNet loads (inherited by the children)
+    p = get_args_parser()
     args = p.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.models, args.steps)))

@@ -153,9 +153,9 @@ def torch_child(data, batches, batch_size, workers, epochs=1, test=False, seed=N
                       'torch': torch.__version__, 'wall_seconds': time.perf_counter() - began}))
 
 
-def main(argv=None):
+def get_args_parser():
     import argparse
-    import benchlib   # no MXNet: the torch child runs this too
+    import benchlib
     p = benchlib.ArgumentParser(prog='scripts/bench_pytorch.py',
                                 description=__doc__.split('\n\n')[0])
     p.add_argument('--torch-python', required=True, metavar='PYTHON',
@@ -171,6 +171,12 @@ def main(argv=None):
     p.add_argument('--epochs', type=benchlib.positive_int, default=1, help=argparse.SUPPRESS)
     p.add_argument('--test', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--seed', type=int, default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None):
+    import benchlib   # no MXNet: the torch child runs this too
+    p = get_args_parser()
     args = p.parse_args(argv)
     if args.child:
         torch_child(args.data, args.batches, args.batch_size, args.num_workers, args.epochs,

@@ -19,8 +19,7 @@ PROG = 'scripts/bench_train.py'
 SUBSET = os.path.join(os.path.dirname(benchlib.ROOT), 'shared', 'data', 'cifar10-subset')
 
 
-def main(argv=None):
-    cli.configure_threads()   # before MXNet loads
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--model', type=benchlib.model, default='resnet18',
                    help="default: the book's (train.cifar's)")
@@ -34,6 +33,12 @@ def main(argv=None):
     p.add_argument('-j', '--num-workers', type=benchlib.count, default=2)
     p.add_argument('--repeats', type=benchlib.positive_int, default=2)
     p.add_argument('--no-write', action='store_true')
+    return p
+
+
+def main(argv=None):
+    cli.configure_threads()   # before MXNet loads
+    p = get_args_parser()
     args = p.parse_args(argv)
 
     import gluon_aug as ga

@@ -136,11 +136,16 @@ def report(runs, write=True):
     return text
 
 
-def main(argv=None):
-    from train import cli
+def get_args_parser():
     p = benchlib.full_scale_parser(PROG, __doc__, '--runs', 'runs/exercise1',
                                    'folder for the four runs',
                                    'train nothing, report what has finished')
+    return p
+
+
+def main(argv=None):
+    from train import cli
+    p = get_args_parser()
     args = p.parse_args(argv)
     cli.configure_threads()
     cli.import_library(PROG)

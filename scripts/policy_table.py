@@ -186,14 +186,19 @@ def report(runs, speed, write=True):
     return text
 
 
-def main(argv=None):
-    from train import cli
+def get_args_parser():
     p = benchlib.full_scale_parser(PROG, __doc__, '--runs', 'runs/policies',
                                    'folder for the runs',
                                    'train and measure nothing, report what has finished',
                                    data_help='the CIFAR-10 subset (default: '
                                              '../shared/data/cifar10-subset)')
     p.set_defaults(data=os.path.join('..', 'shared', 'data', 'cifar10-subset'))
+    return p
+
+
+def main(argv=None):
+    from train import cli
+    p = get_args_parser()
     args = p.parse_args(argv)
     args.data = os.path.abspath(args.data)   # the runs start in the repository
     cli.configure_threads()

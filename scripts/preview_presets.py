@@ -21,7 +21,7 @@ from train import cli
 PROG = 'scripts/preview_presets.py'
 
 
-def main(argv=None):
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', required=True, metavar='DIR',
                    help='folder with data_batch_*.bin and test_batch.bin')
@@ -29,6 +29,11 @@ def main(argv=None):
     p.add_argument('-n', '--images', type=benchlib.positive_int, default=8,
                    help='images per row (default: 8)')
     p.add_argument('--seed', type=benchlib.seed, default=0, help='random seed (default: 0)')
+    return p
+
+
+def main(argv=None):
+    p = get_args_parser()
     args = p.parse_args(argv)
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)

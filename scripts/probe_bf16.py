@@ -85,11 +85,16 @@ def run_child(setting):
     return (errors[-1].strip() if errors else f'exit {proc.returncode}'), kernels(lines)
 
 
-def main(argv=None):
-    cli.configure_threads()   # before MXNet loads (in the children too: inherited)
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--no-write', action='store_true', help='print the table only')
     p.add_argument('--child', choices=tuple(SETTINGS), help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None):
+    cli.configure_threads()   # before MXNet loads (in the children too: inherited)
+    p = get_args_parser()
     args = p.parse_args(argv)
     if args.child:
         print(json.dumps(measure(args.child)))

@@ -98,8 +98,7 @@ def race_table(rows, recipe, dtype, limit):
     return '\n'.join(lines), ratio
 
 
-def main(argv=None):
-    cli.configure_threads()   # before MXNet loads (inherited by the runs)
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', required=True, type=benchlib.full_cifar_folder, metavar='DIR',
                    help=f'all 50,000 training images ({benchlib.FULL}, made by '
@@ -111,6 +110,12 @@ def main(argv=None):
     p.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16'))
     p.add_argument('--seeds', nargs='+', type=benchlib.seed, default=[0, 1])
     p.add_argument('--no-write', action='store_true', help='print the report only')
+    return p
+
+
+def main(argv=None):
+    cli.configure_threads()   # before MXNet loads (inherited by the runs)
+    p = get_args_parser()
     args = p.parse_args(argv)
     cli.import_library(PROG)
     machine = benchlib.machine()   # before the runs: it records the load average

@@ -30,8 +30,8 @@ import benchlib   # noqa: E402  (its argument checks; no MXNet)
 PROG = 'scripts/ref_airbench94.py'
 
 
-def parse_args(argv=None):
-    """The arguments, checked, and torch there to run them, or one line and exit 2."""
+def get_args_parser():
+    """The command line's parser (no torch needed: it is defined before torch is imported)."""
     ap = benchlib.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     ap.add_argument('data', type=benchlib.cifar_folder, help='a folder of CIFAR-10 binary files')
     ap.add_argument('--epochs', type=benchlib.positive_float, default=9.9)
@@ -40,6 +40,12 @@ def parse_args(argv=None):
                     help='batch size (airbench94: 1024)')
     ap.add_argument('--lr', type=benchlib.positive_float, default=11.5)
     ap.add_argument('--out', type=benchlib.file_to_write, default=None)
+    return ap
+
+
+def parse_args(argv=None):
+    """The arguments, checked, and torch there to run them, or one line and exit 2."""
+    ap = get_args_parser()
     a = ap.parse_args(argv)
     if importlib.util.find_spec('torch') is None:
         ap.error(f'this Python ({sys.executable}) has no torch; {benchlib.TORCH_VENV} and run '

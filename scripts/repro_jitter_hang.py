@@ -173,10 +173,15 @@ def run_in_subprocess(name):
     return 'error (exit %d): %s' % (proc.returncode, (err or out).strip()[-150:]), secs
 
 
-def main(argv):
+def get_args_parser():
     p = benchlib.ArgumentParser(prog='scripts/repro_jitter_hang.py',
                                 description=__doc__.split('\n\n')[0])
     p.add_argument('--case', choices=list(CASES), help='run this case in this process')
+    return p
+
+
+def main(argv):
+    p = get_args_parser()
     args = p.parse_args(argv)
     if args.case:
         run_case(args.case)

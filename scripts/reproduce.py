@@ -115,7 +115,7 @@ def write_results(compare_dir, docs, args):
     print(os.path.join(docs, 'RESULTS.md'))
 
 
-def main(argv=None):
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', default=os.path.join(SHARED, 'cifar10-subset'), metavar='DIR')
     p.add_argument('--image', default=os.path.join(SHARED, 'images', 'cat1.jpg'))
@@ -127,6 +127,11 @@ def main(argv=None):
     p.add_argument('--docs', default=os.path.join(ROOT, 'docs'), metavar='DIR')
     p.add_argument('--results-only', action='store_true',
                    help='only regenerate RESULTS.md from an existing --work comparison')
+    return p
+
+
+def main(argv=None):
+    p = get_args_parser()
     args = p.parse_args(argv)
     cli.configure_threads()
     compare_dir = os.path.join(args.work, 'compare')

@@ -207,8 +207,7 @@ def report(run, write=True):
     return text
 
 
-def main(argv=None):
-    from train import cli
+def get_args_parser():
     p = benchlib.full_scale_parser(PROG, __doc__, '--run', 'runs/book-full', 'the run folder',
                                    "write the report from RUN's metrics.json, train nothing")
     p.add_argument('--seed', type=benchlib.seed, default=SEED,
@@ -216,6 +215,12 @@ def main(argv=None):
     p.add_argument('--devices', default=DEVICES,
                    help=f"train.cifar's --devices (default: {DEVICES}, as the book's two GPUs; "
                         "a new run only)")
+    return p
+
+
+def main(argv=None):
+    from train import cli
+    p = get_args_parser()
     args = p.parse_args(argv)
     cli.configure_threads()
     cli.import_library(PROG)

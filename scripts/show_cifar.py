@@ -13,11 +13,16 @@ from train import cli
 PROG = 'scripts/show_cifar.py'
 
 
-def main(argv=None):
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', default=None, metavar='DIR',
                    help='folder with data_batch_*.bin and test_batch.bin')
     p.add_argument('--out', required=True, metavar='PNG', help='where to save the figure')
+    return p
+
+
+def main(argv=None):
+    p = get_args_parser()
     args = p.parse_args(argv)
     cli.configure_threads()
     gluon_aug = cli.import_library(PROG)

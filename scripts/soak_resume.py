@@ -171,7 +171,7 @@ def _is_worker(pid):
         return False
 
 
-def main(argv=None):
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--cycles', type=benchlib.positive_int, default=20,
                    help='runs brought to the end per mode')
@@ -181,6 +181,11 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0, help='seed of the kill moments')
     p.add_argument('--child', metavar='PHASE_FILE', help=argparse.SUPPRESS)
     p.add_argument('rest', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None):
+    p = get_args_parser()
     args = p.parse_args(argv)
     if args.child:
         return child(args.child, args.rest[1:] if args.rest[:1] == ['--'] else args.rest)

@@ -200,7 +200,7 @@ def write_report(args, results):
     print('\n'.join(lines))
 
 
-def main(argv=None):
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--data', default=SUBSET, metavar='DIR')
     p.add_argument('--torch-python', default=None, metavar='PYTHON',
@@ -221,6 +221,11 @@ def main(argv=None):
     p.add_argument('--keep', action='store_true',
                    help="keep the runs already in the --work folder's results.json and run "
                         "only the missing ones (to continue an interrupted measurement)")
+    return p
+
+
+def main(argv=None):
+    p = get_args_parser()
     args = p.parse_args(argv)
     args.argv = [shown_path(a) for a in (argv if argv is not None else sys.argv[1:])]
     cli.configure_threads()   # the runs' OpenMP threads, for the report's machine line

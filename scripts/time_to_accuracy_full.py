@@ -169,12 +169,17 @@ def report(rows, argv, write=True):
     return text
 
 
-def main(argv=None):
-    from train import cli
+def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--row', nargs='+', action='append', required=True,
                    metavar=('LABEL', 'RUN'), help='a row: its label, then its run folders')
     p.add_argument('--no-write', action='store_true', help='print the section only')
+    return p
+
+
+def main(argv=None):
+    from train import cli
+    p = get_args_parser()
     args = p.parse_args(argv)
     cli.configure_threads()
     cli.import_library(PROG)
