@@ -157,7 +157,7 @@ def doc_parser(program):
             action.choices = Choices(action.choices)
 
     def refuse(message):
-        raise Refused(message)
+        raise Refused(f"{program} refuses it: {message}")
     parser.error = refuse
     return parser
 
@@ -177,8 +177,11 @@ def test_doc_command_parses(doc, line, program, command, args):
         pytest.skip(f"{where}: abbreviated ('...' stands for arguments), nothing to parse")
     try:
         parse(program, args)
+        refusal = None
     except Refused as err:
-        pytest.fail(f"{where}: {program} refuses it: {err}", pytrace=False)
+        refusal = str(err)
+    if refusal:   # outside the except: the failure alone, not the exception it handled
+        pytest.fail(f"{where}: {refusal}", pytrace=False)
 
 
 MENTION = re.compile(r'(?<![\w./-])(?:scripts/[\w-]+\.py|python3? -m train\.\w+)')
