@@ -20,9 +20,15 @@ translation, drop-last batches of 1024, the whitening bias frozen after 3 epochs
 
 Reads CIFAR-10's binary layout (``data_batch_*.bin``, ``test_batch.bin``).
 Prints the test accuracy after every epoch (no TTA) and at the end (TTA) as
-one JSON line, also written to ``--out``.
+one JSON line, also written to ``--out``: ``wall`` (seconds from after torch's
+import to the end), ``script_wall`` (from the script's first line: the whole
+process but the interpreter's start), ``per_epoch_wall`` (on ``wall``'s clock)
+and the load averages at the start and the end.
 """
-import importlib.util, json, math, os, sys, time
+import time
+
+START = time.time()   # the script's start: `script_wall` counts imports and data reading too
+import importlib.util, json, math, os, sys   # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib   # noqa: E402  (its argument checks; no MXNet)
@@ -179,6 +185,7 @@ def main(a):
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 2)))
     torch.manual_seed(a.seed)
     t0 = time.time()
+    load_start = os.getloadavg()
     tr_x, tr_y = read_bin(a.data)
     te_x, te_y = read_bin(a.data, test=True)
     bs, pad = a.batch, 2
@@ -244,7 +251,9 @@ def main(a):
     final = evaluate(net, te_x, te_y, 2)
     res = dict(epochs=a.epochs, seed=a.seed, lr=a.lr, per_epoch=hist, per_epoch_wall=hist_t,
                tta_acc=final,
-               wall=time.time() - t0, torch=torch.__version__)
+               wall=time.time() - t0, script_wall=time.time() - START,
+               load_average_start=load_start, load_average=os.getloadavg(),
+               torch=torch.__version__)
     print(json.dumps(res), flush=True)
     if a.out:
         json.dump(res, open(a.out, 'w'))

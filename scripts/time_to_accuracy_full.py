@@ -2,17 +2,23 @@
 
     python scripts/time_to_accuracy_full.py --row "book recipe" runs/book-full \\
         --row "fast recipe" runs/exercise1/augmented-seed0 runs/exercise1/augmented-seed1
+    python scripts/time_to_accuracy_full.py --versus airbench94 \\
+        --row airbench94 runs/airbench94-seed0.json runs/airbench94-seed1.json \\
+        --row fast94 runs/fast94-seed0 runs/fast94-seed1
 
 Trains nothing: reads each run's metrics.json (and its sessions.json when the
 run was continued across sessions, as ``scripts/reproduce_book.py`` logs
 them) and writes the full-scale section of docs/TIME_TO_ACCURACY.md, one row
 per --row: the seeds, the final test accuracy (mean ± half range), the wall
 time, examples/sec, the wall time to 0.848 (the book's), 0.90, 0.93 and 0.94,
-and the load average at the end; and docs/time_to_accuracy/full_scale.png,
+and the load average at the end; with --versus LABEL, each row's mean wall
+time over that row's; and docs/time_to_accuracy/full_scale.png,
 test accuracy against wall time, one line per run. A run's wall time is the
 sum of its sessions when it has a session log (work lost to an interruption
 included), else its own; the time to an accuracy is the wall time before the
-first epoch plus the epochs' own seconds up to the first epoch that reached it.
+first epoch plus the epochs' own seconds up to the first epoch that reached it. A RUN may also be the JSON that
+``scripts/ref_airbench94.py --out`` writes (airbench94 in PyTorch): its
+per-epoch accuracies without TTA, then its final one with TTA at its end.
 """
 import os
 import shlex
@@ -32,11 +38,15 @@ LIMITS = {'float32': 60 * 60, 'bfloat16': 15 * 60}  # seconds of wall time, issu
 
 def read_run(folder):
     """{'seed', 'test_acc', 'wall', 'examples_per_sec', 'load', 'epochs', 'times'} of a finished run."""
+    if folder.endswith('.json'):
+        return read_reference(folder)
     metrics = benchlib.read_json(os.path.join(folder, 'metrics.json'))
     sessions_path = os.path.join(folder, 'sessions.json')
     sessions = benchlib.read_json(sessions_path) if os.path.exists(sessions_path) else []
     final, epochs = metrics['final'], metrics['epochs']
-    wall = sum(s['seconds'] or 0 for s in sessions) if sessions else final['wall_seconds']
+    startup = (final.get('phase_seconds') or {}).get('startup') or 0   # recorded since 0.3.0
+    wall = (sum(s['seconds'] or 0 for s in sessions) if sessions
+            else final['wall_seconds'] + startup)
     clock = wall - sum(e.get('epoch_seconds', 0) for e in epochs)
     times = []
     for e in epochs:
@@ -48,7 +58,24 @@ def read_run(folder):
             'threads': metrics['run'].get('omp_num_threads'),
             'command': recipe_command(metrics['config']),
             'dtype': metrics['config'].get('dtype', 'float32'),
-            'epochs': [e['test_acc'] for e in epochs], 'times': times}
+            'epochs': [e['test_acc'] for e in epochs], 'times': times,
+            'n_epochs': len(epochs)}
+
+
+def read_reference(path):
+    """read_run's record of a ``ref_airbench94.py --out`` JSON. Its wall time is
+    ``script_wall`` (the whole script) when recorded, else ``wall`` (from after
+    torch's import: a few seconds short)."""
+    ref = benchlib.read_json(path)
+    wall = ref.get('script_wall', ref['wall'])
+    before = wall - ref['wall']    # seconds before the epochs' clock started
+    return {'seed': ref['seed'], 'test_acc': ref['tta_acc'], 'wall': wall,
+            'examples_per_sec': None, 'load': (ref.get('load_average') or [None])[0],
+            'threads': None, 'dtype': 'float32',
+            'command': '/path/to/torch-venv/bin/python scripts/ref_airbench94.py DIR --seed S',
+            'epochs': ref['per_epoch'] + [ref['tta_acc']],
+            'times': [before + t for t in ref['per_epoch_wall']] + [wall],
+            'n_epochs': ref['epochs']}
 
 
 def recipe_command(config):
@@ -83,16 +110,18 @@ def mean_spread(values):
     return f'{statistics.mean(values):.3f} ± {(max(values) - min(values)) / 2:.3f}'
 
 
-def row(label, runs):
+def row(label, runs, versus=None):
     def each(fmt, values):
         return ', '.join(fmt(v) for v in values)
     reached = [each(lambda t: 'not reached' if t is None else f'{t / 60:.0f} min',
                     [time_to(r, a) for r in runs]) for a in TARGETS]
-    return (f"| {label} | {each(str, [r['seed'] for r in runs])} | {len(runs[0]['epochs'])} | "
+    ratio = ([] if versus is None else
+             [f"{statistics.mean(r['wall'] for r in runs) / statistics.mean(r['wall'] for r in versus):.2f}x"])
+    return (f"| {label} | {each(str, [r['seed'] for r in runs])} | {runs[0]['n_epochs']} | "
             f"{mean_spread([r['test_acc'] for r in runs])} | "
             f"{each(lambda w: f'{w / 60:.0f} min', [r['wall'] for r in runs])} | "
-            f"{each(lambda v: f'{v:.0f}', [r['examples_per_sec'] for r in runs])} | "
-            + ' | '.join(reached) + ' | '
+            f"{each(lambda v: '—' if v is None else f'{v:.0f}', [r['examples_per_sec'] for r in runs])} | "
+            + ' | '.join(reached + ratio) + ' | '
             + each(lambda v: '?' if v is None else f'{v:.2f}', [r['load'] for r in runs]) + ' |')
 
 
@@ -141,9 +170,11 @@ def plot(rows, path):
     plt.close(fig)
 
 
-def report(rows, argv, write=True):
+def report(rows, argv, write=True, versus=None):
     shown = ' '.join(shlex.quote(benchlib.shown_path(a)) for a in argv)
-    threads = sorted({str(r['threads']) for _, runs in rows for r in runs})
+    threads = sorted({str(r['threads']) for _, runs in rows for r in runs
+                      if r['threads'] is not None})
+    against = dict(rows).get(versus)
     lines = ['## Full scale: all 50,000 training images', '',
              f'Rendered by `python {PROG} {shown}` from finished runs; do not edit by hand. '
              f"Each run trained on one CPU context with OMP_NUM_THREADS={', '.join(threads)}; "
@@ -151,14 +182,18 @@ def report(rows, argv, write=True):
              'across sessions), and the load average the one at its end: other work shared '
              'the machine during some runs, so these are this machine\'s speeds, not a '
              'benchmark. Time to an accuracy: wall time, start-up included, until the first '
-             'epoch evaluated at or above it. Commands, per row (paths left out):', '']
+             'epoch evaluated at or above it. Wall time: the whole process (a run of '
+             'ours before 0.3.0, and airbench94\'s JSON without `script_wall`, from after '
+             'the framework\'s import: seconds short). airbench94\'s script records no '
+             'examples/sec (—). Commands, per row (paths left out):', '']
     lines += [f'- {label}: ' + ', '.join(f'`{c}`' for c in dict.fromkeys(r['command'] for r in runs))
               for label, runs in rows]
     lines += ['',
              '| row | seeds | epochs | test acc (mean ± half range) | wall | examples/sec | '
-             + ' | '.join(f'to {a}' for a in SHOWN) + ' | load at the end |',
-             '|---' * (7 + len(TARGETS)) + '|']
-    lines += [row(label, runs) for label, runs in rows]
+             + ' | '.join(f'to {a}' for a in SHOWN)
+             + (f' | wall / {versus}\'s' if versus else '') + ' | load at the end |',
+             '|---' * (7 + len(TARGETS) + bool(versus)) + '|']
+    lines += [row(label, runs, against) for label, runs in rows]
     lines += ['', '![test accuracy against wall time](time_to_accuracy/full_scale.png)', '',
               verdict(rows), '',
               f"Machine: {benchlib.machine(load=False).split('; OMP_NUM_THREADS')[0]}."]
@@ -173,6 +208,8 @@ def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     p.add_argument('--row', nargs='+', action='append', required=True,
                    metavar=('LABEL', 'RUN'), help='a row: its label, then its run folders')
+    p.add_argument('--versus', metavar='LABEL',
+                   help="a row's label: every row's mean wall time over that row's")
     p.add_argument('--no-write', action='store_true', help='print the section only')
     return p
 
@@ -185,18 +222,24 @@ def main(argv=None):
     cli.import_library(PROG)
     rows = []
     for label, *folders in args.row:
-        missing = [f for f in folders if not os.path.exists(os.path.join(f, 'metrics.json'))]
+        missing = [f for f in folders if not os.path.isfile(
+            f if f.endswith('.json') else os.path.join(f, 'metrics.json'))]
         if not folders or missing:
             return cli.fail(PROG, f"--row {label!r}: " + (
-                f"{missing[0]!r} holds no finished run (no metrics.json)" if missing else
+                f"{missing[0]!r} is not a file" if missing and missing[0].endswith('.json')
+                else f"{missing[0]!r} holds no finished run (no metrics.json)" if missing else
                 "give its run folders after the label"))
-        unlogged = [f for f in folders if untimed(f)]
+        unlogged = [f for f in folders if not f.endswith('.json') and untimed(f)]
         if unlogged:
             return cli.fail(PROG, f"--row {label!r}: {unlogged[0]!r} was continued with "
                                   "--resume and has no sessions.json, so its whole wall time "
                                   "is not known; leave it out")
         rows.append((label, [read_run(f) for f in folders]))
-    print(report(rows, argv if argv is not None else sys.argv[1:], write=not args.no_write))
+    if args.versus is not None and args.versus not in dict(rows):
+        return cli.fail(PROG, f"--versus {args.versus!r} is not a row's label; give one of: "
+                              + ', '.join(repr(label) for label, _ in rows))
+    print(report(rows, argv if argv is not None else sys.argv[1:], write=not args.no_write,
+                 versus=args.versus))
     return 0
 
 

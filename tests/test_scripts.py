@@ -386,6 +386,39 @@ def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, 
     del ttas
 
 
+def test_time_to_accuracy_full_reads_airbench94_json_and_divides_by_the_versus_row(tmp_path,
+                                                                                  capsys):
+    tta = import_script('time_to_accuracy_full')
+    ours, ref, old = (str(tmp_path / n) for n in ('ours', 'ref.json', 'old.json'))
+    # ours: 1200 s of training after 60 s of start-up, 3 epochs of 400 s
+    _run_with_epochs(ours, 0, [0.90, 0.93, 0.945], 400, 1200)
+    metrics = json.load(open(os.path.join(ours, 'metrics.json')))
+    metrics['final']['phase_seconds'] = {'startup': 60}
+    json.dump(metrics, open(os.path.join(ours, 'metrics.json'), 'w'))
+    # airbench94: 400 s before its clock, 2 epochs at 900 and 1800 s on it, TTA at the end
+    json.dump({'seed': 0, 'epochs': 9.9, 'per_epoch': [0.92, 0.935], 'per_epoch_wall': [900, 1800],
+               'tta_acc': 0.941, 'wall': 2000, 'script_wall': 2400,
+               'load_average': [0.5, 0.4, 0.3]}, open(ref, 'w'))
+    # an older JSON without script_wall: its own wall
+    json.dump({'seed': 1, 'epochs': 9.9, 'per_epoch': [0.92, 0.935], 'per_epoch_wall': [900, 1800],
+               'tta_acc': 0.939, 'wall': 2010}, open(old, 'w'))
+    assert tta.main(['--no-write', '--versus', 'airbench94', '--row', 'airbench94', ref, old,
+                     '--row', 'ours', ours]) == 0
+    text = capsys.readouterr().out
+    # times: 1300 s (0.92 >= 0.90), 2200 s (0.935 >= 0.93), the TTA's 2400 s (0.941 >= 0.94);
+    # the old JSON's clock starts at 0
+    assert ('| airbench94 | 0, 1 | 9.9 | 0.940 ± 0.001 | 40 min, 34 min | —, — | 22 min, '
+            '15 min | 22 min, 15 min | 37 min, 30 min | 40 min, not reached | 1.00x | '
+            '0.50, ? |') in text
+    # ours: 1260 s whole process over airbench94's mean 2205 s: 0.57x; 0.90 after 60 + 400 s
+    assert ('| ours | 0 | 3 | 0.945 | 21 min | 300 | 8 min | 8 min | 14 min | 21 min | '
+            '0.57x | 1.50 |') in text
+    proc = run_script('scripts/time_to_accuracy_full.py', '--versus', 'nope', '--row', 'x', ours)
+    assert_one_line_error(proc, "--versus 'nope' is not a row's label; give one of: 'x'")
+    proc = run_script('scripts/time_to_accuracy_full.py', '--row', 'x', str(tmp_path / 'n.json'))
+    assert_one_line_error(proc, "is not a file")
+
+
 def test_time_to_accuracy_full_judges_the_goal_on_mean_seeds_and_wall(tmp_path, capsys):
     tta = import_script('time_to_accuracy_full')
     runs = {}
