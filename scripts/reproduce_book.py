@@ -14,9 +14,14 @@ is stopped, run the same command again and it continues the run with
 continuation is logged in RUN/sessions.json (time, machine, load, where the
 run stood), so the report can say whether and where it was interrupted.
 Once metrics.json exists, the report is written: docs/REPRODUCTION.md,
-docs/reproduction/metrics.json and docs/reproduction/curves.png.
+docs/reproduction/metrics.json and docs/reproduction/curves.png. Beside the
+run and the book's line it shows the earlier run on JPEG-decoded pixels
+(docs/reproduction/jpeg/, its report kept as it was), marked as such.
 
     python scripts/reproduce_book.py --report-only --run RUN   # only the report
+
+--report-only on a run still in progress reports its finished epochs from its
+checkpoint, so the report can be committed as it grows.
 """
 import datetime
 import json
@@ -36,6 +41,9 @@ SEED, EVERY, DEVICES = 0, 20, 'cpu:2'   # the book ran on two GPUs
 BOOK = {'train_loss': 0.175, 'train_acc': 0.940, 'test_acc': 0.848,
         'examples_per_sec': 4046.3}
 BOOK_RANGE = (0.821, 0.856)
+# the run on JPEG-decoded pixels (the retired cifar10-full-train), kept beside the new one
+EARLIER = os.path.join(DOCS, 'reproduction', 'jpeg', 'metrics.json')
+EARLIER_REPORT = 'reproduction/jpeg/REPORT.md'   # relative to REPORT
 
 
 def train_command(data, run, seed=SEED, devices=DEVICES):
@@ -84,11 +92,18 @@ def train(data, run, seed=SEED, devices=DEVICES):
     return proc.returncode
 
 
-def epoch_table(epochs):
-    lines = ['| epoch | train loss | train acc | test acc | examples/sec |', '|---|---|---|---|---|']
-    for e in epochs:
-        lines.append(f"| {e['epoch']} | {e['train_loss']:.3f} | {e['train_acc']:.3f} | "
-                     f"{e['test_acc']:.3f} | {e.get('examples_per_sec', 0):.1f} |")
+def epoch_table(epochs, earlier=None):
+    """This run's epochs; with `earlier` (a run's epochs), its test accuracy beside them."""
+    lines = ['| epoch | train loss | train acc | test acc | examples/sec |'
+             + (' test acc, earlier JPEG run |' if earlier else ''),
+             '|---|---|---|---|---|' + ('---|' if earlier else '')]
+    theirs = {e['epoch']: e['test_acc'] for e in earlier or []}
+    for k in sorted({e['epoch'] for e in epochs} | set(theirs)):
+        e = next((e for e in epochs if e['epoch'] == k), None)
+        ours = ('| | | |' if e is None else f"| {e['train_loss']:.3f} | {e['train_acc']:.3f} | "
+                f"{e['test_acc']:.3f} | {e.get('examples_per_sec', 0):.1f} |")
+        lines.append(f'| {k} {ours}' + (f' {theirs[k]:.3f} |' if k in theirs else
+                                         (' |' if earlier else '')))
     return '\n'.join(lines)
 
 
@@ -133,22 +148,58 @@ def noise(final, test_images=2000):
             f"so it lies {gap / se:.1f} standard errors from the range's nearer end.")
 
 
+def lossless(config):
+    """Whether the run read CIFAR-10's own pixels: a cifar10-lossless folder (unpack.py's,
+    named as the docs name it); the folders before it held JPEG-decoded pixels."""
+    return 'cifar10-lossless' in (config.get('data') or '')
+
+
+def pixel_name(config):
+    return ("CIFAR-10's original pixels" if lossless(config)
+            else "pixels decoded from JPEG copies of CIFAR-10")
+
+
 def pixels(config):
-    """The sentence on the run's pixels: CIFAR-10's own when it read a cifar10-lossless
-    folder (unpack.py's, named as the docs name it), else decoded from JPEG copies (the
-    folders before it)."""
-    if 'cifar10-lossless' in (config.get('data') or ''):
+    """The sentence on the run's pixels."""
+    if lossless(config):
         return "The images are CIFAR-10's original pixels, as the book read them. "
     return ("The images are decoded from JPEG copies of CIFAR-10 (quality about 75, see "
             "`../shared/data/cifar10-lossless/README.md`), so they differ slightly from the "
             "original bytes the book read. ")
 
 
-def report(run, write=True):
-    """docs/REPRODUCTION.md from the finished run in `run`."""
-    metrics = benchlib.read_json(os.path.join(run, 'metrics.json'))
+def progress(run):
+    """A record like metrics.json's of a run still in progress, from its checkpoint:
+    its config, its finished epochs, and as `final` the last of them (or None)."""
+    from gluon_aug.run.checkpoint_file import load_checkpoint
+    state = load_checkpoint(run)[0]
+    epochs = state['history']
+    return {'config': state['info']['config'], 'epochs': epochs,
+            'final': epochs[-1] if epochs else None, 'in_progress': [state['epoch'], state['batch']]}
+
+
+def earlier_row(earlier):
+    """The result table's row of the earlier run on JPEG-decoded pixels."""
+    final = earlier['final']
+    return (f"| the earlier run on JPEG-decoded pixels (seed {earlier['config']['seed']}, "
+            f"[its report]({EARLIER_REPORT})) | {final['train_loss']:.3f} | "
+            f"{final['train_acc']:.3f} | {final['test_acc']:.3f} | "
+            f"{final['examples_per_sec']:.1f} on {earlier['run']['devices']} |")
+
+
+def report(run, write=True, earlier=EARLIER):
+    """docs/REPRODUCTION.md from the run in `run`: finished, or in progress (from its
+    checkpoint). `earlier`: the JPEG-pixel run's metrics.json, shown beside it."""
+    finished = os.path.exists(os.path.join(run, 'metrics.json'))
+    metrics = benchlib.read_json(os.path.join(run, 'metrics.json')) if finished else progress(run)
+    earlier = benchlib.read_json(earlier) if earlier and os.path.exists(earlier) else None
     sessions_path = os.path.join(run, 'sessions.json')
     sessions = benchlib.read_json(sessions_path) if os.path.exists(sessions_path) else []
+    if not finished:
+        text = progress_report(metrics, sessions, earlier)
+        if write:
+            benchlib.write_section('book-run', text, path=REPORT, head='')
+        return text
     final, config = metrics['final'], metrics['config']
     inside = BOOK_RANGE[0] <= final['test_acc'] <= BOOK_RANGE[1]
     wall = (sum(s['seconds'] or 0 for s in sessions) if sessions
@@ -164,13 +215,12 @@ def report(run, write=True):
         f"| this run (seed {config['seed']}) | {final['train_loss']:.3f} | "
         f"{final['train_acc']:.3f} | {final['test_acc']:.3f} | "
         f"{final['examples_per_sec']:.1f} on {metrics['run']['devices']} |",
-        f"| the book (d2l-en 1.0.3, MXNet, 2 GPUs) | {BOOK['train_loss']:.3f} | "
-        f"{BOOK['train_acc']:.3f} | {BOOK['test_acc']:.3f} | {BOOK['examples_per_sec']} on "
-        "[gpu(0), gpu(1)] |", '',
+        *([earlier_row(earlier)] if earlier else []),
+        book_row(), '',
         f"The book's rebuilds range from {BOOK_RANGE[0]} to {BOOK_RANGE[1]} in test accuracy; "
         f"this run's {final['test_acc']:.3f} is "
         + ('inside that range.' if inside else 'outside it.') + ' ' + noise(final), '',
-        '## Per epoch', '', epoch_table(metrics['epochs']), '',
+        '## Per epoch', '', epoch_table(metrics['epochs'], earlier and earlier['epochs']), '',
         '![the curves, as the book draws them](reproduction/curves.png)', '',
         '## How it ran', '',
         f"- Command: `python {sessions[0]['command'] if sessions else metrics['run']['command']}`"
@@ -184,12 +234,9 @@ def report(run, write=True):
         + ', '.join(f'{k} {v}' for k, v in metrics['versions'].items()), '',
         sessions_text(sessions), '',
         '## What differs from the book\'s run', '',
-        "The book trained on two GPUs; this run trains on a CPU (one context), so its "
+        "The book trained on two GPUs; this run trains on a CPU, so its "
         "examples/sec is two orders of magnitude lower and says nothing about the book's. "
-        "Two GPUs also split each batch of 256 in two, and each GPU's BatchNorm layers "
-        "normalize with the statistics of its 128 examples; one context normalizes over "
-        "all 256 (`--devices cpu:2` would split as the book does). "
-        + pixels(config) + "The test set is 2,000 of CIFAR-10's 10,000 test "
+        + contexts(metrics) + pixels(config) + "The test set is 2,000 of CIFAR-10's 10,000 test "
         "images: near 85 % that gives a standard error of about 0.8 points, against the "
         "book's 10,000 (0.36 points). The run uses the default mode, not `--book`: the "
         "same step (`train_batch_ch13`), loss, optimizer and budget, with the documented "
@@ -205,6 +252,50 @@ def report(run, write=True):
                     os.path.join(DOCS, 'reproduction', 'curves.png'))
         benchlib.write_section('book-run', text, path=REPORT, head='')
     return text
+
+
+
+def book_row():
+    return (f"| the book (d2l-en 1.0.3, MXNet, 2 GPUs) | {BOOK['train_loss']:.3f} | "
+            f"{BOOK['train_acc']:.3f} | {BOOK['test_acc']:.3f} | {BOOK['examples_per_sec']} on "
+            "[gpu(0), gpu(1)] |")
+
+
+def contexts(metrics):
+    """The sentence on how the run split its batches, against the book's two GPUs."""
+    if metrics['config'].get('devices') == DEVICES:
+        return ("Like the book's two GPUs, it splits each batch of 256 over two contexts "
+                "(`--devices cpu:2`), and each context's BatchNorm layers normalize with the "
+                "statistics of its 128 examples. ")
+    return ("Two GPUs also split each batch of 256 in two, and each GPU's BatchNorm layers "
+            "normalize with the statistics of its 128 examples; one context normalizes over "
+            "all 256 (`--devices cpu:2` would split as the book does). ")
+
+
+def progress_report(metrics, sessions, earlier):
+    """The report of a run still in progress: its finished epochs so far."""
+    config, epochs = metrics['config'], metrics['epochs']
+    epoch, batch = metrics['in_progress']
+    last = (f"after {len(epochs)} of {config['epochs']} epochs its test accuracy is "
+            f"{epochs[-1]['test_acc']:.3f}" if epochs else 'no epoch has finished yet')
+    md = ["# The book's experiment at its own scale", '',
+          f"**In progress.** The book's run on {pixel_name(config)}: "
+          f"d2l ResNet-18, Adam (lr 0.001), batch 256, {config['epochs']} epochs, "
+          f"`--aug flip`, seed {config['seed']}, `--devices {config['devices']}`, on all "
+          "50,000 training images. It continues across sessions with `--resume`; its "
+          f"checkpoint stands at epoch {epoch + 1}, batch {batch}, and {last}. This "
+          "section is rewritten with its result when it finishes. Written by "
+          "`python scripts/reproduce_book.py --report-only` from the run's checkpoint.", '',
+          '## So far', '', '| | test acc | epochs |', '|---|---|---|',
+          *([f"| this run (seed {config['seed']}), so far | {epochs[-1]['test_acc']:.3f} | "
+             f"{len(epochs)} of {config['epochs']} |"] if epochs else []),
+          *([f"| the earlier run on JPEG-decoded pixels (seed {earlier['config']['seed']}, "
+             f"[its report]({EARLIER_REPORT})) | {earlier['final']['test_acc']:.3f} | "
+             f"{len(earlier['epochs'])} |"] if earlier else []),
+          f"| the book (d2l-en 1.0.3, MXNet, 2 GPUs) | {BOOK['test_acc']:.3f} | 10 |", '',
+          '## Per epoch', '', epoch_table(epochs, earlier and earlier['epochs']), '',
+          sessions_text(sessions), '']
+    return '\n'.join(md)
 
 
 def get_args_parser():
@@ -225,10 +316,12 @@ def main(argv=None):
     cli.configure_threads()
     cli.import_library(PROG)
     finished = os.path.exists(os.path.join(args.run, 'metrics.json'))
-    if not finished and args.report_only:
-        return cli.fail(PROG, f"{args.run!r} holds no finished run (metrics.json); run "
+    started = os.path.exists(os.path.join(args.run, 'checkpoint.npz'))
+    if not finished and not started and args.report_only:
+        return cli.fail(PROG, f"{args.run!r} holds no finished run (metrics.json) and no "
+                              "checkpoint to report from; run "
                               "without --report-only to train or continue it")
-    if not finished:
+    if not finished and not args.report_only:
         p.check('--data', args.data, benchlib.full_cifar_folder)
         status = train(args.data, args.run, args.seed, args.devices)
         if status:

@@ -236,6 +236,47 @@ def test_reproduce_book_report_puts_the_run_beside_the_books_numbers(tmp_path):
     assert shown['run']['command'] == 'python -m train.cifar --resume runs/r'
 
 
+def _book_checkpoint(folder, history, epoch, batch):
+    """A checkpoint of a book run in progress (the fields check_state asks for)."""
+    from gluon_aug.run import checkpoint_file
+    os.makedirs(folder)
+    config = {'seed': 0, 'epochs': 10, 'devices': 'cpu:2', 'data': '../data/cifar10-lossless'}
+    state = {'info': {'config': config, 'workers': 1, 'data': {}}, 'epoch': epoch,
+             'batch': batch, 'sums': [0.0], 'history': history, 'parts': {},
+             'trainer': {'states': [], 'counts': {}, 'scalars': {'num_update': 1,
+                                                                 'begin_num_update': 0}}}
+    checkpoint_file.save_checkpoint(folder, state, {})
+
+
+def test_reproduce_book_reports_a_run_in_progress_beside_the_earlier_jpeg_run(tmp_path):
+    reproduce_book = import_script('reproduce_book')
+    earlier = str(tmp_path / 'jpeg')
+    _finished_book_run(earlier, 0.81, None)
+    earlier_metrics = os.path.join(earlier, 'metrics.json')
+    run = str(tmp_path / 'run')
+    epoch1 = {'epoch': 1, 'train_loss': 1.4, 'train_acc': 0.5, 'test_acc': 0.56,
+              'examples_per_sec': 21.5}
+    _book_checkpoint(run, [epoch1], 1, 60)
+    text = reproduce_book.report(run, write=False, earlier=earlier_metrics)
+    assert "**In progress.** The book's run on CIFAR-10's original pixels" in text
+    assert 'checkpoint stands at epoch 2, batch 60, and after 1 of 10 epochs' in text
+    assert '| this run (seed 0), so far | 0.560 | 1 of 10 |' in text
+    # the earlier run's epochs beside this one's: epoch 2 has only the earlier run's
+    assert '| 1 | 1.400 | 0.500 | 0.560 | 21.5 | 0.800 |' in text
+    assert '| 2 | | | | 0.810 |' in text
+    assert '| the earlier run on JPEG-decoded pixels (seed 0, [its report]' in text
+    # finished, it stands beside the book's line and the earlier run's
+    _finished_book_run(str(tmp_path / 'done'), 0.84, None)
+    text = reproduce_book.report(str(tmp_path / 'done'), write=False, earlier=earlier_metrics)
+    assert ('| the earlier run on JPEG-decoded pixels (seed 0, [its report](reproduction/jpeg/'
+            'REPORT.md)) | 0.750 | 0.550 | 0.810 | 45.0 on [cpu(0)] |') in text
+    assert '| 2 | 0.750 | 0.550 | 0.840 | 45.0 | 0.810 |' in text
+    # and --report-only writes the progress from the checkpoint
+    proc = run_script('scripts/reproduce_book.py', '--report-only', '--no-write', '--run', run)
+    assert proc.returncode == 0, proc.stderr
+    assert 'In progress' in proc.stdout
+
+
 def test_reproduce_book_report_only_refuses_an_unfinished_run(tmp_path):
     proc = run_script('scripts/reproduce_book.py', '--report-only', '--run', str(tmp_path))
     assert_one_line_error(proc, 'holds no finished run')
