@@ -7,8 +7,11 @@ For each preset and image size (32x32, 224x224): images/second of the
 per-sample path (Gluon transforms in a DataLoader with 0 and N worker
 processes, uint8 HWC in, float CHW batches out) and of the batched twin
 (``get_batch_preset``, hybridized, on an NCHW float batch already on the
-device), medians over repeats, and their ratio. Writes its section of
-docs/BENCHMARKS.md.
+device), medians over repeats, and their ratio; and the batched twin's
+speed as a fraction of the memory-bandwidth floor, a copy of the same batch
+(``np.copy``, hybridized, timed the same way in the same process). Each row runs
+in its own process; one that fails or takes longer than --limit seconds is
+reported with its reason. Writes its section of docs/BENCHMARKS.md.
 """
 import os
 import sys
@@ -17,8 +20,12 @@ import benchlib
 from train import cli
 
 
+LIMIT = 900   # seconds per row (one preset at one size) before it is reported as too slow
+
+
 def measure(name, size, workers, repeats, quick):
-    """(per-sample img/s with 0 workers, with `workers`, batched img/s) for one preset."""
+    """(per-sample img/s with 0 workers, with `workers`, batched img/s, copy img/s) for one
+    preset."""
     import numpy as onp
     from gluon_aug import get_preset
     from gluon_aug._mxnet import gluon, np
@@ -43,15 +50,18 @@ def measure(name, size, workers, repeats, quick):
         del loader
     X = np.array(rng.uniform(size=(batch, 3, size, size)).astype('float32'))
     aug = get_batch_preset(name)
-    aug.hybridize(static_alloc=True, static_shape=True)
+    copy = gluon.nn.HybridLambda(lambda F, x: F.np.copy(x))   # the floor: one read, one write
     calls = 10
+    speeds = []
+    for block in (aug, copy):
+        block.hybridize(static_alloc=True, static_shape=True)
 
-    def stream():   # batches one after another, as a training loop feeds them
-        for _ in range(calls):
-            out = aug(X)
-        out.wait_to_read()
-    batched = calls * batch / benchlib.median_time(stream, max(15, repeats), warmup=2)
-    return [per_sample[0], per_sample[workers], batched]
+        def stream():   # batches one after another, as a training loop feeds them
+            for _ in range(calls):
+                out = block(X)
+            out.wait_to_read()
+        speeds.append(calls * batch / benchlib.median_time(stream, max(15, repeats), warmup=2))
+    return [per_sample[0], per_sample[workers], *speeds]
 
 
 def get_args_parser():
@@ -63,6 +73,8 @@ def get_args_parser():
     p.add_argument('--workers', type=benchlib.count, default=2, help='N for the N-worker column')
     p.add_argument('--repeats', type=benchlib.positive_int, default=5)
     p.add_argument('--quick', action='store_true', help='few images, one repeat')
+    p.add_argument('--limit', type=benchlib.positive_int, default=LIMIT,
+                   help='seconds per row before it is reported as too slow (default: %(default)s)')
     p.add_argument('--no-write', action='store_true', help='print only')
     p.add_argument('--child', nargs=2, metavar=('PRESET', 'SIZE'), help=argparse.SUPPRESS)
     return p
@@ -71,7 +83,6 @@ def get_args_parser():
 def main(argv=None):
     cli.configure_threads()   # before MXNet loads
     import json
-    import subprocess
     p = get_args_parser()
     args = p.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
@@ -87,31 +98,36 @@ def main(argv=None):
         for name in args.presets or list(PRESETS):
             cmd = [sys.executable, os.path.abspath(__file__), '--child', name, str(size),
                    '--workers', str(args.workers), '--repeats', str(repeats)]
-            proc = subprocess.run(cmd + (['--quick'] if args.quick else []),
-                                  capture_output=True, text=True)
-            try:
-                s0, sn, b = json.loads(proc.stdout.strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                rows.append(f'| {name} | {size}x{size} | failed (exit {proc.returncode}) | | | |')
-                print(name, size, 'failed:', proc.stderr.strip()[-300:], flush=True)
+            result, why = benchlib.child_result(cmd + (['--quick'] if args.quick else []),
+                                                args.limit)
+            if why:
+                why = f'not measured: {why}'.replace('|', '/')
+                rows.append(f'| {name} | {size}x{size} | {why} | | | | | |')
+                print(name, size, why, flush=True)
                 continue
+            s0, sn, b, floor = result
             rows.append(f'| {name} | {size}x{size} | {s0:.0f} | {sn:.0f} | {b:.0f} | '
-                        f'{b / max(s0, sn):.1f}x |')
+                        f'{b / max(s0, sn):.1f}x | {floor:.0f} | {b / floor:.2f} |')
             print(rows[-1], flush=True)
     table = ['| preset | size | per-sample, 0 workers (img/s) | per-sample, '
-             f'{args.workers} workers (img/s) | batched (img/s) | batched / best per-sample |',
-             '|---|---|---|---|---|---|', *rows]
+             f'{args.workers} workers (img/s) | batched (img/s) | batched / best per-sample | '
+             'copy of the batch (img/s) | batched / copy |',
+             '|---|---|---|---|---|---|---|---|', *rows]
     md = '\n'.join([
         '## Augmentation throughput: per sample vs batched', '',
         f"Command: `python scripts/bench_augment.py {benchlib.shown_args(argv)}`. "
         f'Machine: {machine}.', '',
         'Per sample: the preset\'s Gluon transforms through `Dataset.transform` and a '
         'DataLoader (uint8 HWC in, float CHW batches out). Batched: the preset\'s twin from '
-        '`gluon_aug.augment.batch.presets.get_batch_preset`, hybridized, on an NCHW float batch already on '
-        'the device (batch 256 at 32x32, 32 at 224x224), hybridized with static_alloc as '
+        '`gluon_aug.augment.batch.presets.get_batch_preset`, on an NCHW float batch already '
+        'on the device (batch 256 at 32x32, 32 at 224x224), hybridized with static_alloc as '
         '`train.cifar` runs it, timed over 10 calls in a row (one wait at the end, as a '
-        'training loop queues them); the loader\'s ToTensor is not counted there. Medians '
-        f'over {repeats} repeats (per sample) and 15 (batched, cheap to repeat); each row in its own process.', '',
+        'training loop queues them); the loader\'s ToTensor is not counted there. Copy: '
+        '`np.copy` of the same batch, timed the same way: the memory-bandwidth floor of an '
+        'augmentation that writes a new batch, so batched / copy is the fraction of the '
+        f'floor reached. Medians over {repeats} repeats (per sample) and 15 (batched and '
+        'copy, cheap to repeat); each row in its own process. '
+        '`python scripts/profile_augment.py` shows where each twin\'s time goes.', '',
         *table])
     return benchlib.report('bench_augment', md, write=not args.no_write)
 

@@ -188,26 +188,30 @@ def median_time(fn, repeats, warmup=1):
     return statistics.median(times)
 
 
+def child_result(command, limit, env=None):
+    """(the JSON on the last line of `command`'s output, None), or (None, one line saying
+    why there is none: the exit status and the last line of its error output, or the
+    `limit` in seconds it overran). For scripts that measure each row in its own process,
+    so that a crash or a hang loses that row only, with its reason."""
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=limit,
+                              env=None if env is None else dict(os.environ, **env))
+    except subprocess.TimeoutExpired:
+        return None, f'no result within {limit} s'
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1]), None
+    except (ValueError, IndexError):
+        last = (proc.stderr.strip().splitlines() or ['no error output'])[-1]
+        return None, f'exit status {proc.returncode}: {last[:150]}'
+
+
 def machine(load=True):
     """One line: CPU model and vector units, cores usable, OpenMP threads, MXNet version
     and (with `load`) the load average now."""
     import mxnet
-    model, vector = platform.processor() or 'unknown CPU', 'vector units unknown'
-    try:
-        with open('/proc/cpuinfo') as f:
-            info = f.read()
-        found = re.search(r'model name\s*:\s*(.*)', info)
-        model = found.group(1).strip() if found else model
-        flags = set(re.findall(r'\b(avx512f|avx512_bf16|amx_bf16|avx2)\b', info))
-        vector = ('no AVX2' if not flags & {'avx2', 'avx512f'} else 'AVX2, no AVX-512'
-                  if 'avx512f' not in flags else 'AVX-512, ' + (
-                      'AVX512_BF16 and AMX' if 'amx_bf16' in flags else
-                      'AVX512_BF16, no AMX' if 'avx512_bf16' in flags else 'no BF16'))
-    except OSError:
-        pass
-    line = (f"{model} ({vector}); {len(os.sched_getaffinity(0))} cores usable; "
-            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; MXNet {mxnet.__version__} "
-            f"(CPU build); Python {platform.python_version()}")
+    from gluon_aug.run.outputs import cpu_description
+    line = (f"{cpu_description()}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; "
+            f"MXNet {mxnet.__version__} (CPU build); Python {platform.python_version()}")
     return line + (f'; load average before the run {os.getloadavg()[0]:.2f}' if load else '')
 
 

@@ -3,6 +3,7 @@ import contextlib
 import fcntl
 import os
 import platform
+import re
 import shlex
 import shutil
 import sys
@@ -26,6 +27,26 @@ def new_run_id():
     """The id a new run writes into its checkpoint and metrics.json (a resumed run
     keeps its own): readers check that a folder's files belong to one run."""
     return uuid.uuid4().hex
+
+
+def cpu_description():
+    """The CPU's model and the vector units that decide its speed (AVX2, AVX-512,
+    AVX512_BF16, AMX), and the cores this process may use: metrics.json's
+    ``run.cpu``, so a speed is never read apart from its machine."""
+    model, vector = platform.processor() or 'unknown CPU', 'vector units unknown'
+    try:
+        with open('/proc/cpuinfo') as f:
+            info = f.read()
+        found = re.search(r'model name\s*:\s*(.*)', info)
+        model = found.group(1).strip() if found else model
+        flags = set(re.findall(r'\b(avx512f|avx512_bf16|amx_bf16|avx2)\b', info))
+        vector = ('no AVX2' if not flags & {'avx2', 'avx512f'} else 'AVX2, no AVX-512'
+                  if 'avx512f' not in flags else 'AVX-512, ' + (
+                      'AVX512_BF16 and AMX' if 'amx_bf16' in flags else
+                      'AVX512_BF16, no AMX' if 'avx512_bf16' in flags else 'no BF16'))
+    except OSError:
+        pass
+    return f"{model} ({vector}); {len(os.sched_getaffinity(0))} cores usable"
 
 
 def library_versions():

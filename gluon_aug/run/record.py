@@ -14,7 +14,7 @@ from ..data.cifar import sha1_of
 from ..files import atomic_path, mxnet_path, write_json
 from .distributed import worker_seed
 from .loop import examples_per_sec
-from .outputs import command_line, library_versions, new_run_id
+from .outputs import command_line, cpu_description, library_versions, new_run_id
 
 
 def file_fingerprint(path):
@@ -26,6 +26,7 @@ def run_facts(ctxs, rank=0, workers=1, config=None, run_id=None):
     """Where and how this process ran (metrics.json's ``run``); `run_id`: the
     run's (default: a new one)."""
     facts = {'run_id': run_id or new_run_id(), 'command': command_line(), 'devices': str(ctxs),
+             'cpu': cpu_description(),
              'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
              # set by train/amx.py when AMX was switched on for --dtype bfloat16
              'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA')}
