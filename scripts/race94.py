@@ -14,13 +14,20 @@ at this machine's best GEMM rate in that dtype, measured here
 docs/TIME_TO_ACCURACY.md (section ``race94``): each run's test accuracy and
 wall time, **our time / airbench94's**, and our time / the limit. Keep the
 machine otherwise idle: these are wall times.
+
+Every run's output stays in --runs (default runs/race94): airbench94's JSON,
+our run folder, and race.json, the record of each run (its wall time, exit
+status, start, machine line and load averages). Run the same command again
+after an interruption: the runs that finished are kept (a run is only ever
+timed whole, so one that was stopped runs again from its start), and the
+report covers them all. The record, with each run's accuracy, is copied to
+docs/time_to_accuracy/race94.json.
 """
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import benchlib
@@ -29,6 +36,7 @@ from train import cli
 PROG = 'scripts/race94.py'
 REPORT = os.path.join(benchlib.ROOT, 'docs', 'TIME_TO_ACCURACY.md')
 REF = os.path.join(benchlib.ROOT, 'scripts', 'ref_airbench94.py')
+RECORD = os.path.join(benchlib.ROOT, 'docs', 'time_to_accuracy', 'race94.json')
 
 
 def timed(command, env=None):
@@ -40,24 +48,59 @@ def timed(command, env=None):
     return proc.returncode, time.perf_counter() - start, last
 
 
-def run_airbench94(torch_python, data, seed, out):
-    status, wall, last = timed([torch_python, REF, data, '--seed', str(seed), '--out', out])
-    if status:
-        raise RuntimeError(f"airbench94 (seed {seed}) failed: {last}")
-    with open(out) as f:
-        result = json.load(f)
-    return {'acc': result['tta_acc'], 'wall': wall, 'per_epoch': result['per_epoch'],
-            'per_epoch_wall': result.get('per_epoch_wall')}
+def airbench94_command(torch_python, data, seed, out):
+    return [torch_python, REF, data, '--seed', str(seed), '--out', out]
 
 
-def run_ours(recipe, dtype, data, seed, out):
-    status, wall, last = timed([sys.executable, '-m', 'train.cifar', '--recipe', recipe,
-                                '--dtype', dtype, '--data', data, '--seed', str(seed),
-                                '--out', out, '--no-progress'])
+def our_command(recipe, dtype, data, seed, out):
+    return [sys.executable, '-m', 'train.cifar', '--recipe', recipe, '--dtype', dtype,
+            '--data', data, '--seed', str(seed), '--out', out, '--no-progress', '--overwrite']
+
+
+def accuracy(entry):
+    """The test accuracy a finished run of `entry` recorded (airbench94's with its TTA)."""
+    if entry['kind'] == 'airbench94':
+        return benchlib.read_json(entry['output'])['tta_acc']
+    return benchlib.read_json(os.path.join(entry['output'], 'metrics.json'))['final']['test_acc']
+
+
+def finished(entry):
+    """Whether `entry` records a run that ended well and left its output."""
+    return entry.get('status') == 0 and os.path.exists(
+        entry['output'] if entry['kind'] == 'airbench94'
+        else os.path.join(entry['output'], 'metrics.json'))
+
+
+def read_record(runs):
+    path = os.path.join(runs, 'race.json')
+    return benchlib.read_json(path) if os.path.exists(path) else []
+
+
+def write_record(runs, entries):
+    path = os.path.join(runs, 'race.json')
+    with open(path + '.tmp', 'w') as f:
+        json.dump(entries, f, indent=2)
+    os.replace(path + '.tmp', path)
+
+
+def run_entry(runs, entries, entry, command):
+    """Run `command` timed, unless `entries` holds a finished run of the same name; record
+    it in RUNS/race.json before (so a stopped run is on record) and after. Returns the
+    finished entry, or raises RuntimeError with the run's last error line."""
+    kept = next((e for e in entries if e['name'] == entry['name'] and finished(e)), None)
+    if kept:
+        print(f"{entry['name']}: kept from {kept['started']}", flush=True)
+        return kept
+    entries[:] = [e for e in entries if e['name'] != entry['name']] + [entry]
+    entry.update(started=time.strftime('%Y-%m-%dT%H:%M:%S%z'), machine=benchlib.machine(),
+                 load_start=os.getloadavg()[0], status=None)
+    write_record(runs, entries)
+    status, wall, last = timed(command)
+    entry.update(status=status, wall=wall, load_end=os.getloadavg()[0])
+    write_record(runs, entries)
     if status:
-        raise RuntimeError(f"--recipe {recipe} (seed {seed}) failed: {last}")
-    metrics = benchlib.read_json(os.path.join(out, 'metrics.json'))
-    return {'acc': metrics['final']['test_acc'], 'wall': wall, 'metrics': metrics}
+        raise RuntimeError(f"{entry['name']} failed (exit status {status}): {last}")
+    return entry
 
 
 def limit_seconds(metrics, train_images, test_images, gemm_gflops):
@@ -109,6 +152,8 @@ def get_args_parser():
                    help='ours (default: %(default)s)')
     p.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16'))
     p.add_argument('--seeds', nargs='+', type=benchlib.seed, default=[0, 1])
+    p.add_argument('--runs', default=os.path.join(benchlib.ROOT, 'runs', 'race94'), metavar='DIR',
+                   help='where the runs and their record stay (default: runs/race94)')
     p.add_argument('--no-write', action='store_true', help='print the report only')
     return p
 
@@ -122,28 +167,41 @@ def main(argv=None):
     from bench_pytorch import read_cifar_images
     train_images = len(read_cifar_images(args.data, None)[1])
     test_images = len(read_cifar_images(args.data, None, test=True)[1])
-    rows = []
-    with tempfile.TemporaryDirectory(prefix='race94-') as tmp:
-        for seed in args.seeds:
-            ref = run_airbench94(args.torch_python, args.data, seed,
-                                 os.path.join(tmp, f'ref-{seed}.json'))
-            ours = run_ours(args.recipe, args.dtype, args.data, seed,
-                            os.path.join(tmp, f'ours-{seed}'))
-            rows.append({'seed': seed, 'ref': ref, 'ours': ours})
-            print(f"seed {seed}: airbench94 {ref['acc']:.4f} in {ref['wall']:.0f} s, "
-                  f"{args.recipe} {ours['acc']:.4f} in {ours['wall']:.0f} s", flush=True)
+    os.makedirs(args.runs, exist_ok=True)
+    entries, rows = read_record(args.runs), []
+    for seed in args.seeds:
+        name = f'airbench94-seed{seed}'
+        out = os.path.join(args.runs, name + '.json')
+        ref = run_entry(args.runs, entries, {'name': name, 'kind': 'airbench94', 'seed': seed,
+                                             'output': out},
+                        airbench94_command(args.torch_python, args.data, seed, out))
+        name = f'{args.recipe}-{args.dtype}-seed{seed}'
+        out = os.path.join(args.runs, name)
+        ours = run_entry(args.runs, entries, {'name': name, 'kind': 'ours', 'seed': seed,
+                                              'recipe': args.recipe, 'dtype': args.dtype,
+                                              'output': out},
+                         our_command(args.recipe, args.dtype, args.data, seed, out))
+        ref, ours = (dict(e, acc=accuracy(e)) for e in (ref, ours))
+        rows.append({'seed': seed, 'ref': ref, 'ours': ours})
+        print(f"seed {seed}: airbench94 {ref['acc']:.4f} in {ref['wall']:.0f} s, "
+              f"{args.recipe} {ours['acc']:.4f} in {ours['wall']:.0f} s", flush=True)
     from bench_dtype import gemm_gflops
-    limit = limit_seconds(rows[0]['ours']['metrics'], train_images, test_images,
-                          gemm_gflops(args.dtype))
+    metrics = benchlib.read_json(os.path.join(rows[0]['ours']['output'], 'metrics.json'))
+    limit = limit_seconds(metrics, train_images, test_images, gemm_gflops(args.dtype))
     table, _ = race_table(rows, args.recipe, args.dtype, limit)
     md = '\n'.join([
         '## Ours against airbench94, to the end, on one machine', '',
         f"Command: `python {PROG} {benchlib.shown_args(argv or sys.argv[1:])}`. "
         f"Machine: {machine}. Whole processes, one after the other; wall time from start to "
-        "exit.", '', table])
+        "exit. Each run's machine line and load averages (at its start and end) are in "
+        "[time_to_accuracy/race94.json](time_to_accuracy/race94.json).", '', table])
     print(md)
     if not args.no_write:
         benchlib.write_section('race94', md, path=REPORT)
+        os.makedirs(os.path.dirname(RECORD), exist_ok=True)
+        with open(RECORD, 'w') as f:
+            json.dump([dict(r[k], output=benchlib.shown_path(r[k]['output']))
+                       for r in rows for k in ('ref', 'ours')], f, indent=2)
     return 0
 
 

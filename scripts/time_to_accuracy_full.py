@@ -30,6 +30,7 @@ import benchlib
 PROG = 'scripts/time_to_accuracy_full.py'
 REPORT = os.path.join(benchlib.ROOT, 'docs', 'TIME_TO_ACCURACY.md')
 FIGURE = os.path.join(benchlib.ROOT, 'docs', 'time_to_accuracy', 'full_scale.png')
+FRONTIER = os.path.join(benchlib.ROOT, 'docs', 'time_to_accuracy', 'frontier.png')
 TARGETS = (0.848, 0.90, 0.93, 0.94)
 SHOWN = ('0.848', '0.90', '0.93', '0.94')
 GOAL = 0.94
@@ -56,10 +57,12 @@ def read_run(folder):
             'examples_per_sec': final['examples_per_sec'],
             'load': (final.get('load_average') or [None])[0],
             'threads': metrics['run'].get('omp_num_threads'),
+            'cpu': metrics['run'].get('cpu') or (sessions[0]['machine'].split('; OMP')[0]
+                                                 if sessions else None),
             'command': recipe_command(metrics['config']),
             'dtype': metrics['config'].get('dtype', 'float32'),
             'epochs': [e['test_acc'] for e in epochs], 'times': times,
-            'n_epochs': len(epochs)}
+            'n_epochs': len(epochs), 'phases': final.get('phase_seconds')}
 
 
 def read_reference(path):
@@ -71,11 +74,11 @@ def read_reference(path):
     before = wall - ref['wall']    # seconds before the epochs' clock started
     return {'seed': ref['seed'], 'test_acc': ref['tta_acc'], 'wall': wall,
             'examples_per_sec': None, 'load': (ref.get('load_average') or [None])[0],
-            'threads': None, 'dtype': 'float32',
+            'threads': None, 'dtype': 'float32', 'cpu': ref.get('cpu'),
             'command': '/path/to/torch-venv/bin/python scripts/ref_airbench94.py DIR --seed S',
             'epochs': ref['per_epoch'] + [ref['tta_acc']],
             'times': [before + t for t in ref['per_epoch_wall']] + [wall],
-            'n_epochs': ref['epochs']}
+            'n_epochs': ref['epochs'], 'phases': None}
 
 
 def recipe_command(config):
@@ -125,6 +128,29 @@ def row(label, runs, versus=None):
             + each(lambda v: '?' if v is None else f'{v:.2f}', [r['load'] for r in runs]) + ' |')
 
 
+PHASES = (('startup', 'start-up'), ('load', 'loading batches'), ('step', 'training steps'),
+          ('callbacks', 'callbacks'), ('evaluate', 'evaluation'),
+          ('epoch_end', 'epoch ends (checkpoints)'))
+
+
+def phase_table(rows):
+    """Where each row's wall time went (the runs' phase_seconds, mean over seeds), for the
+    rows whose runs recorded it; [] if none did."""
+    rows = [(label, runs) for label, runs in rows if all(r['phases'] for r in runs)]
+    if not rows:
+        return []
+    lines = ['Where the wall time went (seconds, mean over the seeds; `other`: the wall time '
+             'the phases do not cover, e.g. building the net and writing the outputs):', '',
+             '| row | ' + ' | '.join(name for _, name in PHASES) + ' | other | wall |',
+             '|---' * (len(PHASES) + 3) + '|']
+    for label, runs in rows:
+        means = [statistics.mean(r['phases'].get(key) or 0 for r in runs) for key, _ in PHASES]
+        wall = statistics.mean(r['wall'] for r in runs)
+        lines.append(f'| {label} | ' + ' | '.join(f'{m:.0f}' for m in means)
+                     + f' | {wall - sum(means):.0f} | {wall:.0f} |')
+    return lines + ['']
+
+
 def verdict(rows):
     """Issue 21's goal judged on each row: a mean of GOAL over 2 or more seeds, every seed
     within its time limit."""
@@ -170,6 +196,34 @@ def plot(rows, path):
     plt.close(fig)
 
 
+def frontier(rows, path):
+    """One point per row: mean final test accuracy against mean wall time, the seeds'
+    range as its bar; the rows that no other row beats in both joined by a line."""
+    from matplotlib import pyplot as plt
+    points = [(statistics.mean(r['wall'] for r in runs) / 60,
+               statistics.mean(r['test_acc'] for r in runs),
+               (max(r['test_acc'] for r in runs) - min(r['test_acc'] for r in runs)) / 2, label)
+              for label, runs in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for k, (wall, acc, spread, label) in enumerate(points):
+        ax.errorbar([wall], [acc], yerr=[spread], fmt='o', color=f'C{k % 10}', ms=5,
+                    capsize=3, label=label)
+    best = sorted((p for p in points if not any(
+        q[0] <= p[0] and q[1] >= p[1] and q != p for q in points)), key=lambda p: p[0])
+    ax.plot([p[0] for p in best], [p[1] for p in best], '-', color='gray', lw=0.8)
+    ax.axhline(GOAL, color='gray', ls='--', lw=0.8)
+    ax.set_xscale('log')
+    ax.set_xlabel('wall time (minutes, log scale; mean over seeds)')
+    ax.set_ylabel('final test accuracy (mean; bar: range)')
+    ax.grid(True, which='both', lw=0.3)
+    ax.legend(loc='lower right', fontsize=7)
+    ax.set_title('every configuration: accuracy against wall time', fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def report(rows, argv, write=True, versus=None):
     shown = ' '.join(shlex.quote(benchlib.shown_path(a)) for a in argv)
     threads = sorted({str(r['threads']) for _, runs in rows for r in runs
@@ -187,6 +241,8 @@ def report(rows, argv, write=True, versus=None):
              'the framework\'s import: seconds short). airbench94\'s script records no '
              'examples/sec (—). Commands, per row (paths left out):', '']
     lines += [f'- {label}: ' + ', '.join(f'`{c}`' for c in dict.fromkeys(r['command'] for r in runs))
+              + '; on ' + ', '.join(dict.fromkeys(r['cpu'] or 'a CPU it did not record'
+                                                  for r in runs))
               for label, runs in rows]
     lines += ['',
              '| row | seeds | epochs | test acc (mean ± half range) | wall | examples/sec | '
@@ -194,12 +250,17 @@ def report(rows, argv, write=True, versus=None):
              + (f' | wall / {versus}\'s' if versus else '') + ' | load at the end |',
              '|---' * (7 + len(TARGETS) + bool(versus)) + '|']
     lines += [row(label, runs, against) for label, runs in rows]
-    lines += ['', '![test accuracy against wall time](time_to_accuracy/full_scale.png)', '',
+    lines += ['', *phase_table(rows),
+              '![test accuracy against wall time](time_to_accuracy/full_scale.png)', '',
+              '![every configuration: final accuracy against wall time]'
+              '(time_to_accuracy/frontier.png)', '',
               verdict(rows), '',
-              f"Machine: {benchlib.machine(load=False).split('; OMP_NUM_THREADS')[0]}."]
+              f"Rendered on {benchlib.machine(load=False).split('; OMP_NUM_THREADS')[0]}; "
+              "each row names the CPU its runs recorded."]
     text = '\n'.join(lines)
     if write:
         plot(rows, FIGURE)
+        frontier(rows, FRONTIER)
         benchlib.write_section('full-scale', text, path=REPORT, head='# Time to accuracy\n')
     return text
 

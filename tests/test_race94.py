@@ -62,3 +62,25 @@ def test_bad_arguments_are_one_line_before_any_run(args, needles, tmp_path):
     proc = run_script('scripts/race94.py', *(a.format(data=data, full=full) for a in args),
                       timeout=300)
     assert_one_line_error(proc, 'scripts/race94.py: error: ', *needles)
+
+
+def test_a_finished_run_is_kept_and_a_stopped_or_failed_one_runs_again(tmp_path):
+    runs = str(tmp_path)
+    out = str(tmp_path / 'airbench94-seed0.json')
+    entry = {'name': 'airbench94-seed0', 'kind': 'airbench94', 'seed': 0, 'output': out}
+    write = [sys.executable, '-c', f'import json; json.dump({{"tta_acc": 0.94}}, open({out!r}, "w"))']
+    entries = race94.read_record(runs)
+    done = race94.run_entry(runs, entries, dict(entry), write)
+    assert done['status'] == 0 and done['wall'] > 0 and race94.accuracy(done) == 0.94
+    recorded = race94.read_record(runs)
+    assert [e['name'] for e in recorded] == ['airbench94-seed0'] and recorded[0]['machine']
+    # run again: kept, the failing command never runs
+    fail = [sys.executable, '-c', 'import sys; sys.exit("should not run")']
+    assert race94.run_entry(runs, recorded, dict(entry), fail) == recorded[0]
+    # a run on record whose output is gone (or that never ended) runs again, and its
+    # failure is one line with the run's last error line, on record with its status
+    os.remove(out)
+    with pytest.raises(RuntimeError, match='airbench94-seed0 failed .exit status 1.: '
+                                           'should not run'):
+        race94.run_entry(runs, recorded, dict(entry), fail)
+    assert [e['status'] for e in race94.read_record(runs)] == [1]

@@ -2,6 +2,7 @@
 the benchmarks' inputs."""
 import json
 import os
+import signal
 import sys
 
 import pytest
@@ -184,6 +185,23 @@ def test_time_to_accuracy_report_judges_targets_and_ablations(tmp_path):
     assert ('| fast recipe without tta | 0 | 2 | 0.700 | 200 | 100.0 | 200 | not reached | '
             '1.00 |') in text
     assert json.loads((tmp_path / 'report.json').read_text()) == results
+
+
+def test_a_measuring_child_that_fails_or_overruns_is_one_line_with_its_reason():
+    """bench_augment and profile_augment run each row in a child process: its result, or
+    why there is none, never a bare 'failed'."""
+    benchlib = import_script('benchlib')
+    ok = [sys.executable, '-c', 'print("noise"); print("[1, 2.5]")']
+    assert benchlib.child_result(ok, 60) == ([1, 2.5], None)
+    crash = [sys.executable, '-c', 'import sys; print("x", file=sys.stderr); '
+             'sys.exit("MemoryError: out of memory at 224x224")']
+    assert benchlib.child_result(crash, 60) == (
+        None, 'exit status 1: MemoryError: out of memory at 224x224')
+    silent = [sys.executable, '-c', 'import os; os.abort()']
+    result, why = benchlib.child_result(silent, 60)
+    assert result is None and why == f'exit status {-signal.SIGABRT}: no error output'
+    slow = [sys.executable, '-c', 'import time; time.sleep(30)']
+    assert benchlib.child_result(slow, 1) == (None, 'no result within 1 s')
 
 
 def _finished_book_run(folder, test_acc, sessions):
@@ -402,6 +420,7 @@ def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, 
     _run_with_epochs(book, 0, [0.70, 0.81], 3000, 6000, sessions=[3000, 5000])
     monkeypatch.setattr(tta, 'REPORT', str(tmp_path / 'T.md'))
     monkeypatch.setattr(tta, 'FIGURE', str(tmp_path / 'f.png'))
+    monkeypatch.setattr(tta, 'FRONTIER', str(tmp_path / 'frontier.png'))
     (tmp_path / 'T.md').write_text('# Time to accuracy\n\nthe subset table\n')
     assert tta.main(['--row', 'fast', a, b, '--row', 'book recipe', book]) == 0
     text = (tmp_path / 'T.md').read_text()
@@ -413,6 +432,7 @@ def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, 
     assert '- fast: `python -m train.cifar --seed S`' in text
     assert 'No row reaches a mean of 0.94; the closest is fast at 0.938.' in text
     assert os.path.getsize(tmp_path / 'f.png') > 10000
+    assert os.path.getsize(tmp_path / 'frontier.png') > 10000
     # the subset script rewrites its table and keeps this section
     ttas = import_script('time_to_accuracy')
     kept = __import__('benchlib').section(str(tmp_path / 'T.md'), 'full-scale')
@@ -454,6 +474,14 @@ def test_time_to_accuracy_full_reads_airbench94_json_and_divides_by_the_versus_r
     # ours: 1260 s whole process over airbench94's mean 2205 s: 0.57x; 0.90 after 60 + 400 s
     assert ('| ours | 0 | 3 | 0.945 | 21 min | 300 | 8 min | 8 min | 14 min | 21 min | '
             '0.57x | 1.50 |') in text
+    # where our run's time went: 60 s of start-up, the epochs' phases, the rest
+    metrics['final']['phase_seconds'] = {'startup': 60, 'load': 10, 'step': 1100,
+                                         'callbacks': 5, 'evaluate': 30, 'epoch_end': 15}
+    json.dump(metrics, open(os.path.join(ours, 'metrics.json'), 'w'))
+    tta.main(['--no-write', '--row', 'airbench94', ref, '--row', 'ours', ours])
+    text = capsys.readouterr().out
+    assert '| ours | 60 | 10 | 1100 | 5 | 30 | 15 | 40 | 1260 |' in text
+    assert '| airbench94 | ' not in text.split('Where the wall time went')[1]
     proc = run_script('scripts/time_to_accuracy_full.py', '--versus', 'nope', '--row', 'x', ours)
     assert_one_line_error(proc, "--versus 'nope' is not a row's label; give one of: 'x'")
     proc = run_script('scripts/time_to_accuracy_full.py', '--row', 'x', str(tmp_path / 'n.json'))
