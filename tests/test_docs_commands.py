@@ -207,30 +207,32 @@ def test_doc_mention_exists(doc, line, name):
 
 
 def test_commands_are_collected():
-    """The collection itself: the README's first command, a wrapped inline span, a
-    backslash-continued block, a command behind another Python and one inside
-    train.launch are all found, with the lines they start on."""
+    """The collection itself: the README's first command (the main job), a wrapped
+    inline span, a backslash-continued block, a command behind another Python and one
+    inside train.launch are all found, in the pages that show them, with the lines
+    they start on."""
     found = {(doc, line, command) for doc, line, _, command, _ in COMMANDS}
-    lines = open(os.path.join(ROOT, 'README.md'), encoding='utf-8').read().split('\n')
-    expected = [   # the text of the line it starts on, the command
-        ('python -m train.cifar --aug flip', 'python -m train.cifar --aug flip'),
-        ('Each preview (`python scripts/preview_presets.py',
+    expected = [   # the page, the text of the line it starts on, the command
+        ('README.md', 'python -m train.cifar --aug flip', 'python -m train.cifar --aug flip'),
+        ('docs/AUGMENTATION.md', 'Each preview (`python scripts/preview_presets.py',
          'python scripts/preview_presets.py --data ../shared/data/cifar10-subset --out '
          'docs/presets'),
-        ('python -m train.compare --augs none flip flip-crop --data',
+        ('docs/AUGMENTATION.md', 'python -m train.compare --augs none flip flip-crop --data',
          'python -m train.compare --augs none flip flip-crop --data '
          '../shared/data/cifar10-subset --model cifar_resnet20_v1 --epochs 10 --devices cpu '
          '--out runs/compare'),
-        ('~/torch-venv/bin/python scripts/ref_airbench94.py',
+        ('docs/PERFORMANCE.md', '~/torch-venv/bin/python scripts/ref_airbench94.py',
          'python scripts/ref_airbench94.py ../data/cifar10-lossless'),
-        ('python -m train.launch -n 2 -- python -m train.cifar --kvstore dist_sync',
+        ('docs/DISTRIBUTED.md',
+         'python -m train.launch -n 2 -- python -m train.cifar --kvstore dist_sync',
          'python -m train.cifar --kvstore dist_sync --data ../shared/data/cifar10-subset '
          '--model cifar_resnet20_v1 --epochs 2 -b 128 --devices cpu -j 1 --no-progress '
          '--out runs/dist'),
     ]
-    for anchor, command in expected:
+    for doc, anchor, command in expected:
+        lines = open(os.path.join(ROOT, doc), encoding='utf-8').read().split('\n')
         line = next(n for n, text in enumerate(lines, 1) if text.lstrip().startswith(anchor))
-        assert ('README.md', line, command) in found, (line, command)
+        assert (os.path.normpath(doc), line, command) in found, (doc, line, command)
 
 
 def test_a_stale_command_is_refused():
