@@ -2,7 +2,7 @@
 
 Importing it switches MXNet to numpy mode (``npx.set_np()``), as the book's
 MXNet chapters do, and changes nothing else. The book's names are re-exported
-here; the code lives in subpackages by role (README, "Map of the code").
+here; the code lives in subpackages by role (docs/CODE_MAP.md).
 """
 from ._version import __version__  # noqa: F401
 from . import _mxnet  # noqa: F401  (clear error if MXNet is missing; npx.set_np())

@@ -128,7 +128,7 @@ def conditions(results):
         line = f"The runs were made with gluon_aug {', '.join(versions)}"
         if tuple(int(p) for p in versions[0].split('.')) < (0, 2, 1):
             line += (", which includes runs from before 0.2.1, which fixed the oneDNN layout race that left "
-                     "fast-recipe runs on one device unrepeatable in their last bits (README, "
+                     "fast-recipe runs on one device unrepeatable in their last bits (docs/RUNS.md, "
                      "*An MXNet race we work around*); that noise is far below the seed spread")
         lines.append(line + '.')
     if loads:

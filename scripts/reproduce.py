@@ -25,13 +25,6 @@ SHARED = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
 
 PROG = 'scripts/reproduce.py'
 
-BOOK = [  # facts.md: the book's published notebooks (MXNet path, 10 epochs, ResNet-18, flip)
-    ('d2l-en 1.0.3 (mxnet-cu112 1.9.1, 2 GPUs)', 0.175, 0.940, 0.848, '4046.3 on [gpu(0), gpu(1)]'),
-    ('d2l-en 0.17.6 (2 GPUs)', 0.168, 0.941, 0.824, '4064.7'),
-    ('d2l-en 0.17.5', 0.166, 0.943, 0.856, '3300.7'),
-    ('d2l-zh 2.0.0', 0.173, 0.940, 0.855, '2158.6'),
-]
-
 
 def run(cmd):
     print('+', ' '.join(cmd), flush=True)
@@ -95,13 +88,10 @@ def write_results(compare_dir, docs, args):
                   + (f", {rows['flip-crop']['test_acc']:.3f} (flip-crop)" if 'flip-crop' in rows
                      else '') + '.', '']
     lines += ['## The book\'s numbers', '',
-              'The MXNet path of the section (full CIFAR-10, d2l ResNet-18, Adam lr 0.001, '
-              'batch 256, 10 epochs, flip), from the book\'s published notebooks '
-              '(collected in the project\'s `shared/docs/facts.md`):', '',
-              '| build | loss | train acc | test acc | examples/sec |', '|---|---|---|---|---|']
-    lines += [f'| {b} | {l:.3f} | {tr:.3f} | {te:.3f} | {s} |' for b, l, tr, te, s in BOOK]
-    lines += ['', 'Across rebuilds test accuracy ranges 0.821-0.856. The numbers above this '
-              'section are not comparable to them (smaller data, smaller model, CPU).', '',
+              'The book\'s own runs (full CIFAR-10, d2l ResNet-18, 10 epochs, flip) and their '
+              'range over rebuilds, 0.821-0.856: [BOOK.md](BOOK.md#the-books-numbers). The '
+              'numbers above this section are not comparable to them (smaller data, smaller '
+              'model, CPU).', '',
               '## The full run', '',
               'On a machine with GPUs (`pip install -e ".[gpu,test]"`), the book\'s experiment '
               'and exercise 1 at the book\'s scale are:', '', '```bash',

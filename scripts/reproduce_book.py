@@ -240,7 +240,7 @@ def report(run, write=True, earlier=EARLIER):
         "images: near 85 % that gives a standard error of about 0.8 points, against the "
         "book's 10,000 (0.36 points). The run uses the default mode, not `--book`: the "
         "same step (`train_batch_ch13`), loss, optimizer and budget, with the documented "
-        "departures (README, *Departures from the book*): a compiled net, a seeded loader "
+        "departures ([docs/BOOK.md](BOOK.md#departures-from-the-book)): a compiled net, a seeded loader "
         "and checkpoints. One seed is one draw from the run-to-run spread, which the book's "
         "own rebuilds show to be about 3.5 points.", '']
     text = '\n'.join(md)

@@ -1,4 +1,4 @@
-"""The package's imports form layers (README, "Map of the code"): a module
+"""The package's imports form layers (README and docs/CODE_MAP.md, "Map of the code"): a module
 imports only from its own layer or those below it, and no import chain comes
 back to where it started. Read from the source, nothing is imported."""
 import ast

@@ -11,7 +11,7 @@ run COMMAND. Their output is streamed line by line with a prefix: [scheduler],
 gluon_aug announces it ([worker slot I] before). If any process fails, the
 others are ended and the launcher exits with its status; it exits 0 when every
 worker succeeded. Across several machines, start the same roles with the same
-variables yourself (README, 'Distributed training').
+variables yourself (docs/DISTRIBUTED.md).
 """
 import argparse
 import sys

@@ -2,8 +2,8 @@
 
 These functions are the book's, with the book's names, signatures, statements
 and printed lines. What they needed beyond the book is marked ``# fix:`` (the
-book's quiet hazards, see README "Where the book's names live") or
-``# departure:`` (a row of README's "Departures from the book"):
+book's quiet hazards, see docs/BOOK.md, "Where the book's names live") or
+``# departure:`` (a row of "Departures from the book" in docs/BOOK.md):
 ``train_with_data_aug`` is the longest, 7 lines in the book, here with the
 book's globals as keywords, a fresh init and ``load_cifar10``'s extra keywords. What a long
 run needs beyond them (progress bar, resume, checkpoints, the NaN stop,

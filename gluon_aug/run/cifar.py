@@ -7,7 +7,7 @@ checks every input before touching the disk or the devices (bad input raises
 (``book_mode.run_book``, for ``config.book``) or trains in the default mode:
 the same step (``train_batch_ch13``) in our loop (``loop.fit``), with a seeded,
 resumable loader, a compiled net, a progress bar, checkpoints and distributed
-training (README, "Departures from the book").
+training (docs/BOOK.md, "Departures from the book").
 
 With ``config.out`` it writes ``metrics.json``, ``curves.png``,
 ``model.params`` and the checkpoint. It returns the metrics dict.

@@ -102,7 +102,7 @@ class RunConfig:
     kvstore: str = setting('device', "gluon.Trainer's kvstore; dist_sync, dist_device_sync, "
                            "dist_async train data-parallel across processes or machines: "
                            "start them with python -m train.launch -n WORKERS -- python -m "
-                           "train.cifar ... (README, 'Distributed training')", ('--kvstore',),
+                           "train.cifar ... (docs/DISTRIBUTED.md)", ('--kvstore',),
                            resume=True, choices=KVSTORES)
     hybridize: bool = setting(True, "don't compile the net (hybridize with static_alloc and "
                               "static_shape); the book runs it imperatively",
@@ -289,7 +289,7 @@ def check_book(config):
         if not f.metadata['book'] and f.name != 'book' and value != default:
             raise UsageError(
                 f"--book runs the chapter's code path, which {flag_of(f.name)} would change; "
-                f"drop {flag_of(f.name)}, or drop --book (README, 'Departures from the book')")
+                f"drop {flag_of(f.name)}, or drop --book (docs/BOOK.md, 'Departures from the book')")
 
 
 def recorded_config(values, where):

@@ -70,8 +70,7 @@ DMLC_VARS = ('DMLC_ROLE', 'DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT', 'DMLC_NUM_SER
 TIMEOUT_VAR = 'GLUON_AUG_KVSTORE_TIMEOUT'
 DEFAULT_TIMEOUT = 120.0
 _LAUNCH_HINT = ("start the job with `python -m train.launch -n WORKERS -- python -m train.cifar "
-                "...`, or set the DMLC_* variables on every process (README, 'Distributed "
-                "training')")
+                "...`, or set the DMLC_* variables on every process (docs/DISTRIBUTED.md)")
 _SEED_KEY = 1 << 30   # kvstore key for the seed broadcast; Trainer uses keys 0..P-1
 
 

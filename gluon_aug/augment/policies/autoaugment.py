@@ -15,7 +15,7 @@ The table is the one torchvision and other ports carry (row 14: Color 0.2 at
 level 8, as the authors' code has it; one port has 6). The authors' training
 code drew from a longer list of 95 sub-policies; the paper publishes these 25.
 Their pipeline then pads and crops, flips, and always applies a 16x16
-Cutout; ``--aug autoaugment`` adds the pad-crop and flip only (README).
+Cutout; ``--aug autoaugment`` adds the pad-crop and flip only (docs/AUGMENTATION.md).
 """
 import numpy as onp
 
