@@ -45,6 +45,10 @@ def kernels(x):
     rows = np.array(rng.permutation(n * c * h).astype('int32'))
     theta = np.array(onp.tile([1, 0, 0.02, 0, 1, -0.02], (n, 1)).astype('float32'))
     weights = np.array(rng.uniform(size=(n, c, 32, h)).astype('float32'))
+    row_mask = np.array((rng.uniform(size=(n, 1, h, 1)) < 0.5).astype('float32'))
+    mix = np.array(rng.uniform(size=(n, c, c)).astype('float32'))           # per-sample 3x3
+    conv_w = np.array(rng.uniform(size=(n * c, c, 1, 1)).astype('float32'))  # the same, grouped
+    conv_b = np.array(rng.uniform(size=(n * c,)).astype('float32'))
 
     def nd(v):
         return v.as_nd_ndarray()
@@ -58,9 +62,19 @@ def kernels(x):
         'clip(x, 0, 1)': (lambda F, x: F.np.clip(x, 0, 1), ()),
         'x * (N,1,1,1) (broadcast)': (lambda F, x, s: x * s, (per_sample,)),
         'x * (N,1,H,W) (broadcast)': (lambda F, x, m: x * m, (plane_mask,)),
+        'x * (N,1,H,1) (broadcast)': (lambda F, x, m: x * m, (row_mask,)),
+        'broadcast_mul (legacy) by (N,1,H,W)': (legacy(lambda F, x, m: F.broadcast_mul(x, m)),
+                                                (plane_mask,)),
         'broadcast_axis (N,1,H,W) to C': (legacy(lambda F, m: F.broadcast_axis(
             m, axis=1, size=c)), (plane_mask,)),
+        'broadcast_axis to C, then x * m': (legacy(lambda F, x, m: x * F.broadcast_axis(
+            m, axis=1, size=c)), (plane_mask,)),
+        'where, same-shape condition': (legacy(lambda F, x: F.where(x > 0.5, x * 2, x)), ()),
         'where, (N,) condition': (legacy(lambda F, x, b: F.where(b, x * 2, x)), (bits,)),
+        'flip as now: m * x[..., ::-1] + (1 - m) * x': (
+            lambda F, x, s: s * x[:, :, :, ::-1] + (1 - s) * x, (per_sample,)),
+        'flip: where((N,), reverse(x), x)': (legacy(lambda F, x, b: F.where(
+            b, F.reverse(x, axis=3), x)), (bits,)),
         'x[..., ::-1] (slice)': (lambda F, x: x[:, :, :, ::-1], ()),
         'reverse (axis 3)': (legacy(lambda F, x: F.reverse(x, axis=3)), ()),
         'pad 4 px (constant)': (legacy(lambda F, x: F.pad(
@@ -73,6 +87,14 @@ def kernels(x):
         'GridGenerator + BilinearSampler': (legacy(lambda F, x, t: F.BilinearSampler(
             x, F.GridGenerator(t, transform_type='affine', target_shape=(h, w)))), (theta,)),
         'matmul (N,C,32,H) @ x': (lambda F, x, wy: F.np.matmul(wy, x), (weights,)),
+        'matmul (N,3,3) @ (N,3,HW)': (lambda F, x, a: F.npx.reshape_like(F.np.matmul(
+            a, F.npx.reshape(x, (-2, -2, -1))), x), (mix,)),
+        'grouped 1x1 conv: per-sample 3x3 and bias': (legacy(lambda F, x, wt, b: F.reshape_like(
+            F.Convolution(F.reshape(x, (1, -1, h, w)), wt, b, kernel=(1, 1), num_filter=n * c,
+                          num_group=n), x)), (conv_w, conv_b)),
+        'image means: matmul with ones': (lambda F, x: F.np.matmul(
+            F.npx.reshape(x, (-5, -5)), F.np.ones((h * w, 1))), ()),
+        'image means: np.mean over H, W': (lambda F, x: F.np.mean(x, axis=(2, 3)), ()),
         'astype uint8': (lambda F, x: x.astype('uint8'), ()),
     }
 
