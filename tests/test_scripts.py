@@ -171,10 +171,16 @@ def test_time_to_accuracy_report_judges_targets_and_ablations(tmp_path):
     work.mkdir()
     (work / 'results.json').write_text(json.dumps(results))
     report = tmp_path / 'report.md'
+    # the file's other sections and hand-written text stay
+    report.write_text('# Time to accuracy\n\nintro\n\n<!-- subset -->\nold\n<!-- /subset -->\n\n'
+                      '<!-- full-scale -->\nfull\n<!-- /full-scale -->\n\n## By hand\n\nkept\n')
     proc = run_script('scripts/time_to_accuracy.py', '--report-only', '--work', str(work),
                       '--report', str(report))
     assert proc.returncode == 0, proc.stderr
     text = report.read_text()
+    assert text.startswith('# Time to accuracy\n\nintro\n\n<!-- subset -->\n## On the 10,000')
+    assert 'old' not in text and text.endswith(
+        '<!-- full-scale -->\nfull\n<!-- /full-scale -->\n\n## By hand\n\nkept\n')
     # fast-0 reaches 0.45 at 150 s (<= 1000/5), fast-1 only at 300 s: target 1 not met
     assert ("(0.450) in at most a fifth of its wall time (1000 s / 5 = 200 s): 150 s, 300 s "
             "-> **not met**") in text
@@ -433,8 +439,6 @@ def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, 
     assert 'No row reaches a mean of 0.94; the closest is fast at 0.938.' in text
     assert os.path.getsize(tmp_path / 'f.png') > 10000
     assert os.path.getsize(tmp_path / 'frontier.png') > 10000
-    # the subset script rewrites its table and keeps this section
-    ttas = import_script('time_to_accuracy')
     kept = __import__('benchlib').section(str(tmp_path / 'T.md'), 'full-scale')
     assert kept.startswith('<!-- full-scale -->') and '| fast | 0, 1 |' in kept
     proc = run_script('scripts/time_to_accuracy_full.py', '--row', 'x', str(tmp_path / 'none'))
@@ -444,7 +448,6 @@ def test_time_to_accuracy_full_times_each_target_from_the_runs_epochs(tmp_path, 
     json.dump(metrics, open(os.path.join(a, 'metrics.json'), 'w'))
     proc = run_script('scripts/time_to_accuracy_full.py', '--row', 'x', a)
     assert_one_line_error(proc, "was continued with --resume and has no sessions.json")
-    del ttas
 
 
 def test_time_to_accuracy_full_reads_airbench94_json_and_divides_by_the_versus_row(tmp_path,
