@@ -71,6 +71,7 @@ def final_accuracies(metrics):
             'examples_per_sec': final['examples_per_sec'],
             'version': metrics.get('versions', {}).get('gluon_aug'),
             'load': (final.get('load_average') or [None])[0],
+            'data': metrics['config'].get('data'),
             'epochs': [{k: e[k] for k in ('epoch', 'train_acc', 'test_acc')}
                        for e in metrics['epochs']]}
 

@@ -49,6 +49,19 @@ def _number(text, kind, what, least, most=math.inf):
     return value
 
 
+def lossless(data):
+    """Whether a run read CIFAR-10's own pixels: its --data was a cifar10-lossless folder
+    (unpack.py's, named as the docs name it); the folders before it held pixels decoded
+    from JPEG copies (quality about 75), which cost the recipes 3.5-4 points."""
+    return 'cifar10-lossless' in (data or '')
+
+
+def pixel_name(data):
+    """What the pixels a run read with --data `data` are, as the reports name them."""
+    return ("CIFAR-10's original pixels" if lossless(data)
+            else "pixels decoded from JPEG copies of CIFAR-10")
+
+
 def positive_int(text):
     """argparse type: an integer of at least 1 (a count of epochs, repeats, images...)."""
     return _number(text, int, 'a positive integer', 1)

@@ -114,6 +114,17 @@ def verdict(results):
             f"a standard error of about {100 * se:.1f} points.")
 
 
+def pixels(results):
+    """What pixels the runs read: one kind, or each kind with its runs."""
+    kinds = {}
+    for arm, by_seed in results.items():
+        for seed, r in sorted(by_seed.items()):
+            kinds.setdefault(benchlib.pixel_name(r.get('data')), []).append(f'{arm} {seed}')
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return '; '.join(f"{name} ({', '.join(runs)})" for name, runs in kinds.items())
+
+
 def report(runs, write=True):
     results = collect(runs)
     if not results:
@@ -125,7 +136,7 @@ def report(runs, write=True):
           "with the fast recipe (fastnet, 10 epochs; `python -m train.cifar --recipe fast`) on "
           "all 50,000 training images, tested on the 2,000 test images: the full recipe "
           "against `--without alt-flip translate` (no flips, no shifts), seeds 0 and 1. "
-          f"Written by `python {PROG}`.", '', table(results), '',
+          f"Written by `python {PROG}`. The images: {pixels(results)}.", '', table(results), '',
           verdict(results), '',
           '![train (dashed) and test (solid) accuracy, both arms](reproduction/exercise1.png)',
           '']

@@ -148,20 +148,9 @@ def noise(final, test_images=2000):
             f"so it lies {gap / se:.1f} standard errors from the range's nearer end.")
 
 
-def lossless(config):
-    """Whether the run read CIFAR-10's own pixels: a cifar10-lossless folder (unpack.py's,
-    named as the docs name it); the folders before it held JPEG-decoded pixels."""
-    return 'cifar10-lossless' in (config.get('data') or '')
-
-
-def pixel_name(config):
-    return ("CIFAR-10's original pixels" if lossless(config)
-            else "pixels decoded from JPEG copies of CIFAR-10")
-
-
 def pixels(config):
     """The sentence on the run's pixels."""
-    if lossless(config):
+    if benchlib.lossless(config.get('data')):
         return "The images are CIFAR-10's original pixels, as the book read them. "
     return ("The images are decoded from JPEG copies of CIFAR-10 (quality about 75, see "
             "`../shared/data/cifar10-lossless/README.md`), so they differ slightly from the "
@@ -279,7 +268,7 @@ def progress_report(metrics, sessions, earlier):
     last = (f"after {len(epochs)} of {config['epochs']} epochs its test accuracy is "
             f"{epochs[-1]['test_acc']:.3f}" if epochs else 'no epoch has finished yet')
     md = ["# The book's experiment at its own scale", '',
-          f"**In progress.** The book's run on {pixel_name(config)}: "
+          f"**In progress.** The book's run on {benchlib.pixel_name(config.get('data'))}: "
           f"d2l ResNet-18, Adam (lr 0.001), batch 256, {config['epochs']} epochs, "
           f"`--aug flip`, seed {config['seed']}, `--devices {config['devices']}`, on all "
           "50,000 training images. It continues across sessions with `--resume`; its "

@@ -316,6 +316,7 @@ def test_exercise1_report_compares_the_arms_on_the_seeds_both_finished(tmp_path,
         _finished_book_run(folder, test, None)
         metrics = json.load(open(os.path.join(folder, 'metrics.json')))
         metrics['final'].update(train_acc=train, test_acc=test)
+        metrics['config']['data'] = '../data/cifar10-lossless' if seed == 0 else '../x/jpeg'
         json.dump(metrics, open(os.path.join(folder, 'metrics.json'), 'w'))
     report = str(tmp_path / 'REPRODUCTION.md')
     with open(report, 'w') as f:
@@ -331,6 +332,9 @@ def test_exercise1_report_compares_the_arms_on_the_seeds_both_finished(tmp_path,
     assert 'both arms finished (0), augmentation narrows' in text
     assert '+0.020 with it against +0.150 without' in text
     assert 'Not finished yet: not augmented, seed 1' in text
+    # which pixels each run read, named per run when they differ
+    assert ("The images: CIFAR-10's original pixels (augmented 0, not augmented 0); pixels "
+            "decoded from JPEG copies of CIFAR-10 (augmented 1).") in text
     written = open(report).read()
     assert written.startswith('<!-- book-run -->') and '<!-- exercise-1 -->' in written
     assert os.path.getsize(tmp_path / 'ex1.png') > 10000
