@@ -11,8 +11,8 @@ run was continued across sessions, as ``scripts/reproduce_book.py`` logs
 them) and writes the full-scale section of docs/TIME_TO_ACCURACY.md, one row
 per --row: the seeds, the final test accuracy (mean ± half range), the wall
 time, examples/sec, the wall time to 0.848 (the book's), 0.90, 0.93 and 0.94,
-and the load average at the end; with --versus LABEL, each row's mean wall
-time over that row's; and docs/time_to_accuracy/full_scale.png,
+and the load average at the end; with --versus LABEL, each run's wall
+time over that row's run of the same seed; and docs/time_to_accuracy/full_scale.png,
 test accuracy against wall time, one line per run. A run's wall time is the
 sum of its sessions when it has a session log (work lost to an interruption
 included), else its own; the time to an accuracy is the wall time before the
@@ -113,13 +113,22 @@ def mean_spread(values):
     return f'{statistics.mean(values):.3f} ± {(max(values) - min(values)) / 2:.3f}'
 
 
+def wall_ratios(runs, versus):
+    """Each run's wall time over the `versus` run of the same seed ("0.81x, 0.95x"), or,
+    where the seeds do not pair up, the mean wall time over the mean."""
+    theirs = {r['seed']: r['wall'] for r in versus}
+    if all(r['seed'] in theirs for r in runs):
+        return ', '.join(f"{r['wall'] / theirs[r['seed']]:.2f}x" for r in runs)
+    mean = statistics.mean
+    return f"{mean(r['wall'] for r in runs) / mean(theirs.values()):.2f}x (means)"
+
+
 def row(label, runs, versus=None):
     def each(fmt, values):
         return ', '.join(fmt(v) for v in values)
     reached = [each(lambda t: 'not reached' if t is None else f'{t / 60:.0f} min',
                     [time_to(r, a) for r in runs]) for a in TARGETS]
-    ratio = ([] if versus is None else
-             [f"{statistics.mean(r['wall'] for r in runs) / statistics.mean(r['wall'] for r in versus):.2f}x"])
+    ratio = [] if versus is None else [wall_ratios(runs, versus)]
     return (f"| {label} | {each(str, [r['seed'] for r in runs])} | {runs[0]['n_epochs']} | "
             f"{mean_spread([r['test_acc'] for r in runs])} | "
             f"{each(lambda w: f'{w / 60:.0f} min', [r['wall'] for r in runs])} | "
@@ -270,7 +279,7 @@ def get_args_parser():
     p.add_argument('--row', nargs='+', action='append', required=True,
                    metavar=('LABEL', 'RUN'), help='a row: its label, then its run folders')
     p.add_argument('--versus', metavar='LABEL',
-                   help="a row's label: every row's mean wall time over that row's")
+                   help="a row's label: each run's wall time over that row's run of the same seed")
     p.add_argument('--no-write', action='store_true', help='print the section only')
     return p
 
