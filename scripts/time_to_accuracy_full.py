@@ -57,12 +57,17 @@ def read_run(folder):
             'examples_per_sec': final['examples_per_sec'],
             'load': (final.get('load_average') or [None])[0],
             'threads': metrics['run'].get('omp_num_threads'),
-            'cpu': metrics['run'].get('cpu') or (sessions[0]['machine'].split('; OMP')[0]
-                                                 if sessions else None),
+            'cpu': metrics['run'].get('cpu') or session_cpu(sessions),
             'command': recipe_command(metrics['config']),
             'dtype': metrics['config'].get('dtype', 'float32'),
             'epochs': [e['test_acc'] for e in epochs], 'times': times,
             'n_epochs': len(epochs), 'phases': final.get('phase_seconds')}
+
+
+def session_cpu(sessions):
+    """The CPU named by a run's first session (runs from before metrics.json had ``run.cpu``)."""
+    machine = sessions[0].get('machine') if sessions else None
+    return machine.split('; OMP')[0] if machine else None
 
 
 def read_reference(path):
