@@ -8,6 +8,7 @@ import gluon_aug
 from gluon_aug import (evaluate_accuracy_gpus, fit, seed_everything, train_batch_ch13,
                        train_ch13, train_with_data_aug)
 from gluon_aug._mxnet import autograd, gluon, init, mx, nn, np
+from gluon_aug.book.devices import split_batch
 
 TWO_CPUS = [mx.cpu(0), mx.cpu(1)]
 
@@ -218,3 +219,34 @@ def test_train_with_data_aug_starts_each_comparison_from_a_fresh_net(cifar_dir, 
     assert first == second  # same seed, fresh Xavier init: the same first epoch
     first, second = _run_twice(cifar_dir, fresh_init=False)
     assert second != first  # the book's trap: the second run continues from trained weights
+
+
+def test_fit_times_the_steps_parts_apart(capsys):
+    # a split that takes 0.05 s more and an update that takes 0.2 s more, 3 steps: each part
+    # must land in its own phase, and the parts must add up to the step
+    rng = onp.random.RandomState(0)
+    X, y = rng.randn(10, 5).astype(onp.float32), rng.randint(0, 3, 10).astype(onp.int32)
+    net = linear_net()
+    net.initialize(init.Normal(0.1), ctx=[mx.cpu(0)])
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
+    update = trainer.step
+
+    def slow_update(*args, **kwargs):
+        time.sleep(0.2)
+        update(*args, **kwargs)
+
+    def slow_split(X, y, devices):
+        time.sleep(0.05)
+        return split_batch(X, y, devices)
+
+    trainer.step = slow_update
+    records = fit(net, SlowLoader(X, y, 4, delay=0.1), SlowLoader(X, y, 4),
+                  gluon.loss.SoftmaxCrossEntropyLoss(), trainer, 1, [mx.cpu(0)], slow_split,
+                  eval_split_f=split_batch)
+    phases = records[0]['phase_seconds']
+    assert 0.6 <= phases['step.optimizer'] < 0.6 + 0.3
+    assert 0.15 <= phases['step.split'] < 0.15 + 0.3
+    assert 0 <= phases['step.forward_backward'] < 0.3
+    assert phases['step.split'] + phases['step.forward_backward'] + phases['step.optimizer'] \
+        == pytest.approx(phases['step'])
+    assert phases['load'] >= 0.3 > phases['step.forward_backward']   # the loader's sleeps

@@ -21,6 +21,7 @@ from ..book.devices import split_batch
 from ..book.metrics import Accumulator, Timer
 from ..errors import RunError
 from ..models.layout import fresh_weights
+from .step_clock import StepClock
 
 
 @dataclass
@@ -75,11 +76,14 @@ def summary_lines(record, examples_sec, devices):
 
 
 # where an epoch's seconds go (its record's 'phase_seconds'): waiting for the loader's batches
-# (the array loader's flips and shifts included), the training steps (forward,
-# backward, optimizer; timed as the book times them), the recipe's per-step
-# callbacks (schedule, averaging, a batch checkpoint), the evaluation (test-time
-# augmentation included) and the callbacks after it (the epoch's checkpoint)
+# (the array loader's flips and shifts included), the training steps (timed as the
+# book times them), the recipe's per-step callbacks (schedule, averaging, a batch
+# checkpoint), the evaluation (test-time augmentation included) and the callbacks
+# after it (the epoch's checkpoint). STEP_PARTS divide 'step' (``step_clock``): the
+# split with any augmentation in it, the forward and backward passes (the rest of
+# the step, the book's loss and accuracy sums included), the optimizer's update.
 PHASES = ('load', 'step', 'callbacks', 'evaluate', 'epoch_end')
+STEP_PARTS = ('step.split', 'step.forward_backward', 'step.optimizer')
 
 
 def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=split_batch,
@@ -95,6 +99,7 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
     """
     eval_split_f = split_f if eval_split_f is None else eval_split_f
     start, records = start or Position(), list(history)
+    clock = StepClock(split_f, trainer)   # the step's parts, timed apart
     num_batches = len(train_iter)
     for cb in callbacks:
         cb.on_fit_start(num_epochs, num_batches, start)
@@ -103,7 +108,7 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
         metric, timer = Accumulator(4), Timer()
         metric.add(*(start.sums if first else [0] * 4))
         epoch_start, stepped = time.perf_counter(), 0
-        phases = dict.fromkeys(PHASES, 0.0)   # where the epoch's seconds went
+        phases = dict.fromkeys(PHASES + STEP_PARTS, 0.0)   # where the epoch's seconds went
         for cb in callbacks:
             cb.on_epoch_start(epoch)
         mark = time.perf_counter()
@@ -113,9 +118,11 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
             for cb in callbacks:
                 cb.on_batch_start(epoch, i)
             timer.start()
-            l, acc = train_batch_ch13(net, features, labels, loss, trainer, devices, split_f)
+            l, acc = train_batch_ch13(net, features, labels, loss, clock.trainer, devices,
+                                      clock.split_f)
             metric.add(l, acc, labels.shape[0], labels.size)
             timer.stop()
+            parts = clock.take()
             if not math.isfinite(l):
                 raise RunError(f"the training loss became {l} at epoch {epoch + 1}, batch "
                                f"{i + 1}; lower --lr (the last checkpoint, if any, is kept)")
@@ -124,6 +131,9 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
                 cb.on_batch_end(epoch, i + 1, list(metric.data))
             mark = time.perf_counter()
             phases['step'] += timer.times[-1]
+            phases['step.split'] += parts['split']
+            phases['step.optimizer'] += parts['optimizer']
+            phases['step.forward_backward'] += timer.times[-1] - sum(parts.values())
             phases['callbacks'] += mark - now - timer.times[-1]
         phases['load'] += time.perf_counter() - mark   # the loader's end of epoch
         mark = time.perf_counter()
