@@ -2,6 +2,7 @@
 
     python scripts/bench_dtype.py                  # ResNet-18 (batch 256) and fastnet (250)
     python scripts/bench_dtype.py --models fastnet --steps 5
+    python scripts/bench_dtype.py --models fastnet-wide:2000   # a model at another batch size
 
 For each model and type: the median time of a whole training step (the
 book's ``train_batch_ch13`` on one in-memory batch: forward, backward, the
@@ -54,12 +55,18 @@ def macs_per_image(net, nn, np):
     return sum(total)
 
 
-def step_seconds(model, dtype, steps):
-    """(median seconds of one training step, GFLOP per training image)."""
+def model_and_batch(spec):
+    """('fastnet-wide', 2000) of 'fastnet-wide:2000'; a bare name takes BATCH's size (256)."""
+    name, _, batch = spec.partition(':')
+    return name, int(batch) if batch else BATCH.get(name, 256)
+
+
+def step_seconds(spec, dtype, steps):
+    """(median seconds of one training step, GFLOP per training image, batch size)."""
     import gluon_aug as ga
     from gluon_aug._mxnet import gluon, init, nn, np
     from gluon_aug.models.precision import compute_in
-    batch = BATCH.get(model, 256)
+    model, batch = model_and_batch(spec)
     ga.seed_everything(0)
     net = ga.get_model(model)
     net.initialize(init.Xavier())
@@ -107,7 +114,8 @@ def child(dtype, models, steps):
 
 def get_args_parser():
     p = benchlib.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
-    p.add_argument('--models', nargs='+', default=list(BATCH), help='default: %(default)s')
+    p.add_argument('--models', nargs='+', default=list(BATCH), metavar='MODEL[:BATCH]',
+                   help='default: %(default)s, at batch 256 and 250')
     p.add_argument('--steps', type=benchlib.positive_int, default=7,
                    help='timed steps per median (default: 7)')
     p.add_argument('--no-write', action='store_true', help='print the table only')
@@ -122,8 +130,11 @@ def main(argv=None):
     if args.child:
         print(json.dumps(child(args.child, args.models, args.steps)))
         return 0
-    for name in args.models:   # here, not by type: a child loads MXNet after switching AMX on
+    for spec in args.models:   # here, not by type: a child loads MXNet after switching AMX on
+        name, _, batch = spec.partition(':')
         p.check('--models', name, benchlib.model)
+        if batch:
+            p.check('--models', batch, benchlib.positive_int)
     machine = benchlib.machine()   # before the runs: it records the load average
     dtypes = ['float32'] + (['bfloat16'] if 'avx512f' in amx.cpu_flags() else [])
     results = {}
@@ -142,7 +153,7 @@ def main(argv=None):
             r = results[d][model]
             rate = r['gflop_per_image'] * r['batch'] / r['seconds']
             speed = results['float32'][model]['seconds'] / r['seconds']
-            rows.append(f"| {model} step, batch {r['batch']} | {d} | {r['seconds'] * 1e3:.0f} ms "
+            rows.append(f"| {model.partition(':')[0]} step, batch {r['batch']} | {d} | {r['seconds'] * 1e3:.0f} ms "
                         f"| {r['batch'] / r['seconds']:.0f} ({speed:.2f}x float32) | {rate:.0f} "
                         f"| {100 * rate / results[d]['gemm']:.0f} % |")
     md = '\n'.join([

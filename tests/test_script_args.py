@@ -58,6 +58,7 @@ CASES = [
     ('profile_augment', ['--no-write', '--presets', 'bogus'], ['--presets', 'unknown preset']),
     ('bench_dtype', ['--no-write', '--models', 'fastnet', '--steps', '0'], ['--steps']),
     ('bench_dtype', ['--no-write', '--models', 'bogus'], ['--models', "unknown model"]),
+    ('bench_dtype', ['--no-write', '--models', 'fastnet:0'], ['--models', 'positive integer']),
     ('reproduce', ['--data', '{data}', '--docs', '{out}', '--work', '{out}', '--augs', 'bogus'],
      ['--augs', "unknown preset 'bogus'"]),
     ('reproduce', ['--data', '{data}', '--docs', '{out}', '--work', '{out}', '--epochs', '0'],

@@ -539,6 +539,13 @@ def test_probe_bf16_measures_each_setting_and_names_its_kernels():
     assert ('bfloat16 with AMX' in rows) == (bf16_support() == 'amx')
 
 
+def test_bench_dtype_takes_a_batch_size_after_the_model():
+    bench = import_script('bench_dtype')
+    assert bench.model_and_batch('fastnet-wide:2000') == ('fastnet-wide', 2000)
+    assert bench.model_and_batch('fastnet') == ('fastnet', 250)
+    assert bench.model_and_batch('cifar_resnet20_v1') == ('cifar_resnet20_v1', 256)
+
+
 def test_bench_dtype_counts_the_multiply_adds_by_hand():
     bench = import_script('bench_dtype')
     from gluon_aug._mxnet import init, nn, np
