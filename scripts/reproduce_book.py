@@ -100,7 +100,7 @@ def epoch_table(epochs, earlier=None):
     theirs = {e['epoch']: e['test_acc'] for e in earlier or []}
     for k in sorted({e['epoch'] for e in epochs} | set(theirs)):
         e = next((e for e in epochs if e['epoch'] == k), None)
-        ours = ('| | | |' if e is None else f"| {e['train_loss']:.3f} | {e['train_acc']:.3f} | "
+        ours = ('| | | | |' if e is None else f"| {e['train_loss']:.3f} | {e['train_acc']:.3f} | "
                 f"{e['test_acc']:.3f} | {e.get('examples_per_sec', 0):.1f} |")
         lines.append(f'| {k} {ours}' + (f' {theirs[k]:.3f} |' if k in theirs else
                                          (' |' if earlier else '')))

@@ -287,7 +287,9 @@ def test_reproduce_book_reports_a_run_in_progress_beside_the_earlier_jpeg_run(tm
     assert '| this run (seed 0), so far | 0.560 | 1 of 10 |' in text
     # the earlier run's epochs beside this one's: epoch 2 has only the earlier run's
     assert '| 1 | 1.400 | 0.500 | 0.560 | 21.5 | 0.800 |' in text
-    assert '| 2 | | | | 0.810 |' in text
+    assert '| 2 | | | | | 0.810 |' in text
+    table = text.split('## Per epoch')[1].strip().split('\n\n')[0].splitlines()
+    assert len({line.count('|') for line in table}) == 1, table   # every row, every column
     assert '| the earlier run on JPEG-decoded pixels (seed 0, [its report]' in text
     # finished, it stands beside the book's line and the earlier run's
     _finished_book_run(str(tmp_path / 'done'), 0.84, None)
