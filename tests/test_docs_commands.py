@@ -248,3 +248,11 @@ def test_a_stale_command_is_refused():
         with pytest.raises(Refused) as err:
             parse(program, args)
         assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_the_docs_index_links_every_page():
+    # issue "The front door": docs/README.md indexes every page of the guide
+    index = open(os.path.join(ROOT, 'docs', 'README.md')).read()
+    linked = set(re.findall(r'\]\(([\w.-]+\.md)(?:#[\w-]*)?\)', index))
+    pages = {os.path.basename(d) for d in DOCS if d.startswith('docs')} - {'README.md'}
+    assert pages - linked == set(), f'docs/README.md does not link {sorted(pages - linked)}'
