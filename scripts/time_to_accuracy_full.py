@@ -111,7 +111,8 @@ def untimed(folder):
 
 
 def time_to(run, accuracy):
-    return next((t for a, t in zip(run['epochs'], run['times']) if a >= accuracy), None)
+    return next((t for a, t in zip(run['epochs'], run['times'])
+                 if a is not None and a >= accuracy), None)   # None: an epoch not evaluated
 
 
 def mean_spread(values):

@@ -90,6 +90,7 @@ BAD = [
     (['--devices', 'cpu;2'], ['is not a device spec']),
     (['--limit-train', '0'], ['--limit-train must be a positive integer']),
     (['--num-workers', '-1'], ['--num-workers must be 0 or more']),
+    (['--eval-every', '-2'], ['--eval-every must be 0 (the last epoch only) or a positive']),
     (['--batch-size', '0'], ['--batch-size must be a positive integer']),
     (['--devices', 'cpu:0'], ['the count must be at least 1']),
     (['--limit-test', '-5'], ['--limit-test must be a positive integer']),

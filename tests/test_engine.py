@@ -9,6 +9,7 @@ from gluon_aug import (evaluate_accuracy_gpus, fit, seed_everything, train_batch
                        train_ch13, train_with_data_aug)
 from gluon_aug._mxnet import autograd, gluon, init, mx, nn, np
 from gluon_aug.book.devices import split_batch
+from gluon_aug.run.loop import Callback
 
 TWO_CPUS = [mx.cpu(0), mx.cpu(1)]
 
@@ -250,3 +251,30 @@ def test_fit_times_the_steps_parts_apart(capsys):
     assert phases['step.split'] + phases['step.forward_backward'] + phases['step.optimizer'] \
         == pytest.approx(phases['step'])
     assert phases['load'] >= 0.3 > phases['step.forward_backward']   # the loader's sleeps
+
+
+@pytest.mark.parametrize('eval_every, evaluated', [(1, [1, 2, 3, 4, 5]), (2, [2, 4, 5]),
+                                                    (0, [5]), (7, [5])])
+def test_fit_evaluates_after_every_nth_epoch_and_the_last(eval_every, evaluated, capsys):
+    rng = onp.random.RandomState(0)
+    X, y = rng.randn(8, 5).astype(onp.float32), rng.randint(0, 3, 8).astype(onp.int32)
+    net = linear_net()
+    net.initialize(init.Normal(0.1), ctx=[mx.cpu(0)])
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
+
+    class Seen(Callback):
+        epochs = []
+
+        def on_evaluate_start(self, epoch):
+            self.epochs.append(epoch + 1)
+
+    records = fit(net, SlowLoader(X, y, 4), SlowLoader(X, y, 4),
+                  gluon.loss.SoftmaxCrossEntropyLoss(), trainer, 5, [mx.cpu(0)],
+                  callbacks=[Seen()], eval_every=eval_every)
+    assert Seen.epochs == evaluated
+    assert [r['epoch'] for r in records if r['test_acc'] is not None] == evaluated
+    assert all(0 <= r['test_acc'] <= 1 for r in records if r['test_acc'] is not None)
+    # the book's closing line: the last epoch's test accuracy, always evaluated
+    assert f"test acc {records[-1]['test_acc']:.3f}" in capsys.readouterr().out
+    from gluon_aug.results.run_folder import METRICS_PARTS
+    assert METRICS_PARTS['epochs'](records)   # evaluate/predict/export read such a run

@@ -27,6 +27,8 @@ CASES = [
     ({'epochs': 0}, '--epochs must be a positive integer, got 0'),
     ({'lr': float('nan')}, '--lr must be a positive number'),
     ({'num_workers': -1}, '--num-workers must be 0 or more'),
+    ({'eval_every': -1}, '--eval-every must be 0 .* or a positive integer, got -1'),
+    ({'book': True, 'eval_every': 2}, "--book runs the chapter's code path.*--eval-every"),
     ({'loader_timeout': 0}, '--loader-timeout must be a positive number'),
     ({'book': True, 'model': 'fastnet'}, 'fastnet initializes itself .* drop --model fastnet'),
     ({'book': True, 'seed': 3}, "--book runs the chapter's code path.*drop --seed"),

@@ -76,7 +76,8 @@ METRICS_PARTS = {
     'config': lambda v: isinstance(v, dict),
     'epochs': lambda v: isinstance(v, list) and all(
         isinstance(e, dict) and type(e.get('epoch')) is int
-        and all(_number(e.get(k)) for k in ('train_loss', 'train_acc', 'test_acc'))
+        and all(_number(e.get(k)) for k in ('train_loss', 'train_acc'))
+        and (e.get('test_acc') is None or _number(e['test_acc']))   # None: not evaluated
         for e in v),
     'final': lambda v: isinstance(v, dict) and _number(v.get('test_acc')),
     'run': lambda v: isinstance(v, dict) and all(

@@ -122,7 +122,7 @@ def train(settings, net, ctxs, kv, saved, info):
     history = fit(net, parts.train_iter, parts.test_iter, parts.loss, parts.trainer,
                   config.epochs, ctxs, parts.split_f, eval_split_f=parts.eval_split_f,
                   eval_net=parts.eval_net, callbacks=callbacks, start=position,
-                  history=saver.history)
+                  history=saver.history, eval_every=config.eval_every)
     return history, curves
 
 

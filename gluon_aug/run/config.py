@@ -147,6 +147,11 @@ class RunConfig:
     checkpoint_every: int = setting(None, 'with --out, also checkpoint every N batches',
                                     ('--checkpoint-every',), type=int, metavar='N',
                                     default_text='each epoch')
+    eval_every: int = setting(1, 'evaluate on the test set after every Nth epoch and after '
+                              'the last (0: after the last only); the epochs between record '
+                              'no test accuracy (a fast recipe\'s evaluations take 2-3 percent of '
+                              'its wall time: docs/TIME_TO_ACCURACY.md)', ('--eval-every',),
+                              type=int, metavar='N')
     progress: bool = setting(True, 'hide the progress bar', ('--no-progress',), book=True,
                              action='store_false')
     book: bool = setting(False, "run the chapter's code path and nothing else: imperative "
@@ -241,6 +246,9 @@ def check_config(config):
                                            or isinstance(config.num_workers, bool)
                                            or config.num_workers < 0):
         raise UsageError(f"--num-workers must be 0 or more, got {config.num_workers!r}")
+    if type(config.eval_every) is not int or config.eval_every < 0:
+        raise UsageError(f"--eval-every must be 0 (the last epoch only) or a positive "
+                         f"integer, got {config.eval_every!r}")
     if config.aug_backend == 'batch' and config.aug is not None:   # None: flip, which has one
         check_batch_preset(config.aug)
     recipe = RECIPES[config.recipe]

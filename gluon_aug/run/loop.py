@@ -86,8 +86,14 @@ PHASES = ('load', 'step', 'callbacks', 'evaluate', 'epoch_end')
 STEP_PARTS = ('step.split', 'step.forward_backward', 'step.optimizer')
 
 
+def evaluated(epoch, num_epochs, eval_every):
+    """Whether ``fit`` evaluates after `epoch` (0-based): every `eval_every`-th and the last."""
+    return epoch + 1 == num_epochs or bool(eval_every) and (epoch + 1) % eval_every == 0
+
+
 def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=split_batch,
-        *, eval_split_f=None, eval_net=None, callbacks=(), start=None, history=()):
+        *, eval_split_f=None, eval_net=None, callbacks=(), start=None, history=(),
+        eval_every=1):
     """Train from `start` (a ``Position``) to `num_epochs`; return the epoch records.
 
     `eval_split_f` splits the test batches (None: `split_f`, as the book does;
@@ -96,6 +102,8 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
     augmentation wrapper around it, ``ingredients.TTA``).
     `history`: the records of the epochs before `start` (a resumed run), so
     the closing lines can be printed when nothing is left to train.
+    `eval_every`: evaluate after every Nth epoch and after the last (0: the last
+    only); an epoch not evaluated records ``test_acc`` None.
     """
     eval_split_f = split_f if eval_split_f is None else eval_split_f
     start, records = start or Position(), list(history)
@@ -136,13 +144,14 @@ def fit(net, train_iter, test_iter, loss, trainer, num_epochs, devices, split_f=
             phases['step.forward_backward'] += timer.times[-1] - sum(parts.values())
             phases['callbacks'] += mark - now - timer.times[-1]
         phases['load'] += time.perf_counter() - mark   # the loader's end of epoch
-        mark = time.perf_counter()
-        for cb in callbacks:
-            cb.on_evaluate_start(epoch)
-        test_acc = evaluate_accuracy_gpus(eval_net or net, test_iter, eval_split_f)
-        for cb in callbacks:
-            cb.on_evaluate_end(epoch)
-        fresh_weights(net)   # out of the layout inference left them in (models/layout.py)
+        mark, test_acc = time.perf_counter(), None
+        if evaluated(epoch, num_epochs, eval_every):
+            for cb in callbacks:
+                cb.on_evaluate_start(epoch)
+            test_acc = evaluate_accuracy_gpus(eval_net or net, test_iter, eval_split_f)
+            for cb in callbacks:
+                cb.on_evaluate_end(epoch)
+            fresh_weights(net)   # out of the layout inference left them in (models/layout.py)
         phases['evaluate'] = time.perf_counter() - mark
         records.append({'epoch': epoch + 1, 'train_loss': metric[0] / metric[2],
                         'train_acc': metric[1] / metric[3], 'test_acc': test_acc,
