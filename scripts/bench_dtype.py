@@ -29,8 +29,9 @@ PROG = 'scripts/bench_dtype.py'
 BATCH = {'resnet18': 256, 'fastnet': 250}
 
 
-def macs_per_image(net, nn, np):
-    """Multiply-adds of one 32x32 image through `net`'s Conv2D and Dense layers."""
+def macs_per_image(net, nn, np, only=None):
+    """Multiply-adds of one 32x32 image through `net`'s Conv2D and Dense layers (`only`:
+    a tuple of those layer classes to count, e.g. ``(nn.Conv2D,)``)."""
     total, handles = [], []
 
     def hook(block, inputs, output):
@@ -44,7 +45,7 @@ def macs_per_image(net, nn, np):
             total.append(output.size * block.weight.shape[1])
 
     def visit(block):
-        if isinstance(block, (nn.Conv2D, nn.Dense)):
+        if isinstance(block, only or (nn.Conv2D, nn.Dense)):
             handles.append(block.register_forward_hook(hook))
         for child in block._children.values():
             visit(child)
@@ -63,6 +64,13 @@ def model_and_batch(spec):
 
 def step_seconds(spec, dtype, steps):
     """(median seconds of one training step, GFLOP per training image, batch size)."""
+    step, gflop, batch = make_step(spec, dtype)
+    return benchlib.median_time(step, steps, warmup=2), gflop, batch
+
+
+def make_step(spec, dtype):
+    """(a function taking one training step of `spec` in `dtype` and waiting for it, GFLOP
+    per training image, batch size)."""
     import gluon_aug as ga
     from gluon_aug._mxnet import gluon, init, nn, np
     from gluon_aug.models.precision import compute_in
@@ -82,7 +90,7 @@ def step_seconds(spec, dtype, steps):
 
     def step():
         ga.train_batch_ch13(net, x, y, loss, trainer, devices)   # waits: float() of the loss
-    return benchlib.median_time(step, steps, warmup=2), gflop, batch
+    return step, gflop, batch
 
 
 def gemm_gflops(dtype, n=2048, repeats=5):

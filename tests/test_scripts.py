@@ -541,6 +541,24 @@ def test_probe_bf16_measures_each_setting_and_names_its_kernels():
     assert ('bfloat16 with AMX' in rows) == (bf16_support() == 'amx')
 
 
+def test_profile_step_sorts_mxnets_operators_into_kinds():
+    profile = import_script('profile_step')
+    names = {'Convolution': 'convolution', '_backward_Convolution': 'convolution',
+             '_sg_onednn_conv': 'convolution', 'FullyConnected': 'dense',
+             '_backward_BatchNorm': 'BatchNorm', 'LeakyReLU': 'activation',
+             '_backward_Activation': 'activation', 'Pooling': 'pooling',
+             'amp_cast': 'cast', '_backward_amp_cast': 'cast', 'multi_sgd_mom_update': 'optimizer',
+             'nag_mom_update': 'optimizer', 'elemwise_add': 'other', '_npi_multiply': 'other'}
+    assert {n: profile.kind_of(n) for n in names} == names
+    totals = profile.by_kind([('Convolution', 3.0), ('_backward_Convolution', 5.0),
+                              ('amp_cast', 1.5)])
+    assert totals['convolution'] == 8.0 and totals['cast'] == 1.5 and totals['other'] == 0.0
+    assert set(totals) == {kind for kind, _ in profile.KINDS}
+    assert profile.is_api_call('MXNET_C_API', 'MXNDArraySyncCopyToCPU')
+    assert profile.is_api_call('operator', 'WaitForVar')
+    assert not profile.is_api_call('operator', 'Convolution')
+
+
 def test_bench_dtype_takes_a_batch_size_after_the_model():
     bench = import_script('bench_dtype')
     assert bench.model_and_batch('fastnet-wide:2000') == ('fastnet-wide', 2000)
@@ -558,6 +576,7 @@ def test_bench_dtype_counts_the_multiply_adds_by_hand():
     net.initialize(init.Xavier())
     # 32x32x4 outputs of 3x3x3; 16x16x6 outputs of 2x2x(4/2); 10 outputs of 6
     assert bench.macs_per_image(net, nn, np) == 32 * 32 * 4 * 27 + 16 * 16 * 6 * 8 + 60
+    assert bench.macs_per_image(net, nn, np, only=(nn.Conv2D,)) == 32 * 32 * 4 * 27 + 16 * 16 * 6 * 8
     net.hybridize()
     net(np.zeros((2, 3, 32, 32)))   # the counting hooks are gone: symbols pass
     from gluon_aug import get_model
