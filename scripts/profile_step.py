@@ -149,7 +149,7 @@ def main(argv=None):
         f"{STEPS} steps (bulk execution off): the operators' time per step, and each kind's "
         "share of it. The convolutions' rate: their multiply-adds (forward and both backward "
         "passes, 6 FLOP per MAC) over their profiled time, as a share of the same "
-        "process's GEMM rate in that type (2048x2048).", '', table(results), '',
+        "process's best GEMM rate in that type (``bench_dtype.gemm_gflops``).", '', table(results), '',
         'The costliest operators per step:', '', *tops, *([''] + failed if failed else [])])
     benchlib.report('profile_step', md, write=not args.no_write)
     return 1 if failed else 0
