@@ -56,6 +56,20 @@ def macs_per_image(net, nn, np, only=None):
     return sum(total)
 
 
+def check_models(parser, specs):
+    """--models' MODEL[:BATCH] values checked: one line and exit 2 for the first bad one."""
+    for spec in specs:
+        name, _, batch = spec.partition(':')
+        parser.check('--models', name, benchlib.model)
+        if batch:
+            parser.check('--models', batch, benchlib.positive_int)
+
+
+def machine_dtypes():
+    """The types this CPU computes: float32, and bfloat16 with AVX-512."""
+    return ['float32'] + (['bfloat16'] if 'avx512f' in amx.cpu_flags() else [])
+
+
 def model_and_batch(spec):
     """('fastnet-wide', 2000) of 'fastnet-wide:2000'; a bare name takes BATCH's size (256)."""
     name, _, batch = spec.partition(':')
@@ -147,13 +161,9 @@ def main(argv=None):
     if args.child:
         print(json.dumps(child(args.child, args.models, args.steps)))
         return 0
-    for spec in args.models:   # here, not by type: a child loads MXNet after switching AMX on
-        name, _, batch = spec.partition(':')
-        p.check('--models', name, benchlib.model)
-        if batch:
-            p.check('--models', batch, benchlib.positive_int)
+    check_models(p, args.models)   # here, not by type: a child loads MXNet after AMX is on
     machine = benchlib.machine()   # before the runs: it records the load average
-    dtypes = ['float32'] + (['bfloat16'] if 'avx512f' in amx.cpu_flags() else [])
+    dtypes = machine_dtypes()
     results = {}
     for dtype in dtypes:
         proc = subprocess.run([sys.executable, os.path.abspath(__file__), '--child', dtype,

@@ -121,13 +121,10 @@ def main(argv=None):
     if args.child:
         print(json.dumps(child(*args.child, args.steps)))
         return 0
-    for spec in args.models:
-        name, _, batch = spec.partition(':')
-        p.check('--models', name, benchlib.model)
-        if batch:
-            p.check('--models', batch, benchlib.positive_int)
+    from bench_dtype import check_models, machine_dtypes
+    check_models(p, args.models)
     machine = benchlib.machine()   # before the runs: it records the load average
-    dtypes = ['float32'] + (['bfloat16'] if 'avx512f' in amx.cpu_flags() else [])
+    dtypes = machine_dtypes()
     results, failed = {}, []
     for spec in args.models:
         for dtype in dtypes:
