@@ -23,6 +23,7 @@ class BatchAugmenter(nn.HybridBlock):
     """Base: ``hybrid_forward(F, x) = apply(F, x, *draw(F, x))``."""
 
     _channels = None  # C of the batches seen, for ops that repeat weights over C
+    _height = None    # their H, for ops whose fastest kernel depends on it
 
     def draw(self, F, x):
         raise NotImplementedError
@@ -36,13 +37,14 @@ class BatchAugmenter(nn.HybridBlock):
     def forward(self, x, *args):
         if hasattr(x, 'ndim'):  # symbols (inside a hybridized parent) pass
             check_nchw_batch(self, x)
-            self.set_channels(x.shape[1])
+            self.set_channels(x.shape[1], x.shape[2])
         return super().forward(x, *args)
 
-    def set_channels(self, channels):
-        """Record the batches' channel count; a cached graph built for another is dropped."""
-        if channels != self._channels:
-            self._channels = channels
+    def set_channels(self, channels, height=None):
+        """Record the batches' channel count (and height); a cached graph built for others
+        is dropped."""
+        if (channels, height) != (self._channels, self._height):
+            self._channels, self._height = channels, height
             self._clear_cached_op()
             return True
         return False

@@ -17,9 +17,10 @@ come from that context's generator).
 
 Geometry: whole-pixel moves (flips, pad-and-crop) are ``BatchIndexMap``
 blocks that map output coordinates to input ones; ``BatchPipeline`` composes
-a run of them into one gather (one ``take`` over the batch), and folds them
-into the one separable resampling of a resized crop when there is one
-(``out = Wy @ x @ Wx^T`` with per-sample weights ``max(0, 1 - |src - j|)``:
+a run of them into one separable gather (whole rows, then whole columns as
+the rows of the transposed batch), and folds them into the one separable
+resampling of a resized crop when there is one (``out = Wy @ x @ Wx^T`` with
+per-sample weights ``max(0, 1 - |src - j|)``, its rows gathered two at a time:
 clamped fractional coordinates give OpenCV's bilinear resize of a crop,
 ``INTER_LINEAR``, half-pixel centers). Zero fill stays exact through the
 composition.
@@ -33,7 +34,8 @@ import numpy as onp
 from ..._mxnet import nn
 from ..presets import CIFAR10_MEAN, CIFAR10_STD
 from .base import BatchAugmenter, check_nchw_batch, uniform
-from .geometry import draw_boxes, image_size, offsets, remap
+from .geometry import (draw_boxes, gather_cols, gather_rows, image_size, offsets, remap,
+                       times_plane)
 
 __all__ = ['BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom',
            'BatchAlternatingFlip', 'BatchPadCrop', 'BatchResizedCrop', 'BatchErasing',
@@ -57,7 +59,7 @@ class BatchIndexMap(BatchAugmenter):
         raise NotImplementedError
 
     def apply(self, F, x, *params):
-        return remap(F, x, [(self, params)])
+        return remap(F, x, [(self, params)], self._channels)
 
 
 class BatchFlipLeftRight(BatchIndexMap):
@@ -73,13 +75,16 @@ class BatchFlipLeftRight(BatchIndexMap):
         return (uniform(F, x, k=None) < self.p,)
 
     def apply(self, F, x, flip):
-        """A flip alone: a reversed slice and a 0/1 blend, exact (1 y + 0 x == y)
-        and cheaper than a gather (same at 32x32, ~3x at 224x224; np.flip and a
-        broadcast np.where are ~10x and ~3x slower on MXNet's CPU backend). In a
-        chain with other moves it runs as part of one gather (``source``)."""
-        mirrored = x[:, :, :, ::-1] if self.axis == 3 else x[:, :, ::-1, :]
-        m = flip.astype('float32')  # batches are float32 (ToTensor's output)
-        return m * mirrored + (1 - m) * x
+        """A flip alone: one gather of whole rows (top-bottom), or of whole columns as the
+        rows of the batch with H and W swapped (left-right): exact, and cheaper than a
+        reversing slice and a blend (~3x at 224x224, scripts/profile_augment.py). In a chain with other moves it
+        runs as part of one gather (``source``)."""
+        H, W = (v.reshape(1, 1, 1, 1) for v in image_size(F, x))
+        if self.axis == 3:
+            cols = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
+            return gather_cols(F, x, self.source(F, None, cols, H, W, flip)[1])
+        rows = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1)
+        return gather_rows(F, x, self.source(F, rows, None, H, W, flip)[0])
 
     def source(self, F, rows, cols, H, W, flip):
         m = flip.astype('float32')          # 0/1 per sample: j -> j or size - 1 - j
@@ -190,7 +195,7 @@ class BatchResizedCrop(BatchAugmenter):
         return rows, cols
 
     def apply(self, F, x, *params):
-        return remap(F, x, [(self, params)], self._channels)
+        return remap(F, x, [(self, params)], self._channels, self._height)
 
     def __repr__(self):
         return f'{type(self).__name__}(size={self.size}, scale={self.scale}, ratio={self.ratio})'
@@ -218,8 +223,8 @@ class BatchErasing(BatchAugmenter):
         r = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1)
         c = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
         inside = ((r >= top) * (r < top + h) * erase) * ((c >= left) * (c < left + w))
-        # a 0/1 blend, exact, and ~5x faster than np.where on MXNet's CPU backend
-        out = x * (1 - inside)
+        # a 0/1 product, exact, and ~5x faster than np.where on MXNet's CPU backend
+        out = times_plane(F, x, 1 - inside, self._channels)
         return out + inside * self.value if self.value else out
 
     def __repr__(self):
@@ -250,7 +255,7 @@ class BatchPipeline(nn.HybridSequential):
     def forward(self, x, *args):
         if hasattr(x, 'ndim'):
             check_nchw_batch(self, x)
-            changed = [b.set_channels(x.shape[1]) for b in self._children.values()
+            changed = [b.set_channels(x.shape[1], x.shape[2]) for b in self._children.values()
                        if isinstance(b, BatchAugmenter)]
             if any(changed):
                 self._clear_cached_op()
@@ -264,7 +269,8 @@ class BatchPipeline(nn.HybridSequential):
                 block, params = chain[0]
                 return block.apply(F, x, *params)
             channels = next((b._channels for b, _ in chain if b._channels), None)
-            return remap(F, x, chain, channels) if chain else x
+            height = next((b._height for b, _ in chain if b._height), None)
+            return remap(F, x, chain, channels, height) if chain else x
         for block in self._children.values():
             crop = getattr(block, 'resizes', False)
             if isinstance(block, BatchIndexMap) or crop:

@@ -2,10 +2,11 @@
 
 All work on NCHW float batches inside ``hybrid_forward`` (`F` is the
 namespace holding ``np``/``npx``) and avoid ops that are slow on MXNet's CPU
-backend (``np.where``, ``np.flip``, broadcasting matmuls, ``np.mean``): see
-docs/BENCHMARKS.md for what that buys. ``remap`` composes a chain of
-coordinate maps (``blocks.BatchIndexMap`` steps and at most one resized
-crop) into one gather or one separable resampling.
+backend (``np.where``, ``np.flip``, broadcasting matmuls, ``np.mean``, a
+``take`` of single values, one ``memcpy`` call each): see docs/BENCHMARKS.md
+(``scripts/profile_augment.py``) for what that buys. ``remap`` composes a
+chain of coordinate maps (``blocks.BatchIndexMap`` steps and at most one
+resized crop) into one separable gather or one separable resampling.
 """
 import math
 
@@ -24,31 +25,94 @@ def image_size(F, x):
     return (F.npx.arange_like(x, axis=2)[-1:] + 1, F.npx.arange_like(x, axis=3)[-1:] + 1)
 
 
-def resample(F, x, rows, cols, channels=None, keep_rows=None, keep_cols=None):
+def resample(F, x, rows, cols, channels=None, keep_rows=None, keep_cols=None,
+             gather_rows_first=False):
     """out[n, c, i, j] = sum_r,s wy(rows[n, i] - r) x[n, c, r, s] wx(cols[n, j] - s).
 
     `rows` (N, 1, Ho, 1) and `cols` (N, 1, 1, Wo) are source coordinates in
     pixels; w(d) = max(0, 1 - |d|) (bilinear; 0 outside the image = zero fill).
-    With `channels` known, the weights are repeated over the channel axis
-    first: on MXNet's CPU backend a broadcasting matmul is ~3x slower than
-    the same matmul on repeated weights. `keep_rows` (N, 1, Ho, 1) and
-    `keep_cols` (N, 1, 1, Wo), 0/1, zero whole output rows and columns.
+    `keep_rows` (N, 1, Ho, 1) and `keep_cols` (N, 1, 1, Wo), 0/1, zero whole
+    output rows and columns. Two matmuls, with the weights repeated over the
+    channel axis when `channels` is known (a broadcasting matmul is ~3x slower
+    on MXNet's CPU backend). `gather_rows_first`: the rows as two row gathers
+    and a blend instead (each output row reads at most two input rows), faster
+    when the input has many more rows than the output (224 -> 32: ~2x), slower
+    when not (32 -> 32); the same result but for float rounding.
     """
-    r = F.npx.arange_like(x, axis=2).reshape(1, 1, 1, -1)
+    if gather_rows_first:
+        H, _ = image_size(F, x)
+        top = F.np.floor(rows)
+        frac = rows - top
+        w0, w1 = (1 - frac) * in_range(top, H), frac * in_range(top + 1, H)
+        if keep_rows is not None:
+            w0, w1 = w0 * keep_rows, w1 * keep_rows
+        r0 = F.np.minimum(F.np.maximum(top, 0), H - 1)
+        r1 = F.np.minimum(F.np.maximum(top + 1, 0), H - 1)
+        y = gather_rows(F, x, r0) * w0 + gather_rows(F, x, r1) * w1    # (N, C, Ho, W)
+    else:
+        r = F.npx.arange_like(x, axis=2).reshape(1, 1, 1, -1)
+        wy = F.np.maximum(0, 1 - F.np.abs(rows - r))                    # (N, 1, Ho, H)
+        if keep_rows is not None:
+            wy = wy * keep_rows
+        y = F.np.matmul(repeat_channels(F, wy, channels), x)
     s = F.npx.arange_like(x, axis=3).reshape(1, 1, -1, 1)
-    wy = F.np.maximum(0, 1 - F.np.abs(rows - r))         # (N, 1, Ho, H)
-    wx = F.np.maximum(0, 1 - F.np.abs(cols - s))         # (N, 1, W, Wo)
-    if keep_rows is not None:
-        wy, wx = wy * keep_rows, wx * keep_cols
-    if channels:
-        wy, wx = (F.broadcast_axis(w.as_nd_ndarray(), axis=1, size=channels).as_np_ndarray()
-                  for w in (wy, wx))
-    return F.np.matmul(F.np.matmul(wy, x), wx)
+    wx = F.np.maximum(0, 1 - F.np.abs(cols - s))                      # (N, 1, W, Wo)
+    if keep_cols is not None:
+        wx = wx * keep_cols
+    return F.np.matmul(y, repeat_channels(F, wx, channels))
+
+
+def repeat_channels(F, w, channels):
+    """(N, 1, ...) `w` repeated `channels` times along axis 1 (as it is if None)."""
+    if not channels:
+        return w
+    return F.broadcast_axis(w.as_nd_ndarray(), axis=1, size=channels).as_np_ndarray()
 
 
 def in_range(coords, size):
     """1.0 where 0 <= coords < size, else 0.0."""
     return (coords >= 0) * (coords < size)
+
+
+def gather_rows(F, x, rows):
+    """out[n, c, i, :] = x[n, c, rows[n, i], :] for (N, 1, Ho, 1) integer-valued `rows`
+    inside the image: one ``take`` of whole rows (a memcpy each; a take of single
+    values costs one call per value)."""
+    H, _ = image_size(F, x)
+    C = F.npx.arange_like(x, axis=1)[-1:] + 1
+    n = F.npx.arange_like(x, axis=0).reshape(-1, 1, 1, 1)
+    c = F.npx.arange_like(x, axis=1).reshape(1, -1, 1, 1)
+    index = ((n * C.reshape(1, 1, 1, 1) + c) * H.reshape(1, 1, 1, 1) + rows).astype('int32')
+    flat = F.reshape(F.reshape(x.as_nd_ndarray(), (-3, -2)), (-3, 0))     # (N C H, W)
+    out = F.take(flat, index.reshape(-1).as_nd_ndarray())               # (N C Ho, W)
+    return F.reshape_like(out, index.as_nd_ndarray(), lhs_begin=0, lhs_end=1, rhs_begin=0,
+                          rhs_end=3).as_np_ndarray()
+
+
+def gather_cols(F, x, cols):
+    """out[n, c, :, j] = x[n, c, :, cols[n, j]] for (N, 1, 1, Wo) integer-valued `cols`
+    inside the image: the rows of the batch with H and W swapped (``transpose`` of the
+    last two axes costs about one copy; a reversing slice or ``where`` costs more)."""
+    def swap(v):
+        return F.transpose(v.as_nd_ndarray(), axes=(0, 1, 3, 2)).as_np_ndarray()
+    return swap(gather_rows(F, swap(x), F.np.swapaxes(cols, 2, 3)))
+
+
+def times_plane(F, x, plane, channels=None):
+    """x * plane for an (N, 1, H, W) `plane`: repeated over the `channels` first when they
+    are known (``broadcast_axis`` and a same-shape product cost ~2/3 of a broadcasting
+    product on MXNet's CPU backend at 224x224)."""
+    return x * repeat_channels(F, plane.astype('float32'), channels)   # 0/1 masks: maybe bool
+
+
+def gather_separable(F, x, rows, cols, keep_rows=None, keep_cols=None, channels=None):
+    """out[n, c, i, j] = x[n, c, rows[n, i], cols[n, j]], times `keep_rows` (N, 1, Ho, 1)
+    and `keep_cols` (N, 1, 1, Wo) (0/1, or None: all 1): whole rows, then whole columns,
+    exact copies."""
+    out = gather_cols(F, gather_rows(F, x, rows), cols)
+    if keep_rows is None:
+        return out
+    return times_plane(F, out, keep_rows * keep_cols, channels)
 
 
 def gather(F, x, rows, cols, inside=None):
@@ -71,8 +135,8 @@ def gather(F, x, rows, cols, inside=None):
     return out if inside is None else out * inside
 
 
-def remap(F, x, steps, channels=None):
-    """Run a chain of geometric steps as one gather, or as one resampling.
+def remap(F, x, steps, channels=None, height=None):
+    """Run a chain of geometric steps as one separable gather, or as one resampling.
 
     `steps`: (block, params) in the order they apply, all ``BatchIndexMap``
     (whole-pixel moves: flips, pad-and-crop) except at most one
@@ -82,7 +146,8 @@ def remap(F, x, steps, channels=None):
     reads outside its image shows 0 there (its zero fill), tracked as a 0/1
     row and column mask; before a resize, fractional coordinates outside the
     image get zero bilinear weight, which is the same zero fill.
-    `channels`: passed on to ``resample``.
+    `channels`: the batch's C, if known (``resample``, ``times_plane``); `height`:
+    its H, if known, which picks the faster way to resample (the result is the same).
     """
     crops = [k for k, (block, _) in enumerate(steps) if getattr(block, 'resizes', False)]
     if len(crops) > 1:
@@ -112,14 +177,14 @@ def remap(F, x, steps, channels=None):
             rows = F.np.minimum(F.np.maximum(rows, 0), H - 1)
             cols = F.np.minimum(F.np.maximum(cols, 0), W - 1)
     if not crops:
-        inside = None if keep_rows is None else keep_rows * keep_cols
-        return gather(F, x, rows, cols, inside)
+        return gather_separable(F, x, rows, cols, keep_rows, keep_cols, channels)
     rows, cols = crop.coords(F, rows, cols, *crop_params)
     H, W = image_size(F, x)
     H, W = H.reshape(1, 1, 1, 1), W.reshape(1, 1, 1, 1)
     for block, params in reversed(before):
         rows, cols = block.source(F, rows, cols, H, W, *params)
-    return resample(F, x, rows, cols, channels, keep_rows, keep_cols)
+    return resample(F, x, rows, cols, channels, keep_rows, keep_cols,
+                    gather_rows_first=bool(height) and height > 2 * out_h)
 
 
 def draw_boxes(F, x, scale, ratio, tall=False, tries=10):
