@@ -1,10 +1,12 @@
 """The batched twins' kernels against independent NumPy computations: chains of
 whole-pixel moves (row gathers and transposes), the bilinear resampling (row
-gathers and a matmul), imperative and hybridized."""
+gathers and a matmul), the colour blend (one 3x3 matrix per sample), imperative
+and hybridized."""
 import numpy as onp
 import pytest
 
 from gluon_aug._mxnet import gluon, mx, np
+from gluon_aug.augment.batch import color as bc
 from gluon_aug.augment.batch.blocks import (BatchFlipLeftRight, BatchFlipTopBottom,
                                             BatchPadCrop)
 from gluon_aug.augment.batch.geometry import remap, resample
@@ -82,3 +84,25 @@ def test_resampling_equals_numpy_bilinear_weights_with_zero_fill():
             onp.testing.assert_allclose(out, want, atol=1e-6)
             onp.testing.assert_allclose(hybrid(lambda F, x, r, c, kr, kc: resample(
                 F, x, r, c, channels, kr, kc, rows_first), x, *args), want, atol=1e-6)
+@pytest.mark.parametrize('mxnet_saturation', [True, False])
+def test_blend_equals_numpy_per_sample_selections(mxnet_saturation):
+    rng = onp.random.RandomState(3)
+    x = rng.uniform(size=(4, 3, 5, 6)).astype('float32')
+    a = onp.array([1.3, 0.6, 0.2, 1.0], dtype='float32').reshape(-1, 1, 1, 1)
+    contrast = onp.array([1, 0, 0, 0], dtype='float32').reshape(-1, 1, 1, 1)
+    saturation = onp.array([0, 1, 0, 0], dtype='float32').reshape(-1, 1, 1, 1)
+    luma = onp.array(bc.LUMA).reshape(1, 3, 1, 1)
+    gray = ((x * luma).sum(axis=1, keepdims=True) if not mxnet_saturation
+            else 0.114 * x[:, 2:3])
+    mean_gray = (x * luma).sum(axis=1, keepdims=True).mean(axis=(2, 3), keepdims=True)
+    want = onp.clip(a * x + (1 - a) * (contrast * mean_gray + saturation * gray), 0, 1)
+    args = [np.array(v) for v in (x, a, contrast, saturation)]
+    out = bc.blend(F, *args, mxnet_saturation=mxnet_saturation).asnumpy()
+    onp.testing.assert_allclose(out, want, atol=1e-6)
+    onp.testing.assert_array_equal(out[3], x[3])       # a = 1, no selector: unchanged
+    assert (out[0] != x[0]).any() and (out[2] == onp.clip(0.2 * x[2], 0, 1)).all()
+    onp.testing.assert_allclose(hybrid(lambda F, *v: bc.blend(
+        F, *v, mxnet_saturation=mxnet_saturation), *args), want, atol=1e-6)
+    # only brightness enabled (no selectors): a scaling, clipped
+    onp.testing.assert_allclose(bc.blend(F, args[0], args[1], None, None).asnumpy(),
+                                onp.clip(a * x, 0, 1), atol=1e-6)
