@@ -75,6 +75,9 @@ def kernels(x):
             lambda F, x, s: s * x[:, :, :, ::-1] + (1 - s) * x, (per_sample,)),
         'flip: where((N,), reverse(x), x)': (legacy(lambda F, x, b: F.where(
             b, F.reverse(x, axis=3), x)), (bits,)),
+        'flip: where((N,), x[..., ::-1], x) (the twin\'s)': (legacy(lambda F, x, b: F.where(
+            b, F.slice(x, begin=(None,) * 4, end=(None,) * 4, step=(1, 1, 1, -1)), x)),
+            (bits,)),
         'x[..., ::-1] (slice)': (lambda F, x: x[:, :, :, ::-1], ()),
         'reverse (axis 3)': (legacy(lambda F, x: F.reverse(x, axis=3)), ()),
         'pad 4 px (constant)': (legacy(lambda F, x: F.pad(
@@ -84,11 +87,15 @@ def kernels(x):
         'take elements (int32 index)': (legacy(lambda F, x, i: F.take(
             F.reshape(x, (-1,)), i)), (full,)),
         'transpose to NHWC': (lambda F, x: F.np.transpose(x, (0, 2, 3, 1)), ()),
+        'transpose H and W (legacy)': (legacy(lambda F, x: F.transpose(x, axes=(0, 1, 3, 2))),
+                                       ()),
         'GridGenerator + BilinearSampler': (legacy(lambda F, x, t: F.BilinearSampler(
             x, F.GridGenerator(t, transform_type='affine', target_shape=(h, w)))), (theta,)),
         'matmul (N,C,32,H) @ x': (lambda F, x, wy: F.np.matmul(wy, x), (weights,)),
         'matmul (N,3,3) @ (N,3,HW)': (lambda F, x, a: F.npx.reshape_like(F.np.matmul(
             a, F.npx.reshape(x, (-2, -2, -1))), x), (mix,)),
+        'batch_dot (N,3,3) @ (N,3,HW) (the twin\'s)': (lambda F, x, a: F.npx.reshape_like(
+            F.npx.batch_dot(a, F.npx.reshape(x, (-2, -2, -1))), x), (mix,)),
         'grouped 1x1 conv: per-sample 3x3 and bias': (legacy(lambda F, x, wt, b: F.reshape_like(
             F.Convolution(F.reshape(x, (1, -1, h, w)), wt, b, kernel=(1, 1), num_filter=n * c,
                           num_group=n), x)), (conv_w, conv_b)),
