@@ -43,6 +43,10 @@ def kernels(x):
     bits = np.array((rng.uniform(size=(n,)) < 0.5).astype('float32'))
     full = np.array(rng.permutation(n * c * h * w).reshape(n, c, h, w).astype('int32'))
     rows = np.array(rng.permutation(n * c * h).astype('int32'))
+    # the rows of the batch with H and W swapped that a flip of every other image reads
+    j = onp.arange(w)
+    flip_rows = np.array(onp.concatenate([(k * w + (j[::-1] if (k // c) % 2 else j))
+                                          for k in range(n * c)]).astype('int32'))
     theta = np.array(onp.tile([1, 0, 0.02, 0, 1, -0.02], (n, 1)).astype('float32'))
     weights = np.array(rng.uniform(size=(n, c, 32, h)).astype('float32'))
     row_mask = np.array((rng.uniform(size=(n, 1, h, 1)) < 0.5).astype('float32'))
@@ -52,6 +56,9 @@ def kernels(x):
 
     def nd(v):
         return v.as_nd_ndarray()
+
+    def swap(F, v):   # H and W
+        return F.transpose(v, axes=(0, 1, 3, 2))
 
     def legacy(fn):   # a legacy (mx.nd/mx.sym) operator on numpy-mode arrays
         return lambda F, *a: fn(F, *map(nd, a)).as_np_ndarray()
@@ -75,9 +82,12 @@ def kernels(x):
             lambda F, x, s: s * x[:, :, :, ::-1] + (1 - s) * x, (per_sample,)),
         'flip: where((N,), reverse(x), x)': (legacy(lambda F, x, b: F.where(
             b, F.reverse(x, axis=3), x)), (bits,)),
-        'flip: where((N,), x[..., ::-1], x) (the twin\'s)': (legacy(lambda F, x, b: F.where(
+        'flip: where((N,), x[..., ::-1], x)': (legacy(lambda F, x, b: F.where(
             b, F.slice(x, begin=(None,) * 4, end=(None,) * 4, step=(1, 1, 1, -1)), x)),
             (bits,)),
+        'flip: transpose, take rows, transpose (the twin\'s)': (legacy(lambda F, x, r: swap(
+            F, F.reshape_like(F.take(F.reshape(swap(F, x), (-1, h)), r), swap(F, x)))),
+            (flip_rows,)),
         'x[..., ::-1] (slice)': (lambda F, x: x[:, :, :, ::-1], ()),
         'reverse (axis 3)': (legacy(lambda F, x: F.reverse(x, axis=3)), ()),
         'pad 4 px (constant)': (legacy(lambda F, x: F.pad(
