@@ -78,7 +78,7 @@ def kernels(x):
             m, axis=1, size=c)), (plane_mask,)),
         'where, same-shape condition': (legacy(lambda F, x: F.where(x > 0.5, x * 2, x)), ()),
         'where, (N,) condition': (legacy(lambda F, x, b: F.where(b, x * 2, x)), (bits,)),
-        'flip as now: m * x[..., ::-1] + (1 - m) * x': (
+        'flip by a 0/1 blend (the old twin\'s): m * x[..., ::-1] + (1 - m) * x': (
             lambda F, x, s: s * x[:, :, :, ::-1] + (1 - s) * x, (per_sample,)),
         'flip: where((N,), reverse(x), x)': (legacy(lambda F, x, b: F.where(
             b, F.reverse(x, axis=3), x)), (bits,)),
