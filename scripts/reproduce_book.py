@@ -107,6 +107,16 @@ def epoch_table(epochs, earlier=None):
     return '\n'.join(lines)
 
 
+def wall_line(wall, sessions):
+    """The report's wall-time line: the sessions' seconds, saying how many went unrecorded."""
+    lost = sum(s.get('seconds') is None for s in sessions)
+    if not lost:
+        return f"- Wall time: {wall / 3600:.2f} h in all (the sessions below)"
+    return (f"- Wall time: {wall / 3600:.2f} h recorded; {lost} of the {len(sessions)} "
+            "sessions below were stopped before they could record theirs, so the whole run "
+            "took longer")
+
+
 def sessions_text(sessions):
     """Where the run was interrupted, from its session log."""
     if not sessions:
@@ -215,7 +225,7 @@ def report(run, write=True, earlier=EARLIER):
         f"- Command: `python {sessions[0]['command'] if sessions else metrics['run']['command']}`"
         + (", then the same run continued with `--resume`" if len(sessions) > 1 else ''),
         f"- Seed: {config['seed']}; checkpoint every {config['checkpoint_every']} batches",
-        f"- Wall time: {wall / 3600:.2f} h in all (the sessions below)",
+        wall_line(wall, sessions),
         "- examples/sec counts the timed training steps only, as the book's does; it is "
         "comparable only on an idle machine (the load of each session is in its machine "
         "line)",

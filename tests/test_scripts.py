@@ -254,6 +254,10 @@ def test_reproduce_book_report_puts_the_run_beside_the_books_numbers(tmp_path):
     _finished_book_run(out, 0.80, [session])
     text = reproduce_book.report(out, write=False)
     assert "0.800 is outside it" in text and 'in one go' in text
+    lost = str(tmp_path / 'lost')   # a session stopped before it recorded its seconds
+    _finished_book_run(lost, 0.83, [dict(session, seconds=None), dict(session, seconds=1800.0)])
+    assert ('Wall time: 0.50 h recorded; 1 of the 2 sessions below were stopped before they '
+            'could record theirs') in reproduce_book.report(lost, write=False)
     metrics = json.load(open(os.path.join(out, 'metrics.json')))
     metrics['config'].update(data=os.path.join(os.path.dirname(ROOT), 'shared', 'd'), out=None)
     metrics['run']['command'] = f"python -m train.cifar --resume {os.path.join(ROOT, 'runs', 'r')}"
