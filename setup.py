@@ -29,6 +29,10 @@ setup(
     # decides. pip refuses other Pythons with one line instead.
     python_requires='>=3.8,<3.12',
     packages=find_packages(include=['gluon_aug', 'gluon_aug.*', 'train', 'train.*']),
+    # the batched augmenters' fused CPU kernels, compiled on first use with the system's
+    # C++ compiler against MXNet's lib_api (augment/batch/native.py; without a compiler,
+    # MXNet's operators run instead)
+    package_data={'gluon_aug.augment.batch': ['kernels.cc']},
     install_requires=[
         # MXNet 1.9.1 uses np.bool and friends, removed in NumPy 1.24: `import
         # mxnet` fails with "module 'numpy' has no attribute 'bool'"

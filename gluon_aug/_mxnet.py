@@ -51,4 +51,13 @@ def _set_np_quietly():
 
 _set_np_quietly()
 
-__all__ = ['mx', 'autograd', 'gluon', 'image', 'init', 'np', 'npx', 'nn']
+
+def legacy(F, op, *xs, **kwargs):
+    """MXNet's legacy operator `op` on `xs` (numpy-mode or legacy, arrays or symbols),
+    returning the kind it was given."""
+    if not isinstance(xs[0], (mx.numpy.ndarray, mx.symbol.numpy._Symbol)):
+        return getattr(F, op)(*xs, **kwargs)
+    return getattr(F, op)(*(x.as_nd_ndarray() for x in xs), **kwargs).as_np_ndarray()
+
+
+__all__ = ['mx', 'autograd', 'gluon', 'image', 'init', 'np', 'npx', 'nn', 'legacy']

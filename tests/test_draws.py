@@ -10,6 +10,7 @@ from scipy import stats
 from gluon_aug import seed_everything
 from gluon_aug._mxnet import gluon, mx, np
 from gluon_aug.augment.batch.blocks import BatchErasing, BatchFlipLeftRight, BatchPadCrop
+from gluon_aug.augment.batch.base import uniform
 from gluon_aug.augment.batch.geometry import offsets
 from gluon_aug.augment.transforms import RandomErasing, RandomPadCrop
 
@@ -37,7 +38,9 @@ def ones(n, h=12, w=12):
 @pytest.mark.parametrize('h, w', [(1, 1), (5, 3), (12, 12)])
 def test_batched_box_offsets_reach_every_position_uniformly(h, w):
     """``offsets``: the top-left corner of an h x w box inside a 12 x 12 image."""
-    top, left = offsets(F, ones(N), np.full((N, 1, 1, 1), h), np.full((N, 1, 1, 1), w))
+    x = ones(N)
+    top, left = offsets(F, x, np.full((N, 1, 1, 1), h), np.full((N, 1, 1, 1), w),
+                        uniform(F, x, k=2))
     for v, side in ((top, h), (left, w)):
         assert_uniform_over(v.asnumpy().ravel(), 12 - side + 1)
 

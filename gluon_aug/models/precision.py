@@ -21,10 +21,8 @@ than the convolutions between them (profiled: docs/BENCHMARKS.md). The same
 values; the book's class is untouched, only these instances.
 """
 from mxnet.contrib.amp.amp import bfloat16
-from mxnet.numpy import ndarray as np_array
-from mxnet.symbol.numpy import _Symbol as np_symbol
 
-from .._mxnet import nn
+from .._mxnet import legacy, nn
 from ..book.resnet import Residual
 from ..errors import UsageError
 
@@ -42,14 +40,6 @@ def check_bf16_cpu(cpuinfo='/proc/cpuinfo'):
     if 'avx512f' not in flags:
         raise UsageError("--dtype bfloat16 needs a CPU with AVX-512 (oneDNN 2.4, inside "
                          "MXNet 1.9.1, has no bfloat16 kernels for this one); drop --dtype")
-
-
-def legacy(F, op, *xs, **kwargs):
-    """MXNet's legacy operator `op` on `xs` (numpy-mode or legacy, arrays or symbols),
-    returning the kind it was given."""
-    if not isinstance(xs[0], (np_array, np_symbol)):
-        return getattr(F, op)(*xs, **kwargs)
-    return getattr(F, op)(*(x.as_nd_ndarray() for x in xs), **kwargs).as_np_ndarray()
 
 
 def amp_cast(F, x, dtype):

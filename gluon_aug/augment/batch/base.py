@@ -8,6 +8,7 @@ parameters (``block.apply(mx.nd, x, ...)``: `F` is the namespace holding
 ``np``/``npx``, as in ``hybrid_forward``).
 """
 from ..._mxnet import nn
+from . import native
 
 
 def uniform(F, like, low=0.0, high=1.0, k=1):
@@ -18,12 +19,18 @@ def uniform(F, like, low=0.0, high=1.0, k=1):
     return F.np.random.uniform(low=z + low, high=z + high)
 
 
+def between(u, low, high):
+    """U[0, 1) draws `u` mapped onto [low, high)."""
+    return low + (high - low) * u
+
+
 
 class BatchAugmenter(nn.HybridBlock):
     """Base: ``hybrid_forward(F, x) = apply(F, x, *draw(F, x))``."""
 
     _channels = None  # C of the batches seen, for ops that repeat weights over C
     _height = None    # their H, for ops whose fastest kernel depends on it
+    _native = False   # whether they can use the fused CPU kernels (``native``)
 
     def draw(self, F, x):
         raise NotImplementedError
@@ -37,14 +44,14 @@ class BatchAugmenter(nn.HybridBlock):
     def forward(self, x, *args):
         if hasattr(x, 'ndim'):  # symbols (inside a hybridized parent) pass
             check_nchw_batch(self, x)
-            self.set_channels(x.shape[1], x.shape[2])
+            self.set_channels(x.shape[1], x.shape[2], native.usable(x.context))
         return super().forward(x, *args)
 
-    def set_channels(self, channels, height=None):
-        """Record the batches' channel count (and height); a cached graph built for others
-        is dropped."""
-        if (channels, height) != (self._channels, self._height):
-            self._channels, self._height = channels, height
+    def set_channels(self, channels, height=None, native_kernels=False):
+        """Record the batches' channel count (and height, and whether the fused CPU
+        kernels apply to them); a cached graph built for others is dropped."""
+        if (channels, height, native_kernels) != (self._channels, self._height, self._native):
+            self._channels, self._height, self._native = channels, height, native_kernels
             self._clear_cached_op()
             return True
         return False

@@ -26,16 +26,19 @@ clamped fractional coordinates give OpenCV's bilinear resize of a crop,
 composition.
 
 The kernels are in ``geometry.py``, the base class in
-``base.py``, colour jitter in ``color.py``; ``presets.py``
-translates every preset of ``presets.PRESETS`` into a ``BatchPipeline``.
+``base.py``, colour jitter in ``color.py``; on a CPU the gather or
+resampling, erasing and jitter run as one-pass fused kernels instead
+(``native.py``, the same results); ``presets.py`` translates every preset
+of ``presets.PRESETS`` into a ``BatchPipeline``.
 """
 import numpy as onp
 
 from ..._mxnet import nn
 from ..presets import CIFAR10_MEAN, CIFAR10_STD
+from . import native
 from .base import BatchAugmenter, check_nchw_batch, uniform
-from .geometry import (draw_boxes, gather_cols, gather_rows, image_size, offsets, remap,
-                       times_plane)
+from .geometry import (TRIES, draw_boxes, gather_cols, gather_rows, image_size, offsets,
+                       remap, times_plane)
 
 __all__ = ['BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom',
            'BatchAlternatingFlip', 'BatchPadCrop', 'BatchResizedCrop', 'BatchErasing',
@@ -59,7 +62,7 @@ class BatchIndexMap(BatchAugmenter):
         raise NotImplementedError
 
     def apply(self, F, x, *params):
-        return remap(F, x, [(self, params)], self._channels)
+        return remap(F, x, [(self, params)], self._channels, native_kernels=self._native)
 
 
 class BatchFlipLeftRight(BatchIndexMap):
@@ -77,8 +80,11 @@ class BatchFlipLeftRight(BatchIndexMap):
     def apply(self, F, x, flip):
         """A flip alone: one gather of whole rows (top-bottom), or of whole columns as the
         rows of the batch with H and W swapped (left-right): exact, and cheaper than a
-        reversing slice and a blend (~3x at 224x224, scripts/profile_augment.py). In a chain with other moves it
-        runs as part of one gather (``source``)."""
+        reversing slice and a blend (~3x at 224x224, scripts/profile_augment.py). In a chain
+        with other moves it runs as part of one gather (``source``). With the fused kernels,
+        one pass (``remap``)."""
+        if self._native:
+            return remap(F, x, [(self, (flip,))], self._channels, native_kernels=True)
         H, W = (v.reshape(1, 1, 1, 1) for v in image_size(F, x))
         if self.axis == 3:
             cols = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
@@ -120,8 +126,9 @@ class BatchPadCrop(BatchIndexMap):
         self.stays_inside = reflect
 
     def draw(self, F, x):
-        n = 2 * self.pad + 1
-        return tuple(F.np.floor(uniform(F, x, 0, n, k=None)) for _ in 'tl')
+        u = uniform(F, x, k=2)   # the block's one random tensor: top, left
+        return tuple(F.np.floor(u[:, k:k + 1].reshape(-1, 1, 1, 1) * (2 * self.pad + 1))
+                     for k in (0, 1))
 
     def source(self, F, rows, cols, H, W, top, left):
         rows, cols = rows + top - self.pad, cols + left - self.pad
@@ -179,10 +186,11 @@ class BatchResizedCrop(BatchAugmenter):
 
     def draw(self, F, x):
         H, W = image_size(F, x)
-        h, w, fits = draw_boxes(F, x, self.scale, self.ratio)
+        u = uniform(F, x, k=2 * TRIES + 2)   # the block's one random tensor: boxes, offsets
+        h, w, fits = draw_boxes(F, x, self.scale, self.ratio, u[:, :2 * TRIES])
         h = F.np.where(fits > 0, h, H.reshape(1, 1, 1, 1))
         w = F.np.where(fits > 0, w, W.reshape(1, 1, 1, 1))
-        top, left = offsets(F, x, h, w)
+        top, left = offsets(F, x, h, w, u[:, 2 * TRIES:])
         return top, left, h, w
 
     def coords(self, F, i, j, top, left, h, w):
@@ -195,7 +203,7 @@ class BatchResizedCrop(BatchAugmenter):
         return rows, cols
 
     def apply(self, F, x, *params):
-        return remap(F, x, [(self, params)], self._channels, self._height)
+        return remap(F, x, [(self, params)], self._channels, self._height, self._native)
 
     def __repr__(self):
         return f'{type(self).__name__}(size={self.size}, scale={self.scale}, ratio={self.ratio})'
@@ -214,12 +222,18 @@ class BatchErasing(BatchAugmenter):
         self.p, self.scale, self.ratio, self.value = p, tuple(scale), tuple(ratio), value
 
     def draw(self, F, x):
-        h, w, fits = draw_boxes(F, x, self.scale, self.ratio, tall=True)
-        erase = (uniform(F, x, k=None) < self.p).astype('float32') * fits
-        top, left = offsets(F, x, h, w)
+        u = uniform(F, x, k=2 * TRIES + 3)   # one random tensor: boxes, coin, offsets
+        h, w, fits = draw_boxes(F, x, self.scale, self.ratio, u[:, :2 * TRIES], tall=True)
+        coin = u[:, 2 * TRIES:2 * TRIES + 1].reshape(-1, 1, 1, 1)
+        erase = (coin < self.p).astype('float32') * fits
+        top, left = offsets(F, x, h, w, u[:, 2 * TRIES + 1:])
         return erase, top, left, h, w
 
     def apply(self, F, x, erase, top, left, h, w):
+        if self._native:   # one pass: the batch copied, each erased box filled
+            boxes = F.np.concatenate([v.reshape(-1, 1) for v in (erase, top, left, h, w)],
+                                     axis=1)
+            return native.legacy(F, 'gluon_aug_erase', x, boxes, value=float(self.value))
         r = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1)
         c = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
         inside = ((r >= top) * (r < top + h) * erase) * ((c >= left) * (c < left + w))
@@ -255,8 +269,9 @@ class BatchPipeline(nn.HybridSequential):
     def forward(self, x, *args):
         if hasattr(x, 'ndim'):
             check_nchw_batch(self, x)
-            changed = [b.set_channels(x.shape[1], x.shape[2]) for b in self._children.values()
-                       if isinstance(b, BatchAugmenter)]
+            fused = native.usable(x.context)
+            changed = [b.set_channels(x.shape[1], x.shape[2], fused)
+                       for b in self._children.values() if isinstance(b, BatchAugmenter)]
             if any(changed):
                 self._clear_cached_op()
         return super().forward(x, *args)
@@ -270,7 +285,8 @@ class BatchPipeline(nn.HybridSequential):
                 return block.apply(F, x, *params)
             channels = next((b._channels for b, _ in chain if b._channels), None)
             height = next((b._height for b, _ in chain if b._height), None)
-            return remap(F, x, chain, channels, height) if chain else x
+            fused = any(b._native for b, _ in chain)
+            return remap(F, x, chain, channels, height, fused) if chain else x
         for block in self._children.values():
             crop = getattr(block, 'resizes', False)
             if isinstance(block, BatchIndexMap) or crop:

@@ -27,7 +27,8 @@ inside the channel loop (``=``, not ``+=``), i.e. g = 0.114 B, not the luma.
 matches the sample one; ``False`` blends toward the luma, as intended (and as
 torchvision does).
 """
-from .base import BatchAugmenter
+from . import native
+from .base import BatchAugmenter, between, uniform
 
 LUMA = (0.299, 0.587, 0.114)
 
@@ -144,22 +145,23 @@ class BatchColorJitter(BatchAugmenter):
         self.amounts = (brightness, contrast, saturation, hue)
         self.mxnet_saturation, self.hue_last = mxnet_saturation, hue_last and hue > 0
         ops = (adjust_brightness, adjust_contrast, self._saturation, adjust_hue)
-        # (op, amount, identity parameter) of the enabled ops
+        # (op, amount, identity parameter) of the enabled ops, and their kinds (0-3)
         self.ops = [(op, amount, 0.0 if op is adjust_hue else 1.0)
                     for op, amount in zip(ops, self.amounts) if amount > 0]
+        self.kinds = [k for k, amount in enumerate(self.amounts) if amount > 0]
 
     def _saturation(self, F, x, a):
         return adjust_saturation(F, x, a, self.mxnet_saturation)
 
     def draw(self, F, x):
-        z = F.np.zeros_like(x[:, :1, :1, :1])
-        params = [F.np.random.uniform(low=z + ident - amount, high=z + ident + amount)
-                  for _, amount, ident in self.ops]
-        shuffled = len(self.ops) - self.hue_last   # the ops whose order is drawn
+        m = len(self.ops)
+        shuffled = m - self.hue_last   # the ops whose order is drawn
+        u = uniform(F, x, k=m + shuffled)   # the block's one random tensor: factors, keys
+        params = [between(u[:, j:j + 1], ident - amount, ident + amount).reshape(-1, 1, 1, 1)
+                  for j, (_, amount, ident) in enumerate(self.ops)]
         if not shuffled:
-            return tuple(params) + (z.reshape(-1, 1),)
-        keys = F.np.random.uniform(low=F.np.tile(z.reshape(-1, 1), (1, shuffled)), high=1)
-        return tuple(params) + (F.np.argsort(keys, axis=1),)
+            return tuple(params) + (F.np.zeros_like(u),)
+        return tuple(params) + (F.np.argsort(u[:, m:], axis=1),)
 
     def apply(self, F, x, *params):
         """Each sample's ops in its order, clipped after each, as MXNet does.
@@ -173,6 +175,8 @@ class BatchColorJitter(BatchAugmenter):
         m = len(self.ops)
         if not m:
             return x
+        if self._native:
+            return self._fused(F, x, factors, order)
         order = order.astype('float32')
         kinds = [op for op, _, _ in self.ops]
         hue = kinds.index(adjust_hue) if adjust_hue in kinds else None
@@ -207,6 +211,22 @@ class BatchColorJitter(BatchAugmenter):
         for s in range(m - 1):   # and after it
             x = stage(x, op_at(at + 1 + s, at + 1 + s < m))
         return x
+
+    def _fused(self, F, x, factors, order):
+        """``apply`` as one fused CPU kernel (``native``): each sample's four factors (the
+        identity for an op that is off) and its ops in order, run on the image in cache."""
+        z = F.np.zeros_like(x[:, :1, 0, 0])                                 # (N, 1)
+        drawn = dict(zip(self.kinds, factors))
+        four = F.np.concatenate([drawn[k].reshape(-1, 1) if k in drawn else
+                                 z + (0.0 if k == 3 else 1.0) for k in range(4)], axis=1)
+        shuffled = len(self.ops) - self.hue_last
+        order = order.astype('float32')
+        steps = ([sum((order == j).astype('float32') * self.kinds[j] for j in range(shuffled))]
+                 if shuffled else [])
+        if self.hue_last:
+            steps.append(z + 3)
+        return native.legacy(F, 'gluon_aug_color', x, four, F.np.concatenate(steps, axis=1),
+                             mxnet_saturation=int(self.mxnet_saturation))
 
     def __repr__(self):
         b, c, s, h = self.amounts

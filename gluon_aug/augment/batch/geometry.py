@@ -10,7 +10,8 @@ resized crop) into one separable gather or one separable resampling.
 """
 import math
 
-from .base import uniform
+from . import native
+from .base import between
 
 
 def first_valid(F, valid, *candidates):
@@ -135,7 +136,27 @@ def gather(F, x, rows, cols, inside=None):
     return out if inside is None else out * inside
 
 
-def remap(F, x, steps, channels=None, height=None):
+def taps(F, coords, size, keep=None, whole=False):
+    """(N, 4, K) taps of (N, 1, K, 1) or (N, 1, 1, K) source `coords` for the fused
+    kernel (``native``): the first and second source index and their weights.
+    `whole`: integer coordinates inside the image, one tap of weight `keep` (or 1);
+    else bilinear, w(d) = max(0, 1 - |d|) and 0 outside the image (``resample``'s
+    weights), times `keep`. `size`: the image's side along them."""
+    if whole:
+        weight = F.np.ones_like(coords) if keep is None else keep
+        parts = (coords, coords, weight, F.np.zeros_like(coords))
+    else:
+        first = F.np.floor(coords)
+        frac = coords - first
+        w0, w1 = (1 - frac) * in_range(first, size), frac * in_range(first + 1, size)
+        if keep is not None:
+            w0, w1 = w0 * keep, w1 * keep
+        parts = (first, first + 1, w0, w1)
+    return F.np.concatenate([F.npx.reshape(v.astype('float32'), (-2, 1, -1)) for v in parts],
+                            axis=1)
+
+
+def remap(F, x, steps, channels=None, height=None, native_kernels=False):
     """Run a chain of geometric steps as one separable gather, or as one resampling.
 
     `steps`: (block, params) in the order they apply, all ``BatchIndexMap``
@@ -148,6 +169,8 @@ def remap(F, x, steps, channels=None, height=None):
     image get zero bilinear weight, which is the same zero fill.
     `channels`: the batch's C, if known (``resample``, ``times_plane``); `height`:
     its H, if known, which picks the faster way to resample (the result is the same).
+    `native_kernels`: run the gather or the resampling as one fused CPU kernel
+    (``native``; the same result, but for float rounding in a resampling).
     """
     crops = [k for k, (block, _) in enumerate(steps) if getattr(block, 'resizes', False)]
     if len(crops) > 1:
@@ -177,37 +200,49 @@ def remap(F, x, steps, channels=None, height=None):
             rows = F.np.minimum(F.np.maximum(rows, 0), H - 1)
             cols = F.np.minimum(F.np.maximum(cols, 0), W - 1)
     if not crops:
+        if native_kernels:   # one pass over the batch (``native``)
+            return native.legacy(F, 'gluon_aug_resample', x,
+                                 taps(F, rows, H, keep_rows, whole=True),
+                                 taps(F, cols, W, keep_cols, whole=True))
         return gather_separable(F, x, rows, cols, keep_rows, keep_cols, channels)
     rows, cols = crop.coords(F, rows, cols, *crop_params)
     H, W = image_size(F, x)
     H, W = H.reshape(1, 1, 1, 1), W.reshape(1, 1, 1, 1)
     for block, params in reversed(before):
         rows, cols = block.source(F, rows, cols, H, W, *params)
+    if native_kernels:
+        return native.legacy(F, 'gluon_aug_resample', x, taps(F, rows, H, keep_rows),
+                             taps(F, cols, W, keep_cols))
     return resample(F, x, rows, cols, channels, keep_rows, keep_cols,
                     gather_rows_first=bool(height) and height > 2 * out_h)
 
 
-def draw_boxes(F, x, scale, ratio, tall=False, tries=10):
+TRIES = 10   # rectangle draws per sample (Gluon's random_size_crop and RandomErasing)
+
+
+def draw_boxes(F, x, scale, ratio, u, tall=False):
     """The rectangle draw of ``random_size_crop``/``RandomErasing``, batched.
 
-    `tries` attempts per sample, the first that fits wins: area uniform in
+    TRIES attempts per sample, the first that fits wins: area uniform in
     `scale` x H x W, aspect log-uniform in `ratio`, sides rounded to integers
     (width = sqrt(area x aspect), or the height if `tall`, as RandomErasing
-    has it); a try fits when 1 <= side <= image side. Returns (h, w, fits) as
+    has it); a try fits when 1 <= side <= image side. `u`: (N, 2 TRIES) U[0, 1)
+    draws, a slice of the block's one random tensor. Returns (h, w, fits) as
     (N, 1, 1, 1) tensors (h, w of the first fit; fits 1.0 or 0.0).
     """
     H, W = image_size(F, x)
-    area = uniform(F, x, scale[0], scale[1], k=tries) * H * W
-    aspect = F.np.exp(uniform(F, x, math.log(ratio[0]), math.log(ratio[1]), k=tries))
+    area = between(u[:, :TRIES], *scale) * H * W
+    aspect = F.np.exp(between(u[:, TRIES:], math.log(ratio[0]), math.log(ratio[1])))
     long, short = F.np.round(F.np.sqrt(area * aspect)), F.np.round(F.np.sqrt(area / aspect))
     h, w = (long, short) if tall else (short, long)
     fits = ((w >= 1) * (w <= W) * (h >= 1) * (h <= H)).astype('float32')
     return first_valid(F, fits, h, w)
 
 
-def offsets(F, x, h, w):
-    """Uniform integer (top, left) so that an h x w box lies inside the image."""
+def offsets(F, x, h, w, u):
+    """Uniform integer (top, left) so that an h x w box lies inside the image, from
+    `u`, (N, 2) U[0, 1) draws."""
     H, W = image_size(F, x)
-    top = F.np.floor(uniform(F, x, k=None) * (H.reshape(1, 1, 1, 1) - h + 1))
-    left = F.np.floor(uniform(F, x, k=None) * (W.reshape(1, 1, 1, 1) - w + 1))
+    top = F.np.floor(u[:, :1].reshape(-1, 1, 1, 1) * (H.reshape(1, 1, 1, 1) - h + 1))
+    left = F.np.floor(u[:, 1:2].reshape(-1, 1, 1, 1) * (W.reshape(1, 1, 1, 1) - w + 1))
     return top, left

@@ -69,11 +69,11 @@ class BatchPolicy(BatchAugmenter):
     def bilinear(self):
         return self.policy.resample == BILINEAR
 
-    def set_channels(self, channels, height=None):
+    def set_channels(self, channels, height=None, native_kernels=False):
         if channels != 3:
             raise ValueError(f"{type(self).__name__} works on RGB batches (C = 3), "
                              f"got C = {channels}")
-        return super().set_channels(channels, height)
+        return super().set_channels(channels, height, native_kernels)
 
     def stage(self, F, x, op, value):
         """Every sample's op `op` (an index into ``names``) at `value`."""

@@ -1,0 +1,172 @@
+"""The fused CPU kernels (augment/batch/kernels.cc, loaded by native.py) against the same
+computation in MXNet's operators, which stay the reference: every whole-pixel move, the
+bilinear resampling, erasing and colour jitter, on forced and on drawn parameters,
+imperative and hybridized; and the fall-back when the kernels cannot be built."""
+import os
+import subprocess
+import sys
+
+import numpy as onp
+import pytest
+
+from conftest import ROOT
+from gluon_aug._mxnet import mx, np
+from gluon_aug.augment.batch import native
+from gluon_aug.augment.batch.blocks import (BatchErasing, BatchFlipLeftRight,
+                                            BatchFlipTopBottom, BatchPadCrop, BatchResizedCrop)
+from gluon_aug.augment.batch.color import BatchColorJitter
+from gluon_aug.augment.batch.geometry import remap
+from gluon_aug.augment.batch.presets import BATCH_PRESETS, get_batch_preset
+
+F = mx.nd
+
+pytestmark = pytest.mark.skipif(not native.available(),
+                                reason=f"the fused kernels could not be built here "
+                                       f"({native._loaded.get('why')}); MXNet's operators run")
+
+
+def batch(n=5, c=3, h=11, w=13, seed=0):
+    return np.array(onp.random.RandomState(seed).uniform(size=(n, c, h, w)).astype('float32'))
+
+
+def col(values):
+    return np.array(onp.asarray(values, dtype='float32').reshape(-1, 1, 1, 1))
+
+
+def both(block, x, *params):
+    """block.apply on forced `params` with MXNet's operators, then with the kernels."""
+    block._native = False
+    reference = block.apply(F, x, *params).asnumpy()
+    block._native = True
+    return reference, block.apply(F, x, *params).asnumpy()
+
+
+MOVES = {   # name -> (block, forced parameters for 5 samples)
+    'lr': (BatchFlipLeftRight(), (col([1, 0, 1, 1, 0]) > 0,)),
+    'tb': (BatchFlipTopBottom(), (col([0, 1, 1, 0, 1]) > 0,)),
+    'crop': (BatchPadCrop(pad=3), (col([0, 6, 3, 5, 1]), col([6, 0, 2, 3, 4]))),
+    'reflect': (BatchPadCrop(pad=2, reflect=True), (col([0, 4, 1, 3, 2]), col([4, 0, 2, 2, 1]))),
+}
+
+
+@pytest.mark.parametrize('name', list(MOVES))
+def test_a_whole_pixel_move_is_the_same_exact_copy(name):
+    x = batch()
+    block, params = MOVES[name]
+    reference, fused = both(block, x, *params)
+    assert onp.array_equal(fused, reference)
+
+
+@pytest.mark.parametrize('chain', ['crop-lr', 'lr-crop-tb', 'reflect-lr', 'crop-tb-crop'])
+def test_a_chain_of_moves_is_the_same_exact_copy(chain):
+    x = batch(seed=1)
+    steps = [MOVES[name] for name in chain.split('-')]
+    reference = remap(F, x, steps).asnumpy()
+    assert onp.array_equal(remap(F, x, steps, native_kernels=True).asnumpy(), reference)
+
+
+CROPS = (col([0, 2, 5, 1, 0]), col([0, 3, 1, 6, 2]), col([11, 5, 6, 9, 3]),
+         col([13, 9, 4, 7, 2]))   # top, left, h, w: the whole image, a corner, thin ones
+
+
+@pytest.mark.parametrize('size', [(13, 11), (5, 4), (20, 17)])
+def test_a_resized_crop_resamples_as_mxnets_operators(size):
+    x = batch(seed=2)
+    block = BatchResizedCrop(size)
+    reference, fused = both(block, x, *CROPS)
+    assert fused.shape == reference.shape == (5, 3, size[1], size[0])
+    onp.testing.assert_allclose(fused, reference, rtol=0, atol=2e-6)
+
+
+def test_a_crop_in_a_chain_with_moves_before_and_after_it():
+    x = batch(seed=3)
+    crop = BatchResizedCrop((8, 6))
+    steps = [MOVES['crop'], (crop, CROPS), (BatchFlipLeftRight(), (col([1, 1, 0, 1, 0]) > 0,))]
+    reference = remap(F, x, steps).asnumpy()
+    onp.testing.assert_allclose(remap(F, x, steps, native_kernels=True).asnumpy(), reference,
+                                rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize('value', [0.0, 0.5])
+def test_erasing_fills_the_same_boxes(value):
+    x = batch(seed=4)
+    # erase, top, left, h, w: a box in a corner, one not erased, one row, the whole image
+    params = (col([1, 0, 1, 1, 1]), col([0, 2, 10, 0, 3]), col([9, 1, 0, 0, 4]),
+              col([4, 3, 1, 11, 2]), col([4, 5, 13, 13, 1]))
+    reference, fused = both(BatchErasing(value=value), x, *params)
+    assert onp.array_equal(fused, reference)
+    assert (fused == value).sum() > 0 and not onp.array_equal(fused, x.asnumpy())
+
+
+JITTERS = {
+    'all four in random order': BatchColorJitter(0.5, 0.5, 0.5, 0.5),
+    'hue last': BatchColorJitter(0.4, 0.4, 0.4, 0.1, hue_last=True),
+    'luma saturation': BatchColorJitter(0, 0.3, 0.6, 0, mxnet_saturation=False),
+    'hue alone, last': BatchColorJitter(0, 0, 0, 0.3, hue_last=True),
+    'brightness alone': BatchColorJitter(0.8),
+}
+
+
+@pytest.mark.parametrize('name', list(JITTERS))
+def test_colour_jitter_on_drawn_factors_and_orders(name):
+    mx.random.seed(5)
+    x = batch(n=16, seed=5)
+    block = JITTERS[name]
+    params = block.draw(F, x)
+    reference, fused = both(block, x, *params)
+    onp.testing.assert_allclose(fused, reference, rtol=0, atol=2e-5)
+    assert not onp.allclose(fused, x.asnumpy(), atol=1e-3)   # it did change the images
+
+
+@pytest.fixture
+def restore_use():
+    yield
+    native.use(True)
+
+
+# the policies' stages use MXNet's operators either way; trivialaugment stands for them (its
+# crop and flip after the policy use the kernels), the others take minutes hybridized
+@pytest.mark.parametrize('name', [n for n in BATCH_PRESETS
+                                  if n not in ('none', 'autoaugment', 'randaugment', 'augmix')])
+def test_every_preset_hybridized_gives_the_same_batch_either_way(name, restore_use):
+    x = batch(n=6, h=36, w=40, seed=6)
+    aug = get_batch_preset(name)
+    aug.hybridize(static_alloc=True, static_shape=True)
+    out = {}
+    for fused in (False, True, False):   # one block: it follows the switch between calls
+        native.use(fused)
+        mx.random.seed(7)
+        out.setdefault(fused, []).append(aug(x).asnumpy())
+    assert onp.array_equal(out[False][0], out[False][1])
+    onp.testing.assert_allclose(out[True][0], out[False][0], rtol=0, atol=2e-5)
+
+
+def test_only_cpu_batches_use_the_kernels():
+    class Gpu:
+        device_type = 'gpu'
+    assert native.usable(mx.cpu()) and not native.usable(Gpu())
+
+
+def _fallback(env, tmp_path):
+    """A batched flip-color in a fresh process with `env`: (exit status, stderr, ok)."""
+    code = ('import warnings, numpy as onp\n'
+            'from gluon_aug._mxnet import np\n'
+            'from gluon_aug.augment.batch.presets import get_batch_preset\n'
+            'x = np.array(onp.random.RandomState(0).uniform(size=(2, 3, 8, 8)).astype("f"))\n'
+            'aug = get_batch_preset("flip-color")\n'
+            'for _ in range(2): out = aug(x)\n'
+            'print("ok", out.shape)\n')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          cwd=ROOT, env=dict(os.environ, GLUON_AUG_CACHE=str(tmp_path), **env),
+                          timeout=600)
+    return done.returncode, done.stderr, 'ok (2, 3, 8, 8)' in done.stdout
+
+
+@pytest.mark.parametrize('env, why', [({'GLUON_AUG_NATIVE': '0'}, None),   # asked: no warning
+                                      ({'CXX': 'false'}, 'false failed')])
+def test_without_the_kernels_mxnets_operators_run(env, why, tmp_path):
+    status, err, ok = _fallback(env, tmp_path)
+    assert status == 0 and ok, err
+    warnings = [line for line in err.splitlines() if 'fused augmentation kernels are off' in line]
+    assert len(warnings) == (1 if why else 0) and (why is None or why in warnings[0]), err
+    assert not os.listdir(tmp_path)   # no library, and no half-built file, left in the cache
