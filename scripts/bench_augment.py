@@ -24,11 +24,12 @@ LIMIT = 900   # seconds per row (one preset at one size) before it is reported a
 
 
 def measure(name, size, workers, repeats, quick):
-    """(per-sample img/s with 0 workers, with `workers`, batched img/s, copy img/s) for one
-    preset."""
+    """(per-sample img/s with 0 workers, with `workers`, batched img/s, the same with
+    MXNet's operators only, copy img/s) for one preset."""
     import numpy as onp
     from gluon_aug import get_preset
     from gluon_aug._mxnet import gluon, np
+    from gluon_aug.augment.batch import native
     from gluon_aug.augment.batch.presets import get_batch_preset
     n = (256 if size == 32 else 64) if quick else (2048 if size == 32 else 256)
     batch = 256 if size == 32 else 32
@@ -53,7 +54,10 @@ def measure(name, size, workers, repeats, quick):
     copy = gluon.nn.HybridLambda(lambda F, x: F.np.copy(x))   # the floor: one read, one write
     calls = 10
     speeds = []
-    for block in (aug, copy):
+    # the copy before and after the twins, the faster taken: one of them alone has read
+    # 10x slow in some processes (the colour presets')
+    for block, fused in ((copy, True), (aug, True), (aug, False), (copy, True)):
+        native.use(fused)   # the fused kernels where they load, then MXNet's operators only
         block.hybridize(static_alloc=True, static_shape=True)
 
         def stream():   # batches one after another, as a training loop feeds them
@@ -61,7 +65,14 @@ def measure(name, size, workers, repeats, quick):
                 out = block(X)
             out.wait_to_read()
         speeds.append(calls * batch / benchlib.median_time(stream, max(15, repeats), warmup=2))
-    return [per_sample[0], per_sample[workers], *speeds]
+    return [per_sample[0], per_sample[workers], speeds[1], speeds[2], max(speeds[0], speeds[3])]
+
+
+def fused_line():
+    """Whether the fused kernels load here, in a few words (the report's text)."""
+    from gluon_aug.augment.batch import native
+    return ('augment/batch/kernels.cc, built here' if native.available() else
+            f"not here: {native._loaded.get('why')}; MXNet's operators ran")
 
 
 def get_args_parser():
@@ -102,17 +113,18 @@ def main(argv=None):
                                                 args.limit)
             if why:
                 why = f'not measured: {why}'.replace('|', '/')
-                rows.append(f'| {name} | {size}x{size} | {why} | | | | | |')
+                rows.append(f'| {name} | {size}x{size} | {why} | | | | | | |')
                 print(name, size, why, flush=True)
                 continue
-            s0, sn, b, floor = result
+            s0, sn, b, ops, floor = result
             rows.append(f'| {name} | {size}x{size} | {s0:.0f} | {sn:.0f} | {b:.0f} | '
-                        f'{b / max(s0, sn):.1f}x | {floor:.0f} | {b / floor:.2f} |')
+                        f'{b / max(s0, sn):.1f}x | {ops:.0f} | {floor:.0f} | {b / floor:.2f} |')
             print(rows[-1], flush=True)
     table = ['| preset | size | per-sample, 0 workers (img/s) | per-sample, '
              f'{args.workers} workers (img/s) | batched (img/s) | batched / best per-sample | '
-             'copy of the batch (img/s) | batched / copy |',
-             '|---|---|---|---|---|---|---|---|', *rows]
+             "batched, MXNet's operators only (img/s) | copy of the batch (img/s) | "
+             'batched / copy |',
+             '|---|---|---|---|---|---|---|---|---|', *rows]
     md = '\n'.join([
         '## Augmentation throughput: per sample vs batched', '',
         f"Command: `python scripts/bench_augment.py {benchlib.shown_args(argv)}`. "
@@ -122,7 +134,9 @@ def main(argv=None):
         '`gluon_aug.augment.batch.presets.get_batch_preset`, on an NCHW float batch already '
         'on the device (batch 256 at 32x32, 32 at 224x224), hybridized with static_alloc as '
         '`train.cifar` runs it, timed over 10 calls in a row (one wait at the end, as a '
-        'training loop queues them); the loader\'s ToTensor is not counted there. Copy: '
+        'training loop queues them); the loader\'s ToTensor is not counted there. It runs '
+        f"the fused CPU kernels ({fused_line()}); the next column is the same twin with "
+        "MXNet's operators only (`native.use(False)`). Copy: "
         '`np.copy` of the same batch, timed the same way: the memory-bandwidth floor of an '
         'augmentation that writes a new batch, so batched / copy is the fraction of the '
         f'floor reached. Medians over {repeats} repeats (per sample) and 15 (batched and '
