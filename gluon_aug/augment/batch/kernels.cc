@@ -41,6 +41,14 @@ MXReturnValue float_types(const std::unordered_map<std::string, std::string>& at
   return MX_SUCCESS;
 }
 
+template <int IN>
+MXReturnValue inputs_and_one_output(const std::unordered_map<std::string, std::string>& attrs,
+                                    int* num_in, int* num_out) {
+  *num_in = IN;
+  *num_out = 1;
+  return MX_SUCCESS;
+}
+
 float attr_float(const std::unordered_map<std::string, std::string>& attrs,
                  const std::string& key, float fallback) {
   auto it = attrs.find(key);
@@ -48,13 +56,6 @@ float attr_float(const std::unordered_map<std::string, std::string>& attrs,
 }
 
 // ---- resample --------------------------------------------------------------------------
-
-MXReturnValue resample_attrs(const std::unordered_map<std::string, std::string>& attrs,
-                             int* num_in, int* num_out) {
-  *num_in = 3;
-  *num_out = 1;
-  return MX_SUCCESS;
-}
 
 MXReturnValue resample_shape(const std::unordered_map<std::string, std::string>& attrs,
                              std::vector<std::vector<unsigned int>>* in,
@@ -168,13 +169,6 @@ MXReturnValue resample_forward(const std::unordered_map<std::string, std::string
 
 // ---- erase -----------------------------------------------------------------------------
 
-MXReturnValue erase_attrs(const std::unordered_map<std::string, std::string>& attrs,
-                          int* num_in, int* num_out) {
-  *num_in = 2;
-  *num_out = 1;
-  return MX_SUCCESS;
-}
-
 MXReturnValue erase_shape(const std::unordered_map<std::string, std::string>& attrs,
                           std::vector<std::vector<unsigned int>>* in,
                           std::vector<std::vector<unsigned int>>* out) {
@@ -275,13 +269,6 @@ void adjust(int op, float f, bool mxnet_saturation, const float* sr, const float
   }
 }
 
-MXReturnValue color_attrs(const std::unordered_map<std::string, std::string>& attrs,
-                          int* num_in, int* num_out) {
-  *num_in = 3;
-  *num_out = 1;
-  return MX_SUCCESS;
-}
-
 MXReturnValue color_shape(const std::unordered_map<std::string, std::string>& attrs,
                           std::vector<std::vector<unsigned int>>* in,
                           std::vector<std::vector<unsigned int>>* out) {
@@ -338,21 +325,21 @@ MXReturnValue no_gradient(const std::unordered_map<std::string, std::string>& at
 }  // namespace
 
 REGISTER_OP(gluon_aug_resample)
-.setParseAttrs(resample_attrs)
+.setParseAttrs(inputs_and_one_output<3>)
 .setInferType(float_types)
 .setInferShape(resample_shape)
 .setForward(resample_forward, "cpu")
 .setBackward(no_gradient, "cpu");
 
 REGISTER_OP(gluon_aug_erase)
-.setParseAttrs(erase_attrs)
+.setParseAttrs(inputs_and_one_output<2>)
 .setInferType(float_types)
 .setInferShape(erase_shape)
 .setForward(erase_forward, "cpu")
 .setBackward(no_gradient, "cpu");
 
 REGISTER_OP(gluon_aug_color)
-.setParseAttrs(color_attrs)
+.setParseAttrs(inputs_and_one_output<3>)
 .setInferType(float_types)
 .setInferShape(color_shape)
 .setForward(color_forward, "cpu")
