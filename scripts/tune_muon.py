@@ -68,7 +68,7 @@ def report(runs, arms, seeds, dtype, write=True):
                    for r in by.values()})
     loads = [r['load'] for by in results.values() for r in by.values() if r['load']]
     load = f" Load averages at the runs' ends: {min(loads):.1f}-{max(loads):.1f}." if loads else ''
-    md = ["## fast94-muon's schedule, tuned", '',
+    md = ["### fast94-muon's schedule, tuned", '',
           f"Written by `python {PROG} {benchlib.shown_args(sys.argv[1:])}`: "
           f"`python -m train.cifar --recipe fast94-muon --dtype {dtype}` with each arm's "
           f"`--epochs` and `--lr`, one run at a time, on {'; '.join(data)}. Wall time: "

@@ -595,3 +595,33 @@ def test_bench_dtype_counts_the_multiply_adds_by_hand():
     fast = get_model('fastnet')
     fast.initialize()
     assert 0.06e9 < bench.macs_per_image(fast, nn, np) < 0.08e9   # "about 0.07 GMAC"
+
+
+def test_tune_muon_reports_each_arm_against_the_recipe(tmp_path, monkeypatch):
+    tune = import_script('tune_muon')
+    runs = str(tmp_path / 'runs')
+    arms, seeds = ['recipe', 'e7', 'lr0.32'], [0, 1]
+    grid = tune.grid(runs, arms, seeds, 'bfloat16')
+    # recipe: 0.94 / 0.942 in 1000 s; e7: 0.93 / 0.936 in 880 s; lr0.32: seed 0 only
+    for arm, seed, test, wall in (('recipe', 0, 0.94, 1000.0), ('recipe', 1, 0.942, 1000.0),
+                                  ('e7', 0, 0.93, 870.0), ('e7', 1, 0.936, 890.0),
+                                  ('lr0.32', 0, 0.945, 1010.0)):
+        folder = grid.folder(arm, seed)
+        _finished_book_run(folder, test, None)
+        metrics = json.load(open(os.path.join(folder, 'metrics.json')))
+        metrics['final'].update(test_acc=test, wall_seconds=wall, load_average=[2.0, 2, 2])
+        metrics['config']['data'] = '../data/cifar10-lossless'
+        json.dump(metrics, open(os.path.join(folder, 'metrics.json'), 'w'))
+    page = str(tmp_path / 'RECIPES.md')
+    monkeypatch.setattr(tune, 'REPORT', page)
+    text = tune.report(runs, arms, seeds, 'bfloat16')
+    assert '| recipe | 8 | 0.24 | 0, 1 | 0.9400, 0.9420 | 0.9410 | 1.00x |' in text
+    assert '| e7 | 7 | 0.24 | 0, 1 | 0.9300, 0.9360 | 0.9330 | 0.88x |' in text
+    assert '| lr0.32 | 8 | 0.32 | 0 | 0.9450 | 0.9450 | 1.01x |' in text
+    assert 'Not finished yet: lr0.32, seed 1' in text and "CIFAR-10's original pixels" in text
+    assert '<!-- tune-muon -->' in open(page).read()
+    assert os.path.exists(os.path.join(runs, 'tune.json'))
+    # each arm trains with its own epochs and peak learning rate, on the recipe
+    command = grid.command('D', 'e7', 0, grid.folder('e7', 0))
+    assert command[command.index('--recipe') + 1] == 'fast94-muon'
+    assert command[-4:] == ['--epochs', '7', '--lr', '0.24']
