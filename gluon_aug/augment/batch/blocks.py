@@ -33,7 +33,7 @@ of ``presets.PRESETS`` into a ``BatchPipeline``.
 """
 import numpy as onp
 
-from ..._mxnet import nn
+from ..._mxnet import legacy, nn
 from ..presets import CIFAR10_MEAN, CIFAR10_STD
 from . import native
 from .base import BatchAugmenter, check_nchw_batch, uniform
@@ -233,7 +233,7 @@ class BatchErasing(BatchAugmenter):
         if self._native:   # one pass: the batch copied, each erased box filled
             boxes = F.np.concatenate([v.reshape(-1, 1) for v in (erase, top, left, h, w)],
                                      axis=1)
-            return native.legacy(F, 'gluon_aug_erase', x, boxes, value=float(self.value))
+            return legacy(F, 'gluon_aug_erase', x, boxes, value=float(self.value))
         r = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1)
         c = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
         inside = ((r >= top) * (r < top + h) * erase) * ((c >= left) * (c < left + w))

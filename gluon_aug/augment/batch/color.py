@@ -27,7 +27,7 @@ inside the channel loop (``=``, not ``+=``), i.e. g = 0.114 B, not the luma.
 matches the sample one; ``False`` blends toward the luma, as intended (and as
 torchvision does).
 """
-from . import native
+from ..._mxnet import legacy
 from .base import BatchAugmenter, between, uniform
 
 LUMA = (0.299, 0.587, 0.114)
@@ -225,7 +225,7 @@ class BatchColorJitter(BatchAugmenter):
                  if shuffled else [])
         if self.hue_last:
             steps.append(z + 3)
-        return native.legacy(F, 'gluon_aug_color', x, four, F.np.concatenate(steps, axis=1),
+        return legacy(F, 'gluon_aug_color', x, four, F.np.concatenate(steps, axis=1),
                              mxnet_saturation=int(self.mxnet_saturation))
 
     def __repr__(self):

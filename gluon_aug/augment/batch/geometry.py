@@ -10,7 +10,7 @@ resized crop) into one separable gather or one separable resampling.
 """
 import math
 
-from . import native
+from ..._mxnet import legacy
 from .base import between
 
 
@@ -201,7 +201,7 @@ def remap(F, x, steps, channels=None, height=None, native_kernels=False):
             cols = F.np.minimum(F.np.maximum(cols, 0), W - 1)
     if not crops:
         if native_kernels:   # one pass over the batch (``native``)
-            return native.legacy(F, 'gluon_aug_resample', x,
+            return legacy(F, 'gluon_aug_resample', x,
                                  taps(F, rows, H, keep_rows, whole=True),
                                  taps(F, cols, W, keep_cols, whole=True))
         return gather_separable(F, x, rows, cols, keep_rows, keep_cols, channels)
@@ -211,7 +211,7 @@ def remap(F, x, steps, channels=None, height=None, native_kernels=False):
     for block, params in reversed(before):
         rows, cols = block.source(F, rows, cols, H, W, *params)
     if native_kernels:
-        return native.legacy(F, 'gluon_aug_resample', x, taps(F, rows, H, keep_rows),
+        return legacy(F, 'gluon_aug_resample', x, taps(F, rows, H, keep_rows),
                              taps(F, cols, W, keep_cols))
     return resample(F, x, rows, cols, channels, keep_rows, keep_cols,
                     gather_rows_first=bool(height) and height > 2 * out_h)

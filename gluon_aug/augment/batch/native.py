@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import warnings
 
-from ..._mxnet import legacy, mx  # noqa: F401  (legacy: the kernels are legacy operators)
+from ..._mxnet import mx
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kernels.cc')
 SWITCH = 'GLUON_AUG_NATIVE'      # '0': MXNet's operators only
