@@ -58,18 +58,19 @@ def collect(runs):
 
 
 def table(results):
-    lines = ['| arm | seed | train acc | test acc | train - test gap |',
-             '|---|---|---|---|---|']
+    lines = ['| arm | seed | train acc | test acc | train - test gap | load at its end |',
+             '|---|---|---|---|---|---|']
     for arm, by_seed in results.items():
         for seed, r in sorted(by_seed.items()):
+            load = '' if r.get('load') is None else f"{r['load']:.1f}"
             lines.append(f"| {arm} | {seed} | {r['train_acc']:.3f} | {r['test_acc']:.3f} | "
-                         f"{r['gap']:+.3f} |")
+                         f"{r['gap']:+.3f} | {load} |")
         if len(by_seed) > 1:
             rs = list(by_seed.values())
             lines.append(f"| **{arm}, mean** | {len(rs)} seeds | "
                          f"{mean([r['train_acc'] for r in rs]):.3f} | "
                          f"{mean([r['test_acc'] for r in rs]):.3f} | "
-                         f"**{mean([r['gap'] for r in rs]):+.3f}** |")
+                         f"**{mean([r['gap'] for r in rs]):+.3f}** | |")
     return '\n'.join(lines)
 
 
@@ -111,7 +112,19 @@ def verdict(results):
             f"{tests['not augmented']:.3f} to {tests['augmented']:.3f}. Train accuracy is the "
             "running accuracy over each epoch's (augmented) batches, as the book measures it. "
             f"With {TEST_IMAGES:,} test images, a test accuracy of {tests['augmented']:.2f} has "
-            f"a standard error of about {100 * se:.1f} points.")
+            f"a standard error of about {100 * se:.1f} points; {difference(tests, len(seeds))}")
+
+
+def difference(tests, seeds):
+    """Whether the arms' mean test accuracies differ beyond sampling noise: the
+    difference against its binomial standard error (each arm `seeds` runs of
+    TEST_IMAGES images)."""
+    diff = tests['augmented'] - tests['not augmented']
+    se = sum(p * (1 - p) / (TEST_IMAGES * seeds) for p in tests.values()) ** 0.5
+    within = abs(diff) <= 2 * se
+    return (f"the arms' test accuracies differ by {100 * diff:+.1f} points against a "
+            f"standard error of about {100 * se:.1f} points for that difference: "
+            f"{'within the noise' if within else 'more than twice it'}.")
 
 
 def pixels(results):
@@ -136,7 +149,9 @@ def report(runs, write=True):
           "with the fast recipe (fastnet, 10 epochs; `python -m train.cifar --recipe fast`) on "
           "all 50,000 training images, tested on the 2,000 test images: the full recipe "
           "against `--without alt-flip translate` (no flips, no shifts), seeds 0 and 1. "
-          f"Written by `python {PROG}`. The images: {pixels(results)}.", '', table(results), '',
+          f"Written by `python {PROG}`. The images: {pixels(results)}. The last column is the "
+          "machine's 1-minute load average as each run ended; accuracy does not depend on it "
+          "(the runs are seeded), only speed would.", '', table(results), '',
           verdict(results), '',
           '![train (dashed) and test (solid) accuracy, both arms](reproduction/exercise1.png)',
           '']

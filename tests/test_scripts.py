@@ -323,7 +323,7 @@ def test_exercise1_report_compares_the_arms_on_the_seeds_both_finished(tmp_path,
         folder = ex.grid(runs).folder(arm, seed)
         _finished_book_run(folder, test, None)
         metrics = json.load(open(os.path.join(folder, 'metrics.json')))
-        metrics['final'].update(train_acc=train, test_acc=test)
+        metrics['final'].update(train_acc=train, test_acc=test, load_average=[0.5 + seed, 1, 1])
         metrics['config']['data'] = '../data/cifar10-lossless' if seed == 0 else '../x/jpeg'
         json.dump(metrics, open(os.path.join(folder, 'metrics.json'), 'w'))
     report = str(tmp_path / 'REPRODUCTION.md')
@@ -339,6 +339,10 @@ def test_exercise1_report_compares_the_arms_on_the_seeds_both_finished(tmp_path,
     # the verdict pairs seed 0 only: gap +0.020 against +0.150
     assert 'both arms finished (0), augmentation narrows' in text
     assert '+0.020 with it against +0.150 without' in text
+    # 0.88 against 0.84 on 2,000 images each: a standard error of 1.1 points for the difference
+    assert 'differ by +4.0 points against a standard error of about 1.1 points' in text
+    assert 'more than twice it' in text
+    assert '| augmented | 0 | 0.900 | 0.880 | +0.020 | 0.5 |' in text   # the load at its end
     assert 'Not finished yet: not augmented, seed 1' in text
     # which pixels each run read, named per run when they differ
     assert ("The images: CIFAR-10's original pixels (augmented 0, not augmented 0); pixels "
