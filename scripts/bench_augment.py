@@ -23,6 +23,9 @@ from train import cli
 LIMIT = 900   # seconds per row (one preset at one size) before it is reported as too slow
 
 
+CALLS = 10   # batches per timing of the fused twin and the copy, queued as training does
+
+
 def measure(name, size, workers, repeats, quick):
     """(per-sample img/s with 0 workers, with `workers`, batched img/s, the same with
     MXNet's operators only, copy img/s) for one preset."""
@@ -52,11 +55,12 @@ def measure(name, size, workers, repeats, quick):
     X = np.array(rng.uniform(size=(batch, 3, size, size)).astype('float32'))
     aug = get_batch_preset(name)
     copy = gluon.nn.HybridLambda(lambda F, x: F.np.copy(x))   # the floor: one read, one write
-    calls = 10
     speeds = []
     # the copy before and after the twins, the faster taken: one of them alone has read
-    # 10x slow in some processes (the colour presets')
-    for block, fused in ((copy, True), (aug, True), (aug, False), (copy, True)):
+    # 10x slow in some processes (the colour presets'); MXNet's operators only, a reference
+    # that takes minutes a call for a policy at 224x224, are timed on fewer calls
+    for block, fused, calls, times in ((copy, True, CALLS, 15), (aug, True, CALLS, 15),
+                                       (aug, False, 1, 3), (copy, True, CALLS, 15)):
         native.use(fused)   # the fused kernels where they load, then MXNet's operators only
         block.hybridize(static_alloc=True, static_shape=True)
 
@@ -64,7 +68,8 @@ def measure(name, size, workers, repeats, quick):
             for _ in range(calls):
                 out = block(X)
             out.wait_to_read()
-        speeds.append(calls * batch / benchlib.median_time(stream, max(15, repeats), warmup=2))
+        speeds.append(calls * batch / benchlib.median_time(
+            stream, max(times, repeats) if fused else times, warmup=2 if fused else 1))
     return [per_sample[0], per_sample[workers], speeds[1], speeds[2], max(speeds[0], speeds[3])]
 
 
@@ -133,10 +138,10 @@ def main(argv=None):
         'DataLoader (uint8 HWC in, float CHW batches out). Batched: the preset\'s twin from '
         '`gluon_aug.augment.batch.presets.get_batch_preset`, on an NCHW float batch already '
         'on the device (batch 256 at 32x32, 32 at 224x224), hybridized with static_alloc as '
-        '`train.cifar` runs it, timed over 10 calls in a row (one wait at the end, as a '
+        f'`train.cifar` runs it, timed over {CALLS} calls in a row (one wait at the end, as a '
         'training loop queues them); the loader\'s ToTensor is not counted there. It runs '
         f"the fused CPU kernels ({fused_line()}); the next column is the same twin with "
-        "MXNet's operators only (`native.use(False)`). Copy: "
+        "MXNet's operators only (`native.use(False)`; one call per timing, median of 3). Copy: "
         '`np.copy` of the same batch, timed the same way: the memory-bandwidth floor of an '
         'augmentation that writes a new batch, so batched / copy is the fraction of the '
         f'floor reached. Medians over {repeats} repeats (per sample) and 15 (batched and '

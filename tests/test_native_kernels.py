@@ -1,7 +1,8 @@
 """The fused CPU kernels (augment/batch/kernels.cc, loaded by native.py) against the same
 computation in MXNet's operators, which stay the reference: every whole-pixel move, the
-bilinear resampling, erasing and colour jitter, on forced and on drawn parameters,
-imperative and hybridized; and the fall-back when the kernels cannot be built."""
+bilinear resampling, erasing, colour jitter and the policies' stages, on forced and on
+drawn parameters, imperative and hybridized; and the fall-back when the kernels cannot be
+built."""
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from gluon_aug.augment.batch.blocks import (BatchErasing, BatchFlipLeftRight,
                                             BatchFlipTopBottom, BatchPadCrop, BatchResizedCrop)
 from gluon_aug.augment.batch.color import BatchColorJitter
 from gluon_aug.augment.batch.geometry import remap
+from gluon_aug.augment.batch.policies import (BatchAugMix, BatchAutoAugment, BatchRandAugment,
+                                              BatchTrivialAugmentWide)
 from gluon_aug.augment.batch.presets import BATCH_PRESETS, get_batch_preset
 
 F = mx.nd
@@ -33,12 +36,13 @@ def col(values):
     return np.array(onp.asarray(values, dtype='float32').reshape(-1, 1, 1, 1))
 
 
-def both(block, x, *params):
-    """block.apply on forced `params` with MXNet's operators, then with the kernels."""
+def both(block, x, *params, method='apply'):
+    """block.apply (or another `method`) on forced `params` with MXNet's operators,
+    then with the kernels."""
     block._native = False
-    reference = block.apply(F, x, *params).asnumpy()
+    reference = getattr(block, method)(F, x, *params).asnumpy()
     block._native = True
-    return reference, block.apply(F, x, *params).asnumpy()
+    return reference, getattr(block, method)(F, x, *params).asnumpy()
 
 
 MOVES = {   # name -> (block, forced parameters for 5 samples)
@@ -124,8 +128,8 @@ def restore_use():
     native.use(True)
 
 
-# the policies' stages use MXNet's operators either way; trivialaugment stands for them (its
-# crop and flip after the policy use the kernels), the others take minutes hybridized
+# trivialaugment stands for the policies (its stage and its crop and flip after it use the
+# kernels): the others take minutes hybridized with MXNet's operators
 @pytest.mark.parametrize('name', [n for n in BATCH_PRESETS
                                   if n not in ('none', 'autoaugment', 'randaugment', 'augmix')])
 def test_every_preset_hybridized_gives_the_same_batch_either_way(name, restore_use):
@@ -170,3 +174,60 @@ def test_without_the_kernels_mxnets_operators_run(env, why, tmp_path):
     warnings = [line for line in err.splitlines() if 'fused augmentation kernels are off' in line]
     assert len(warnings) == (1 if why else 0) and (why is None or why in warnings[0]), err
     assert not os.listdir(tmp_path)   # no library, and no half-built file, left in the cache
+
+
+# -- the policies' stages: each sample's own op, against the masks over every op ----------
+
+def levels_batch(n=6, h=17, w=19, seed=8):
+    """Images on the 256 levels (ToTensor of uint8), the last one with a flat channel and
+    only two levels in another (autocontrast's and equalize's edge cases)."""
+    v = onp.random.RandomState(seed).randint(0, 256, size=(n, 3, h, w))
+    v[-1, 0] = 77
+    v[-1, 1] = onp.where(v[-1, 1] > 128, 200, 3)
+    return np.array((v / 255.0).astype('float32'))
+
+
+STAGE_VALUES = {   # op -> a value per sample (6), over its range and its edges
+    'Identity': [0] * 6, 'Invert': [0] * 6, 'Equalize': [0] * 6, 'AutoContrast': [0] * 6,
+    'ShearX': [-0.3, 0.3, 0.1, -0.05, 0.0, 0.25], 'ShearY': [0.3, -0.3, 0.2, 0.0, -0.1, 0.05],
+    'TranslateX': [-5, 5, 2.5, 0, -1, 19], 'TranslateY': [4, -4, 0, -2.5, 1, 17],
+    'Rotate': [-45, 30, 90, 135, 0, 7.5],
+    'Color': [0.1, 0.5, 1, 1.5, 1.9, 0], 'Contrast': [0.1, 0.5, 1, 1.5, 1.9, 0],
+    'Brightness': [0.1, 0.5, 1, 1.5, 1.9, 0], 'Sharpness': [0.1, 0.5, 1, 1.5, 1.9, 0],
+    'Posterize': [1, 2, 4, 6, 8, 4], 'Solarize': [0, 64, 128, 200, 256, 255],
+}
+
+STAGE_POLICIES = {   # nearest with the CIFAR-10 mean pixel as fill; bilinear with black
+    'randaugment': BatchRandAugment(), 'augmix': BatchAugMix(),
+    'autoaugment': BatchAutoAugment()}
+
+
+@pytest.mark.parametrize('policy, name', [(p, n) for p, block in STAGE_POLICIES.items()
+                                          for n in block.names])
+def test_a_policy_stage_runs_each_op_as_the_masks_do(policy, name):
+    block = STAGE_POLICIES[policy]
+    x = levels_batch()
+    op = col([block.names.index(name)] * 6)
+    reference, fused = both(block, x, op, col(STAGE_VALUES[name]), method='stage')
+    assert onp.array_equal(fused, reference), \
+        f"{int((fused != reference).sum())} values differ, by up to {abs(fused - reference).max()}"
+
+
+def test_a_stage_gives_each_sample_its_own_op():
+    block = STAGE_POLICIES['randaugment']
+    x = levels_batch(n=14, seed=9)
+    names = block.names
+    values = [STAGE_VALUES[name][k % 6] for k, name in enumerate(names)]
+    reference, fused = both(block, x, col(range(len(names))), col(values), method='stage')
+    assert onp.array_equal(fused, reference)
+    assert not onp.array_equal(fused[1:], x.asnumpy()[1:])   # the ops did change the images
+
+
+@pytest.mark.parametrize('policy', [BatchAutoAugment, BatchRandAugment, BatchTrivialAugmentWide,
+                                    BatchAugMix])
+def test_a_policy_on_drawn_parameters_gives_the_same_batch_either_way(policy):
+    mx.random.seed(11)
+    block = policy()
+    x = levels_batch(n=16, h=32, w=32, seed=10)
+    reference, fused = both(block, x, *block.draw(F, x))
+    assert onp.array_equal(fused, reference)

@@ -17,6 +17,13 @@
 //       factors and the hue shift in turns; order (N, K): the ops to run per sample
 //       (0 brightness, 1 contrast, 2 saturation, 3 hue, -1 none), in that order, each
 //       on the whole image (in cache) before the next, as color.py's formulas.
+//   gluon_aug_policy_stage(x, params, bilinear=0, fill="0,0,0") -> out
+//       x (N, 3, H, W) in [0, 1] on the levels (ToTensor of uint8); params (N, 8): each
+//       sample's op (POLICY_OPS below), its value, and the affine matrix a..f of a
+//       geometric op. One stage of a batched policy (policies.py): every sample its own
+//       op, computed on that image only, as policy_ops.py computes it with MXNet's
+//       operators (float32, in the same order of operations: built without contracting
+//       a * b + c into one rounding, the results agree to the level).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -311,6 +318,231 @@ MXReturnValue color_forward(const std::unordered_map<std::string, std::string>& 
   return MX_SUCCESS;
 }
 
+// ---- policy stage ----------------------------------------------------------------------
+
+// a sample's op in gluon_aug_policy_stage (policy_ops.KERNEL_OPS holds the same numbers)
+enum PolicyOp { kCopy = 0, kAffine = 1, kColor = 2, kContrast = 3, kBrightness = 4,
+                kSharpness = 5, kPosterize = 6, kSolarize = 7, kEqualize = 8,
+                kAutoContrast = 9, kInvert = 10 };
+
+const float LEVELS = 255.0f;
+
+inline float level_of(float v) { return std::nearbyint(v * LEVELS); }   // np.round(x * 255)
+
+// PIL's Image.blend on the levels, truncated, back in [0, 1] (policy_ops.blend)
+inline float blend_level(float degenerate, float v, float f) {
+  return std::floor(std::min(std::max(degenerate + f * (v - degenerate), 0.0f), LEVELS)) / LEVELS;
+}
+
+// PIL's RGB -> L on the levels (policy_ops.gray_levels)
+inline float gray_level(float r, float g, float b) {
+  return std::floor((r * 19595.0f + g * 38470.0f + b * 7471.0f) / 65536.0f + 0.5f);
+}
+
+// output pixel (i, j) reads (a X + b Y + c, d X + e Y + f), X, Y = j + 0.5, i + 0.5
+// (policy_ops.affine): nearest reads the value, bilinear the levels, truncated
+void affine_image(const float* m, bool bilinear, const float* fill, const float* src, float* dst,
+                  int64_t H, int64_t W) {
+  const int64_t P = H * W;
+  const float Hf = static_cast<float>(H), Wf = static_cast<float>(W);
+  auto clamp = [](float v, float size) { return std::min(std::max(v, 0.0f), size - 1); };
+  for (int64_t i = 0; i < H; ++i) {
+    const float Y = static_cast<float>(i) + 0.5f;
+    for (int64_t j = 0; j < W; ++j) {
+      const float X = static_cast<float>(j) + 0.5f;
+      const float xs = m[0] * X + m[1] * Y + m[2], ys = m[3] * X + m[4] * Y + m[5];
+      const int64_t p = i * W + j;
+      if (!(xs >= 0 && xs < Wf && ys >= 0 && ys < Hf)) {
+        for (int c = 0; c < 3; ++c) dst[c * P + p] = fill[c];
+        continue;
+      }
+      if (!bilinear) {
+        const int64_t q = static_cast<int64_t>(clamp(std::floor(ys), Hf)) * W +
+                          static_cast<int64_t>(clamp(std::floor(xs), Wf));
+        for (int c = 0; c < 3; ++c) dst[c * P + p] = src[c * P + q];
+        continue;
+      }
+      const float xb = xs - 0.5f, yb = ys - 0.5f;
+      const float fx0 = std::floor(xb), fy0 = std::floor(yb);
+      const float dx = xb - fx0, dy = yb - fy0;
+      const int64_t x1 = static_cast<int64_t>(clamp(fx0 + 1, Wf));
+      const int64_t y1 = static_cast<int64_t>(clamp(fy0 + 1, Hf));
+      const int64_t x0 = static_cast<int64_t>(clamp(fx0, Wf));
+      const int64_t y0 = static_cast<int64_t>(clamp(fy0, Hf));
+      for (int c = 0; c < 3; ++c) {
+        const float* s = src + c * P;
+        const float g00 = level_of(s[y0 * W + x0]), g01 = level_of(s[y0 * W + x1]);
+        const float g10 = level_of(s[y1 * W + x0]), g11 = level_of(s[y1 * W + x1]);
+        const float top = g00 + (g01 - g00) * dx;
+        const float bottom = g10 + (g11 - g10) * dx;
+        dst[c * P + p] = std::floor(top + (bottom - top) * dy) / LEVELS;
+      }
+    }
+  }
+}
+
+// PIL's ImageOps.equalize on one channel (policy_ops.equalize)
+void equalize_plane(const float* src, float* dst, int64_t P) {
+  std::vector<int64_t> hist(256, 0);
+  int highest = 0;
+  for (int64_t p = 0; p < P; ++p) {
+    const int v = static_cast<int>(std::min(std::max(level_of(src[p]), 0.0f), LEVELS));
+    ++hist[v];
+    highest = std::max(highest, v);
+  }
+  float under[256], lut[256];
+  int64_t below = 0;
+  for (int l = 0; l < 256; ++l) {
+    under[l] = static_cast<float>(below);
+    below += hist[l];
+  }
+  const float step = std::floor(under[highest] / LEVELS);
+  for (int l = 0; l < 256; ++l)
+    lut[l] = step == 0 ? static_cast<float>(l)
+                       : std::min(std::floor((std::floor(step / 2) + under[l]) / step), LEVELS);
+  for (int64_t p = 0; p < P; ++p) {
+    const int v = static_cast<int>(std::min(std::max(level_of(src[p]), 0.0f), LEVELS));
+    dst[p] = lut[v] / LEVELS;
+  }
+}
+
+// PIL's ImageOps.autocontrast on one channel (policy_ops.autocontrast)
+void autocontrast_plane(const float* src, float* dst, int64_t P) {
+  float lo = LEVELS, hi = 0;
+  for (int64_t p = 0; p < P; ++p) {
+    const float v = level_of(src[p]);
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  if (hi <= lo) {
+    for (int64_t p = 0; p < P; ++p) dst[p] = level_of(src[p]) / LEVELS;
+    return;
+  }
+  const float scale = LEVELS / std::max(hi - lo, 1.0f);
+  for (int64_t p = 0; p < P; ++p) {
+    const float v = level_of(src[p]) * scale - lo * scale;
+    dst[p] = std::floor(std::min(std::max(v, 0.0f), LEVELS)) / LEVELS;
+  }
+}
+
+// one sample's op on its image, planes src -> dst (policy_ops' twins)
+void policy_image(int op, float value, const float* m, bool bilinear, const float* fill,
+                  const float* src, float* dst, int64_t H, int64_t W) {
+  const int64_t P = H * W;
+  switch (op) {
+    case kAffine:
+      affine_image(m, bilinear, fill, src, dst, H, W);
+      return;
+    case kInvert:
+      for (int64_t p = 0; p < 3 * P; ++p) dst[p] = 1.0f - src[p];
+      return;
+    case kBrightness:
+      for (int64_t p = 0; p < 3 * P; ++p) dst[p] = blend_level(0.0f, level_of(src[p]), value);
+      return;
+    case kColor:
+      for (int64_t p = 0; p < P; ++p) {
+        const float r = level_of(src[p]), g = level_of(src[P + p]), b = level_of(src[2 * P + p]);
+        const float gray = gray_level(r, g, b);
+        dst[p] = blend_level(gray, r, value);
+        dst[P + p] = blend_level(gray, g, value);
+        dst[2 * P + p] = blend_level(gray, b, value);
+      }
+      return;
+    case kContrast: {
+      double sum = 0;   // of integer levels: exact, as the float32 sum of up to 2 ** 24
+      for (int64_t p = 0; p < P; ++p)
+        sum += gray_level(level_of(src[p]), level_of(src[P + p]), level_of(src[2 * P + p]));
+      const float mean = std::floor(static_cast<float>(sum) / static_cast<float>(P) + 0.5f);
+      for (int64_t p = 0; p < 3 * P; ++p) dst[p] = blend_level(mean, level_of(src[p]), value);
+      return;
+    }
+    case kSharpness:
+      for (int c = 0; c < 3; ++c) {
+        const float* s = src + c * P;
+        for (int64_t i = 0; i < H; ++i)
+          for (int64_t j = 0; j < W; ++j) {
+            const float v = level_of(s[i * W + j]);
+            float smooth = v;
+            if (i >= 1 && i < H - 1 && j >= 1 && j < W - 1) {
+              float total = 4 * v;
+              for (int64_t di = -1; di <= 1; ++di)
+                for (int64_t dj = -1; dj <= 1; ++dj) total += level_of(s[(i + di) * W + j + dj]);
+              smooth = std::floor(total / 13.0f + 0.5f);
+            }
+            dst[c * P + i * W + j] = blend_level(smooth, v, value);
+          }
+      }
+      return;
+    case kPosterize: {
+      const float step = std::pow(2.0f, 8.0f - value);
+      for (int64_t p = 0; p < 3 * P; ++p)
+        dst[p] = std::floor(level_of(src[p]) / step) * step / LEVELS;
+      return;
+    }
+    case kSolarize:
+      for (int64_t p = 0; p < 3 * P; ++p) {
+        const float v = level_of(src[p]);
+        const float above = v >= value ? 1.0f : 0.0f;
+        dst[p] = (v + above * (LEVELS - 2 * v)) / LEVELS;
+      }
+      return;
+    case kEqualize:
+      for (int c = 0; c < 3; ++c) equalize_plane(src + c * P, dst + c * P, P);
+      return;
+    case kAutoContrast:
+      for (int c = 0; c < 3; ++c) autocontrast_plane(src + c * P, dst + c * P, P);
+      return;
+    default:   // kCopy (Identity in a policy without geometric ops)
+      std::memcpy(dst, src, 3 * P * sizeof(float));
+  }
+}
+
+MXReturnValue policy_shape(const std::unordered_map<std::string, std::string>& attrs,
+                           std::vector<std::vector<unsigned int>>* in,
+                           std::vector<std::vector<unsigned int>>* out) {
+  const auto& x = in->at(0);
+  const auto& params = in->at(1);
+  if (x.size() != 4 || x[1] != 3 || params.size() != 2 || params[0] != x[0] ||
+      params[1] != 8) {
+    MX_ERROR_MSG << "gluon_aug_policy_stage: x (N, 3, H, W), params (N, 8)";
+    return MX_FAIL;
+  }
+  out->at(0) = x;
+  return MX_SUCCESS;
+}
+
+MXReturnValue policy_forward(const std::unordered_map<std::string, std::string>& attrs,
+                             std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
+                             const OpResource& res) {
+  MXTensor& xt = inputs->at(0);
+  const int64_t N = xt.shape[0], H = xt.shape[2], W = xt.shape[3];
+  const float* x = xt.data<float>();
+  const float* params = inputs->at(1).data<float>();
+  float* out = outputs->at(0).data<float>();
+  const bool bilinear = attr_float(attrs, "bilinear", 0.0f) != 0.0f;
+  float fill[3] = {0, 0, 0};   // levels, one per channel ("r,g,b"), in [0, 1] here
+  auto it = attrs.find("fill");
+  if (it != attrs.end()) {
+    std::string text = it->second;
+    for (int c = 0, start = 0; c < 3; ++c) {
+      const size_t comma = text.find(',', start);
+      fill[c] = static_cast<float>(std::stod(text.substr(start, comma - start)) / 255.0);
+      if (comma == std::string::npos) {
+        for (int k = c + 1; k < 3; ++k) fill[k] = fill[c];
+        break;
+      }
+      start = static_cast<int>(comma) + 1;
+    }
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t n = 0; n < N; ++n) {
+    const float* q = params + 8 * n;
+    policy_image(static_cast<int>(std::lround(q[0])), q[1], q + 2, bilinear, fill,
+                 x + n * 3 * H * W, out + n * 3 * H * W, H, W);
+  }
+  return MX_SUCCESS;
+}
+
 // MXNet's cached graphs (hybridized blocks) derive a backward graph for every
 // operator, so each registers one; augmentation runs on data outside
 // autograd.record(), and a backward pass through it is refused.
@@ -343,6 +575,13 @@ REGISTER_OP(gluon_aug_color)
 .setInferType(float_types)
 .setInferShape(color_shape)
 .setForward(color_forward, "cpu")
+.setBackward(no_gradient, "cpu");
+
+REGISTER_OP(gluon_aug_policy_stage)
+.setParseAttrs(inputs_and_one_output<2>)
+.setInferType(float_types)
+.setInferShape(policy_shape)
+.setForward(policy_forward, "cpu")
 .setBackward(no_gradient, "cpu");
 
 MXReturnValue initialize(int version) {

@@ -6,8 +6,10 @@ erased box is a mask, its repeat over the channels and a product; colour jitter
 is a dozen passes, most of them for the hue. ``kernels.cc`` does each in one
 pass, as an MXNet custom-operator library (``mxnet/lib_api.h``, shipped in
 MXNet's wheel): ``gluon_aug_resample`` (every whole-pixel move and bilinear
-resize of a chain, ``geometry.remap``), ``gluon_aug_erase`` (``BatchErasing``)
-and ``gluon_aug_color`` (``BatchColorJitter``).
+resize of a chain, ``geometry.remap``), ``gluon_aug_erase`` (``BatchErasing``),
+``gluon_aug_color`` (``BatchColorJitter``) and ``gluon_aug_policy_stage`` (a stage of
+the batched policies: each image its own op, where MXNet's operators compute every
+op a stage can hold for the whole batch).
 
 The library is compiled once per source, MXNet version, compiler and CPU (for its
 vector units: ``-march=native``) with the system's C++ compiler (``CXX``, else
@@ -31,7 +33,11 @@ from ..._mxnet import mx
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kernels.cc')
 SWITCH = 'GLUON_AUG_NATIVE'      # '0': MXNet's operators only
 CACHE = 'GLUON_AUG_CACHE'        # where the built library is kept
-OPS = ('gluon_aug_resample', 'gluon_aug_erase', 'gluon_aug_color')
+OPS = ('gluon_aug_resample', 'gluon_aug_erase', 'gluon_aug_color', 'gluon_aug_policy_stage')
+# -ffp-contract=off: no a * b + c in one rounding, so the policies' ops truncate to the
+# same levels as MXNet's float32 operators
+FLAGS = ('-O3', '-march=native', '-ffp-contract=off', '-std=c++17', '-shared', '-fPIC',
+         '-fopenmp')
 
 _loaded = {}   # 'ok': bool once tried, 'why': the reason it is off
 _wanted = [True]
@@ -60,7 +66,8 @@ def library_path():
     key = hashlib.sha256()
     with open(SOURCE, 'rb') as f:
         key.update(f.read())
-    key.update(f'{mx.__version__} {_mxnet_dir()} {" ".join(compiler())} {cpu_flags()}'.encode())
+    key.update(f'{mx.__version__} {_mxnet_dir()} {" ".join(compiler() + list(FLAGS))} '
+               f'{cpu_flags()}'.encode())
     folder = os.environ.get(CACHE) or os.path.join(os.path.expanduser('~'), '.cache',
                                                    'gluon_aug')
     return os.path.join(os.path.abspath(folder), f'kernels-{key.hexdigest()[:16]}.so')
@@ -73,9 +80,8 @@ def build(path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix='.so', dir=os.path.dirname(path))
     os.close(fd)
-    command = compiler() + ['-O3', '-march=native', '-std=c++17', '-shared', '-fPIC', '-fopenmp',
-                            '-I', os.path.join(root, 'include'), SOURCE,
-                            os.path.join(root, 'src', 'lib_api.cc'), '-o', tmp]
+    command = compiler() + list(FLAGS) + ['-I', os.path.join(root, 'include'), SOURCE,
+                                          os.path.join(root, 'src', 'lib_api.cc'), '-o', tmp]
     try:
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:

@@ -11,14 +11,18 @@ resampling (a sample with another op gets the identity matrix, which
 resamples exactly). So a stage costs every op the policy can draw, whatever
 was drawn: the price of one graph with no per-image branch
 (docs/POLICIES.md measures it). The ops are ``policy_ops``' twins, equal to
-the per-sample ops except rare pixels (its docstring says which).
+the per-sample ops except rare pixels (its docstring says which). On a CPU
+with the fused kernels (``native``) a stage is instead one pass that runs
+each sample's own op on its image (``gluon_aug_policy_stage``), to the level
+what the masks compute.
 Batches are NCHW float in [0, 1], RGB.
 """
 from ..policies import augmix, autoaugment, randaugment, trivialaugment
 from ..policies.base import Levels
 from ..policies.ops import BILINEAR, GEOMETRIC
+from ..._mxnet import legacy
 from .base import BatchAugmenter, uniform
-from .policy_ops import OPS, affine, geometry_matrix
+from .policy_ops import AFFINE, KERNEL_OPS, OPS, affine, geometry_matrix
 
 TINY = 1e-30   # float32 keeps it (its smallest normal is 1.2e-38)
 # values a sample gets for an op it did not draw, which keep every op finite
@@ -79,11 +83,15 @@ class BatchPolicy(BatchAugmenter):
         """Every sample's op `op` (an index into ``names``) at `value`."""
         mask = masks(op, self.names)
         out = x
-        shifts = {name: mask[name] * value if name in mask else 0 for name in GEOMETRIC}
-        if any(name in mask for name in GEOMETRIC):
-            out = affine(F, x, geometry_matrix(
-                F, x, shifts['ShearX'], shifts['ShearY'], shifts['TranslateX'],
-                shifts['TranslateY'], shifts['Rotate']), self.fill, self.bilinear)
+        geometric = any(name in mask for name in GEOMETRIC)
+        if geometric:
+            shifts = {name: mask[name] * value if name in mask else 0 for name in GEOMETRIC}
+            matrix = geometry_matrix(F, x, shifts['ShearX'], shifts['ShearY'],
+                                     shifts['TranslateX'], shifts['TranslateY'], shifts['Rotate'])
+        if self._native:
+            return self.fused_stage(F, x, mask, value, matrix if geometric else None)
+        if geometric:
+            out = affine(F, x, matrix, self.fill, self.bilinear)
         for name in self.names:
             if name in GEOMETRIC or name == 'Identity':
                 continue
@@ -91,6 +99,18 @@ class BatchPolicy(BatchAugmenter):
             own = value * m + NEUTRAL.get(name, 0) * (1 - m)
             out = out * (1 - m) + OPS[name](F, x, own) * m   # exact for m in {0, 1}
         return out
+
+    def fused_stage(self, F, x, mask, value, matrix):
+        """The stage as one kernel pass: each sample's op (``KERNEL_OPS``; the geometric
+        ops, and Identity beside them, the affine resampling by `matrix`) on its image."""
+        codes = {name: AFFINE if name in GEOMETRIC or (name == 'Identity' and matrix is not None)
+                 else KERNEL_OPS[name] for name in self.names}
+        zero = value * 0   # + zero: an (N, 1, 1, 1) tensor of each column, numbers too
+        columns = [select(mask, codes), value] + list(matrix if matrix is not None else (0,) * 6)
+        params = F.np.concatenate([(v + zero).reshape(-1, 1) for v in columns], axis=1)
+        fill = self.fill if isinstance(self.fill, (tuple, list)) else (self.fill,) * 3
+        return legacy(F, 'gluon_aug_policy_stage', x, params, bilinear=int(self.bilinear),
+                      fill=','.join(str(float(v)) for v in fill))
 
     def stages(self, F, x, params):
         """Run the stages [op, value, op, value, ...] in order."""

@@ -204,6 +204,13 @@ def identity(F, x, _=None):
     return x
 
 
+# name -> its number in the fused kernel ``gluon_aug_policy_stage`` (kernels.cc's PolicyOp),
+# which runs each sample's op on its image only; 'Identity' is a copy, or the affine
+# resampling with the identity matrix in a stage that holds geometric ops (as here)
+COPY, AFFINE = 0, 1
+KERNEL_OPS = {'Identity': COPY, 'Color': 2, 'Contrast': 3, 'Brightness': 4, 'Sharpness': 5,
+              'Posterize': 6, 'Solarize': 7, 'Equalize': 8, 'AutoContrast': 9, 'Invert': 10}
+
 # name (as the papers and ``policies.ops.OPS`` write it) -> twin (F, x, value); the
 # geometric ops are ``affine`` with ``geometry_matrix``, Cutout is ``cutout``
 OPS = {'Identity': identity, 'Color': color, 'Contrast': contrast, 'Brightness': brightness,
