@@ -201,6 +201,37 @@ def median_time(fn, repeats, warmup=1):
     return statistics.median(times)
 
 
+def profile_operators(mx, run, calls):
+    """[(operator, calls per run, ms per run)] of `calls` runs of run() under MXNet's
+    profiler (aggregate statistics), costliest first; calls into the C API and waits are
+    left out (their time is the operators', counted there already). The profiler's trace
+    file goes to a temporary folder, removed after: MXNet 1.9.1 replaces the file it is
+    given, so given os.devnull by a root user it turned /dev/null into a regular file."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        mx.profiler.set_config(profile_imperative=True, profile_symbolic=True,
+                               aggregate_stats=True,
+                               filename=os.path.join(folder, 'profile.json'))
+        mx.profiler.set_state('run')
+        for _ in range(calls):
+            run()
+        mx.nd.waitall()
+        mx.profiler.set_state('stop')
+        stats = json.loads(mx.profiler.dumps(reset=True, format='json'))
+    ops = [(op, s['Count'] / calls, s['Total'] / calls)
+           for domain, entries in stats.get('Time', {}).items()
+           for op, s in entries.items()
+           if isinstance(s, dict) and 'Total' in s and 'Count' in s
+           and not is_api_call(domain, op)]
+    return sorted(ops, key=lambda o: -o[2])
+
+
+def is_api_call(domain, name):
+    """Whether a profile entry is a call into MXNet's C API or a wait (time spent waiting
+    for the operators, counted there already), not an operator."""
+    return 'API' in domain or re.match(r'MX[A-Z]|WaitForVar|WaitAll', name) is not None
+
+
 def child_result(command, limit, env=None):
     """(the JSON on the last line of `command`'s output, None), or (None, one line saying
     why there is none: the exit status and the last line of its error output, or the

@@ -162,21 +162,7 @@ def profile_preset(name, size, repeats):
     aug.hybridize(static_alloc=True, static_shape=True)
     total = 1e3 * stream_time(aug, (x,), repeats)
     copy = 1e3 * stream_time(lambda_block(lambda F, x: F.np.copy(x)), (x,), repeats)
-    mx.profiler.set_config(profile_imperative=True, profile_symbolic=True,
-                           aggregate_stats=True, filename=os.devnull)
-    calls = CALLS * repeats
-    mx.profiler.set_state('run')
-    for _ in range(calls):
-        out = aug(x)
-    out.wait_to_read()
-    mx.profiler.set_state('stop')
-    stats = json.loads(mx.profiler.dumps(reset=True, format='json'))
-    ops = []
-    for domain in stats.get('Time', {}).values():
-        for op, s in domain.items():
-            if isinstance(s, dict) and 'Total' in s and 'Count' in s:
-                ops.append((op, s['Count'] / calls, s['Total'] / calls))
-    ops.sort(key=lambda o: -o[2])
+    ops = benchlib.profile_operators(mx, lambda: aug(x), CALLS * repeats)
     return total, copy, ops
 
 

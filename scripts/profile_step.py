@@ -34,12 +34,6 @@ KINDS = (('convolution', r'Convolution|_conv'), ('dense', r'FullyConnected|_fc')
          ('optimizer', r'_update|_mom_|multi_'), ('other', r''))
 
 
-def is_api_call(domain, name):
-    """Whether a profile entry is a call into MXNet's C API or a wait (time spent waiting
-    for the operators, counted there already), not an operator."""
-    return 'API' in domain or re.match(r'MX[A-Z]|WaitForVar|WaitAll', name) is not None
-
-
 def kind_of(operator):
     """The KINDS name an operator's profile name falls under."""
     return next(kind for kind, pattern in KINDS if re.search(pattern, operator))
@@ -63,17 +57,7 @@ def child(spec, dtype, steps):
     from gluon_aug._mxnet import init, mx, nn, np
     step, gflop, batch = make_step(spec, dtype)
     step_ms = 1e3 * benchlib.median_time(step, steps, warmup=2)
-    mx.profiler.set_config(profile_imperative=True, profile_symbolic=True,
-                           aggregate_stats=True, filename=os.devnull)
-    mx.profiler.set_state('run')
-    for _ in range(STEPS):
-        step()
-    mx.nd.waitall()
-    mx.profiler.set_state('stop')
-    stats = json.loads(mx.profiler.dumps(reset=True, format='json'))
-    operators = [(op, s['Total'] / STEPS) for name, domain in stats.get('Time', {}).items()
-                 for op, s in domain.items() if isinstance(s, dict) and 'Total' in s
-                 and not is_api_call(name, op)]
+    operators = [(op, ms) for op, _, ms in benchlib.profile_operators(mx, step, STEPS)]
     kinds = by_kind(operators)
     net = ga.get_model(model_and_batch(spec)[0])
     net.initialize(init.Xavier())
