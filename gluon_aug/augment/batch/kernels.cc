@@ -26,6 +26,7 @@
 //       a * b + c into one rounding, the results agree to the level).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -339,99 +340,148 @@ inline float gray_level(float r, float g, float b) {
   return std::floor((r * 19595.0f + g * 38470.0f + b * 7471.0f) / 65536.0f + 0.5f);
 }
 
+// every value's level, nearbyint(v * 255), into `lev` (one vector pass; the ops below read
+// an image's levels several times, from a scratch plane in cache)
+void levels(const float* __restrict src, float* __restrict lev, int64_t n) {
+  for (int64_t p = 0; p < n; ++p) lev[p] = level_of(src[p]);
+}
+
+// a level as an index into 256 bins: clamped to [0, 255], NaN to 0 (no read out of bounds)
+inline int bin_of(float level) {
+  return static_cast<int>(level > 0 ? (level < LEVELS ? level : LEVELS) : 0.0f);
+}
+
 // output pixel (i, j) reads (a X + b Y + c, d X + e Y + f), X, Y = j + 0.5, i + 0.5
-// (policy_ops.affine): nearest reads the value, bilinear the levels, truncated
-void affine_image(const float* m, bool bilinear, const float* fill, const float* src, float* dst,
-                  int64_t H, int64_t W) {
+// (policy_ops.affine): nearest reads the value, bilinear the levels `lev` (the source's),
+// truncated. Branch-free per pixel, so the rows run as vector code: every index is clamped
+// into the image (or 0 for a NaN coordinate), and outside pixels take the fill.
+template <bool BILINEAR>
+void affine_rows(const float* m, const float* fill, const float* __restrict src,
+                 const float* __restrict lev, float* __restrict dst, int64_t H, int64_t W) {
   const int64_t P = H * W;
+  const int w = static_cast<int>(W);
   const float Hf = static_cast<float>(H), Wf = static_cast<float>(W);
   auto clamp = [](float v, float size) { return std::min(std::max(v, 0.0f), size - 1); };
+  const float f0 = fill[0], f1 = fill[1], f2 = fill[2];
   for (int64_t i = 0; i < H; ++i) {
     const float Y = static_cast<float>(i) + 0.5f;
+    float* __restrict d0 = dst + i * W;
+    float* __restrict d1 = d0 + P;
+    float* __restrict d2 = d1 + P;
     for (int64_t j = 0; j < W; ++j) {
       const float X = static_cast<float>(j) + 0.5f;
       const float xs = m[0] * X + m[1] * Y + m[2], ys = m[3] * X + m[4] * Y + m[5];
-      const int64_t p = i * W + j;
-      if (!(xs >= 0 && xs < Wf && ys >= 0 && ys < Hf)) {
-        for (int c = 0; c < 3; ++c) dst[c * P + p] = fill[c];
-        continue;
-      }
-      if (!bilinear) {
-        const int64_t q = static_cast<int64_t>(clamp(std::floor(ys), Hf)) * W +
-                          static_cast<int64_t>(clamp(std::floor(xs), Wf));
-        for (int c = 0; c < 3; ++c) dst[c * P + p] = src[c * P + q];
-        continue;
-      }
-      const float xb = xs - 0.5f, yb = ys - 0.5f;
-      const float fx0 = std::floor(xb), fy0 = std::floor(yb);
-      const float dx = xb - fx0, dy = yb - fy0;
-      const int64_t x1 = static_cast<int64_t>(clamp(fx0 + 1, Wf));
-      const int64_t y1 = static_cast<int64_t>(clamp(fy0 + 1, Hf));
-      const int64_t x0 = static_cast<int64_t>(clamp(fx0, Wf));
-      const int64_t y0 = static_cast<int64_t>(clamp(fy0, Hf));
-      for (int c = 0; c < 3; ++c) {
-        const float* s = src + c * P;
-        const float g00 = level_of(s[y0 * W + x0]), g01 = level_of(s[y0 * W + x1]);
-        const float g10 = level_of(s[y1 * W + x0]), g11 = level_of(s[y1 * W + x1]);
-        const float top = g00 + (g01 - g00) * dx;
-        const float bottom = g10 + (g11 - g10) * dx;
-        dst[c * P + p] = std::floor(top + (bottom - top) * dy) / LEVELS;
+      const bool inside = (xs >= 0) & (xs < Wf) & (ys >= 0) & (ys < Hf);   // no branches
+      const float xc = inside ? xs : 0.0f, yc = inside ? ys : 0.0f;   // no NaN below
+      if (!BILINEAR) {
+        const int q = static_cast<int>(clamp(std::floor(yc), Hf)) * w +
+                      static_cast<int>(clamp(std::floor(xc), Wf));
+        // a blend, not a select: a select lets the compiler make the loads conditional,
+        // and masked gathers keep this loop scalar (exact for the finite values in [0, 1])
+        const float in = inside ? 1.0f : 0.0f, out = 1.0f - in;
+        d0[j] = src[q] * in + f0 * out;
+        d1[j] = src[P + q] * in + f1 * out;
+        d2[j] = src[2 * P + q] * in + f2 * out;
+      } else {
+        const float xb = xc - 0.5f, yb = yc - 0.5f;
+        const float fx0 = std::floor(xb), fy0 = std::floor(yb);
+        const float dx = xb - fx0, dy = yb - fy0;
+        const int x1 = static_cast<int>(clamp(fx0 + 1, Wf));
+        const int y1 = static_cast<int>(clamp(fy0 + 1, Hf));
+        const int x0 = static_cast<int>(clamp(fx0, Wf));
+        const int y0 = static_cast<int>(clamp(fy0, Hf));
+        const int q00 = y0 * w + x0, q01 = y0 * w + x1, q10 = y1 * w + x0, q11 = y1 * w + x1;
+        auto tap = [&](const float* s) {   // one channel's levels
+          const float g00 = s[q00], g01 = s[q01], g10 = s[q10], g11 = s[q11];
+          const float top = g00 + (g01 - g00) * dx;
+          const float bottom = g10 + (g11 - g10) * dx;
+          return std::floor(top + (bottom - top) * dy) / LEVELS;
+        };
+        const float in = inside ? 1.0f : 0.0f, away = 1.0f - in;   // a blend, as above
+        d0[j] = tap(lev) * in + f0 * away;
+        d1[j] = tap(lev + P) * in + f1 * away;
+        d2[j] = tap(lev + 2 * P) * in + f2 * away;
       }
     }
   }
 }
 
-// PIL's ImageOps.equalize on one channel (policy_ops.equalize)
-void equalize_plane(const float* src, float* dst, int64_t P) {
-  std::vector<int64_t> hist(256, 0);
-  int highest = 0;
-  for (int64_t p = 0; p < P; ++p) {
-    const int v = static_cast<int>(std::min(std::max(level_of(src[p]), 0.0f), LEVELS));
-    ++hist[v];
-    highest = std::max(highest, v);
+// the affine op on one image; `lev` a scratch for its levels
+void affine_image(const float* m, bool bilinear, const float* fill, const float* __restrict src,
+                  float* __restrict dst, float* __restrict lev, int64_t H, int64_t W) {
+  const int64_t P = H * W;
+  const bool identity = m[0] == 1 && m[1] == 0 && m[2] == 0 && m[3] == 0 && m[4] == 1 &&
+                        m[5] == 0;
+  if (!bilinear) {
+    if (identity)   // reads (j + 0.5, i + 0.5): pixel (i, j) itself
+      std::memcpy(dst, src, 3 * P * sizeof(float));
+    else
+      affine_rows<false>(m, fill, src, nullptr, dst, H, W);
+    return;
   }
+  levels(src, lev, 3 * P);
+  if (identity) {   // dx = dy = 0: each pixel's own level, truncated
+    for (int64_t p = 0; p < 3 * P; ++p) dst[p] = lev[p] / LEVELS;
+    return;
+  }
+  affine_rows<true>(m, fill, src, lev, dst, H, W);
+}
+
+// PIL's ImageOps.equalize on one channel (policy_ops.equalize); `bins` a scratch of P bytes
+void equalize_plane(const float* __restrict src, float* __restrict dst,
+                    uint8_t* __restrict bins, int64_t P) {
+  for (int64_t p = 0; p < P; ++p) bins[p] = static_cast<uint8_t>(bin_of(level_of(src[p])));
+  int32_t hist[4][256] = {};   // four histograms, so that neighbouring pixels do not wait
+  int64_t p = 0;
+  for (; p + 4 <= P; p += 4)
+    for (int k = 0; k < 4; ++k) ++hist[k][bins[p + k]];
+  for (; p < P; ++p) ++hist[0][bins[p]];
   float under[256], lut[256];
   int64_t below = 0;
+  int highest = 0;
   for (int l = 0; l < 256; ++l) {
+    const int64_t count = int64_t{hist[0][l]} + hist[1][l] + hist[2][l] + hist[3][l];
     under[l] = static_cast<float>(below);
-    below += hist[l];
+    below += count;
+    if (count) highest = l;
   }
   const float step = std::floor(under[highest] / LEVELS);
   for (int l = 0; l < 256; ++l)
-    lut[l] = step == 0 ? static_cast<float>(l)
-                       : std::min(std::floor((std::floor(step / 2) + under[l]) / step), LEVELS);
-  for (int64_t p = 0; p < P; ++p) {
-    const int v = static_cast<int>(std::min(std::max(level_of(src[p]), 0.0f), LEVELS));
-    dst[p] = lut[v] / LEVELS;
-  }
+    lut[l] = (step == 0 ? static_cast<float>(l)
+                        : std::min(std::floor((std::floor(step / 2) + under[l]) / step), LEVELS)) /
+             LEVELS;
+  for (int64_t q = 0; q < P; ++q) dst[q] = lut[bins[q]];
 }
 
-// PIL's ImageOps.autocontrast on one channel (policy_ops.autocontrast)
-void autocontrast_plane(const float* src, float* dst, int64_t P) {
-  float lo = LEVELS, hi = 0;
+// PIL's ImageOps.autocontrast on one channel (policy_ops.autocontrast), from its levels
+void autocontrast_plane(const float* __restrict lev, float* __restrict dst, int64_t P) {
+  int lo_bin = 255, hi_bin = 0;   // as integers: a vector min / max
   for (int64_t p = 0; p < P; ++p) {
-    const float v = level_of(src[p]);
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
+    const int v = static_cast<int>(lev[p]);
+    lo_bin = std::min(lo_bin, v);
+    hi_bin = std::max(hi_bin, v);
   }
+  const float lo = static_cast<float>(lo_bin), hi = static_cast<float>(hi_bin);
   if (hi <= lo) {
-    for (int64_t p = 0; p < P; ++p) dst[p] = level_of(src[p]) / LEVELS;
+    for (int64_t p = 0; p < P; ++p) dst[p] = lev[p] / LEVELS;
     return;
   }
   const float scale = LEVELS / std::max(hi - lo, 1.0f);
   for (int64_t p = 0; p < P; ++p) {
-    const float v = level_of(src[p]) * scale - lo * scale;
+    const float v = lev[p] * scale - lo * scale;
     dst[p] = std::floor(std::min(std::max(v, 0.0f), LEVELS)) / LEVELS;
   }
 }
 
-// one sample's op on its image, planes src -> dst (policy_ops' twins)
+// one sample's op on its image, planes src -> dst (policy_ops' twins); `lev` a scratch
+// of 3 H W floats
 void policy_image(int op, float value, const float* m, bool bilinear, const float* fill,
-                  const float* src, float* dst, int64_t H, int64_t W) {
+                  const float* __restrict src, float* __restrict dst, float* __restrict lev,
+                  int64_t H, int64_t W) {
   const int64_t P = H * W;
   switch (op) {
     case kAffine:
-      affine_image(m, bilinear, fill, src, dst, H, W);
+      affine_image(m, bilinear, fill, src, dst, lev, H, W);
       return;
     case kInvert:
       for (int64_t p = 0; p < 3 * P; ++p) dst[p] = 1.0f - src[p];
@@ -439,38 +489,57 @@ void policy_image(int op, float value, const float* m, bool bilinear, const floa
     case kBrightness:
       for (int64_t p = 0; p < 3 * P; ++p) dst[p] = blend_level(0.0f, level_of(src[p]), value);
       return;
-    case kColor:
+    case kColor: {
+      const float* __restrict r0 = src;
+      const float* __restrict g0 = src + P;
+      const float* __restrict b0 = src + 2 * P;
+      float* __restrict r1 = dst;
+      float* __restrict g1 = dst + P;
+      float* __restrict b1 = dst + 2 * P;
       for (int64_t p = 0; p < P; ++p) {
-        const float r = level_of(src[p]), g = level_of(src[P + p]), b = level_of(src[2 * P + p]);
+        const float r = level_of(r0[p]), g = level_of(g0[p]), b = level_of(b0[p]);
         const float gray = gray_level(r, g, b);
-        dst[p] = blend_level(gray, r, value);
-        dst[P + p] = blend_level(gray, g, value);
-        dst[2 * P + p] = blend_level(gray, b, value);
+        r1[p] = blend_level(gray, r, value);
+        g1[p] = blend_level(gray, g, value);
+        b1[p] = blend_level(gray, b, value);
       }
       return;
+    }
     case kContrast: {
-      double sum = 0;   // of integer levels: exact, as the float32 sum of up to 2 ** 24
+      // the sum of integer levels, in integers: exact, as the float32 sum of up to 2 ** 24
+      int64_t sum = 0;
       for (int64_t p = 0; p < P; ++p)
-        sum += gray_level(level_of(src[p]), level_of(src[P + p]), level_of(src[2 * P + p]));
+        sum += static_cast<int64_t>(
+            gray_level(level_of(src[p]), level_of(src[P + p]), level_of(src[2 * P + p])));
       const float mean = std::floor(static_cast<float>(sum) / static_cast<float>(P) + 0.5f);
       for (int64_t p = 0; p < 3 * P; ++p) dst[p] = blend_level(mean, level_of(src[p]), value);
       return;
     }
-    case kSharpness:
+    case kSharpness:   // PIL's SMOOTH filter (4 in the middle, 1 around, / 13) inside
+      levels(src, lev, 3 * P);
       for (int c = 0; c < 3; ++c) {
-        const float* s = src + c * P;
-        for (int64_t i = 0; i < H; ++i)
-          for (int64_t j = 0; j < W; ++j) {
-            const float v = level_of(s[i * W + j]);
-            float smooth = v;
-            if (i >= 1 && i < H - 1 && j >= 1 && j < W - 1) {
-              float total = 4 * v;
-              for (int64_t di = -1; di <= 1; ++di)
-                for (int64_t dj = -1; dj <= 1; ++dj) total += level_of(s[(i + di) * W + j + dj]);
-              smooth = std::floor(total / 13.0f + 0.5f);
-            }
-            dst[c * P + i * W + j] = blend_level(smooth, v, value);
+        const float* __restrict s = lev + c * P;
+        float* __restrict d = dst + c * P;
+        for (int64_t i = 0; i < H; ++i) {
+          const float* __restrict up = s + (i - 1) * W;
+          const float* __restrict row = s + i * W;
+          const float* __restrict down = s + (i + 1) * W;
+          const bool inner = i >= 1 && i < H - 1;
+          if (!inner) {   // the border: its own level is its smooth one
+            for (int64_t j = 0; j < W; ++j) d[i * W + j] = blend_level(row[j], row[j], value);
+            continue;
           }
+          d[i * W] = blend_level(row[0], row[0], value);
+          d[i * W + W - 1] = blend_level(row[W - 1], row[W - 1], value);
+          for (int64_t j = 1; j < W - 1; ++j) {   // the sum in policy_ops' order
+            const float v = row[j];
+            float total = 4 * v;
+            total += up[j - 1]; total += up[j]; total += up[j + 1];
+            total += row[j - 1]; total += row[j]; total += row[j + 1];
+            total += down[j - 1]; total += down[j]; total += down[j + 1];
+            d[i * W + j] = blend_level(std::floor(total / 13.0f + 0.5f), v, value);
+          }
+        }
       }
       return;
     case kPosterize: {
@@ -486,11 +555,13 @@ void policy_image(int op, float value, const float* m, bool bilinear, const floa
         dst[p] = (v + above * (LEVELS - 2 * v)) / LEVELS;
       }
       return;
-    case kEqualize:
-      for (int c = 0; c < 3; ++c) equalize_plane(src + c * P, dst + c * P, P);
+    case kEqualize:   // the scratch as bytes: one channel's bins
+      for (int c = 0; c < 3; ++c)
+        equalize_plane(src + c * P, dst + c * P, reinterpret_cast<uint8_t*>(lev), P);
       return;
     case kAutoContrast:
-      for (int c = 0; c < 3; ++c) autocontrast_plane(src + c * P, dst + c * P, P);
+      levels(src, lev, 3 * P);
+      for (int c = 0; c < 3; ++c) autocontrast_plane(lev + c * P, dst + c * P, P);
       return;
     default:   // kCopy (Identity in a policy without geometric ops)
       std::memcpy(dst, src, 3 * P * sizeof(float));
@@ -534,11 +605,18 @@ MXReturnValue policy_forward(const std::unordered_map<std::string, std::string>&
       start = static_cast<int>(comma) + 1;
     }
   }
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t n = 0; n < N; ++n) {
-    const float* q = params + 8 * n;
-    policy_image(static_cast<int>(std::lround(q[0])), q[1], q + 2, bilinear, fill,
-                 x + n * 3 * H * W, out + n * 3 * H * W, H, W);
+#pragma omp parallel
+  {
+    // each thread's scratch for one image's levels, kept between calls (no allocation and
+    // no page faults per batch)
+    static thread_local std::vector<float> lev;
+    if (lev.size() < static_cast<size_t>(3 * H * W)) lev.resize(3 * H * W);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t n = 0; n < N; ++n) {
+      const float* q = params + 8 * n;
+      policy_image(static_cast<int>(std::lround(q[0])), q[1], q + 2, bilinear, fill,
+                   x + n * 3 * H * W, out + n * 3 * H * W, lev.data(), H, W);
+    }
   }
   return MX_SUCCESS;
 }

@@ -35,9 +35,10 @@ SWITCH = 'GLUON_AUG_NATIVE'      # '0': MXNet's operators only
 CACHE = 'GLUON_AUG_CACHE'        # where the built library is kept
 OPS = ('gluon_aug_resample', 'gluon_aug_erase', 'gluon_aug_color', 'gluon_aug_policy_stage')
 # -ffp-contract=off: no a * b + c in one rounding, so the policies' ops truncate to the
-# same levels as MXNet's float32 operators
-FLAGS = ('-O3', '-march=native', '-ffp-contract=off', '-std=c++17', '-shared', '-fPIC',
-         '-fopenmp')
+# same levels as MXNet's float32 operators; -fno-trapping-math: floor and friends become
+# vector instructions (the same values; only floating-point exception flags may differ)
+FLAGS = ('-O3', '-march=native', '-ffp-contract=off', '-fno-trapping-math', '-std=c++17',
+         '-shared', '-fPIC', '-fopenmp')
 
 _loaded = {}   # 'ok': bool once tried, 'why': the reason it is off
 _wanted = [True]
