@@ -148,8 +148,11 @@ MXReturnValue resample_forward(const std::unordered_map<std::string, std::string
     float* d = out + line * Wo;
     const ColumnRun& run = runs[n];
     if (wy1 == 0.0f && (wy0 == 0.0f || wy0 == 1.0f) && run.step != 0) {   // whole pixels
-      std::fill(d, d + Wo, 0.0f);
-      if (wy0 == 1.0f) {
+      if (wy0 == 0.0f) {   // a row outside the image
+        std::fill(d, d + Wo, 0.0f);
+      } else {   // zeros outside the run only: each value written once
+        std::fill(d, d + run.j0, 0.0f);
+        std::fill(d + run.j1, d + Wo, 0.0f);
         if (run.step == 1) {
           std::memcpy(d + run.j0, s0 + run.base + run.j0, (run.j1 - run.j0) * sizeof(float));
         } else {
