@@ -205,19 +205,23 @@ def profile_operators(mx, run, calls):
     """[(operator, calls per run, ms per run)] of `calls` runs of run() under MXNet's
     profiler (aggregate statistics), costliest first; calls into the C API and waits are
     left out (their time is the operators', counted there already). The profiler's trace
-    file goes to a temporary folder, removed after: MXNet 1.9.1 replaces the file it is
-    given, so given os.devnull by a root user it turned /dev/null into a regular file."""
+    file goes to a folder of its own, removed after and at exit (MXNet may still be
+    writing it when the profile is read): MXNet 1.9.1 replaces the file it is given, so
+    given os.devnull by a root user it turned /dev/null into a regular file."""
+    import atexit
+    import shutil
     import tempfile
-    with tempfile.TemporaryDirectory() as folder:
-        mx.profiler.set_config(profile_imperative=True, profile_symbolic=True,
-                               aggregate_stats=True,
-                               filename=os.path.join(folder, 'profile.json'))
-        mx.profiler.set_state('run')
-        for _ in range(calls):
-            run()
-        mx.nd.waitall()
-        mx.profiler.set_state('stop')
-        stats = json.loads(mx.profiler.dumps(reset=True, format='json'))
+    folder = tempfile.mkdtemp(prefix='gluon_aug-profile-')
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    mx.profiler.set_config(profile_imperative=True, profile_symbolic=True,
+                           aggregate_stats=True, filename=os.path.join(folder, 'profile.json'))
+    mx.profiler.set_state('run')
+    for _ in range(calls):
+        run()
+    mx.nd.waitall()
+    mx.profiler.set_state('stop')
+    stats = json.loads(mx.profiler.dumps(reset=True, format='json'))
+    shutil.rmtree(folder, ignore_errors=True)
     ops = [(op, s['Count'] / calls, s['Total'] / calls)
            for domain, entries in stats.get('Time', {}).items()
            for op, s in entries.items()
