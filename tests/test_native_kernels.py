@@ -231,3 +231,28 @@ def test_a_policy_on_drawn_parameters_gives_the_same_batch_either_way(policy):
     x = levels_batch(n=16, h=32, w=32, seed=10)
     reference, fused = both(block, x, *block.draw(F, x))
     assert onp.array_equal(fused, reference)
+
+
+def test_augmix_mixes_its_chains_in_one_pass_to_the_bit():
+    # AugMix's mixing as one kernel pass (gluon_aug_mix): the same float32 sums as
+    # MXNet's elementwise operators, on drawn chains and weights forced to their edges
+    mx.random.seed(12)
+    block = BatchAugMix()
+    x = levels_batch(n=6, h=16, w=16, seed=12)
+    weights, m, *params = block.draw(F, x)
+    weights = np.array(onp.array([[1, 0, 0], [0, 0, 1], [0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3],
+                                  [0.7, 0.1, 0.2], [0.05, 0.9, 0.05]], dtype='float32'))
+    m = col([0, 1, 0.37, 0.5, 0.99, 0.01])
+    reference, fused = both(block, x, weights, m, *params)
+    assert onp.array_equal(fused, reference)
+    # and against NumPy's float32 arithmetic in the same order, on the chains themselves
+    block._native = False
+    per_chain = len(params) // block.width
+    chains = [block.stages(F, x, params[i * per_chain:(i + 1) * per_chain]).asnumpy()
+              for i in range(block.width)]
+    w, mm, xs = weights.asnumpy(), m.asnumpy().reshape(-1, 1, 1, 1), x.asnumpy()
+    mix = onp.zeros_like(xs)
+    for i, chain in enumerate(chains):
+        mix = mix + w[:, i].reshape(-1, 1, 1, 1) * chain
+    assert onp.array_equal(fused, (onp.float32(1) - mm) * xs + mm * mix)
+    assert not onp.array_equal(chains[0], chains[2])   # the chains differ: the weights matter

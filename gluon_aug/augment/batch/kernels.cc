@@ -24,6 +24,11 @@
 //       op, computed on that image only, as policy_ops.py computes it with MXNet's
 //       operators (float32, in the same order of operations: built without contracting
 //       a * b + c into one rounding, the results agree to the level).
+//   gluon_aug_mix(x, chain_0, ..., chain_{K-1}, weights, m, width=K) -> out
+//       AugMix's mixing (policies.py, BatchAugMix.apply) in one pass: weights (N, K),
+//       m (N, 1); out = (1 - m) x + m (w_0 chain_0 + ... + w_{K-1} chain_{K-1}), summed
+//       from 0 in that order, each product and sum rounded to float32 as MXNet's
+//       elementwise operators round them (so the same values, bit for bit).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -354,6 +359,15 @@ inline int bin_of(float level) {
   return static_cast<int>(level > 0 ? (level < LEVELS ? level : LEVELS) : 0.0f);
 }
 
+// one channel's bilinear value from its four levels, truncated (policy_ops.affine)
+inline float bilinear_tap(const float* __restrict s, int q00, int q01, int q10, int q11,
+                          float dx, float dy) {
+  const float g00 = s[q00], g01 = s[q01], g10 = s[q10], g11 = s[q11];
+  const float top = g00 + (g01 - g00) * dx;
+  const float bottom = g10 + (g11 - g10) * dx;
+  return std::floor(top + (bottom - top) * dy) / LEVELS;
+}
+
 // output pixel (i, j) reads (a X + b Y + c, d X + e Y + f), X, Y = j + 0.5, i + 0.5
 // (policy_ops.affine): nearest reads the value, bilinear the levels `lev` (the source's),
 // truncated. Branch-free per pixel, so the rows run as vector code: every index is clamped
@@ -366,6 +380,9 @@ void affine_rows(const float* m, const float* fill, const float* __restrict src,
   const float Hf = static_cast<float>(H), Wf = static_cast<float>(W);
   auto clamp = [](float v, float size) { return std::min(std::max(v, 0.0f), size - 1); };
   const float f0 = fill[0], f1 = fill[1], f2 = fill[2];
+  const float* __restrict l0 = lev;   // the channels' levels (bilinear)
+  const float* __restrict l1 = lev + P;
+  const float* __restrict l2 = lev + 2 * P;
   for (int64_t i = 0; i < H; ++i) {
     const float Y = static_cast<float>(i) + 0.5f;
     float* __restrict d0 = dst + i * W;
@@ -394,16 +411,10 @@ void affine_rows(const float* m, const float* fill, const float* __restrict src,
         const int x0 = static_cast<int>(clamp(fx0, Wf));
         const int y0 = static_cast<int>(clamp(fy0, Hf));
         const int q00 = y0 * w + x0, q01 = y0 * w + x1, q10 = y1 * w + x0, q11 = y1 * w + x1;
-        auto tap = [&](const float* s) {   // one channel's levels
-          const float g00 = s[q00], g01 = s[q01], g10 = s[q10], g11 = s[q11];
-          const float top = g00 + (g01 - g00) * dx;
-          const float bottom = g10 + (g11 - g10) * dx;
-          return std::floor(top + (bottom - top) * dy) / LEVELS;
-        };
         const float in = inside ? 1.0f : 0.0f, away = 1.0f - in;   // a blend, as above
-        d0[j] = tap(lev) * in + f0 * away;
-        d1[j] = tap(lev + P) * in + f1 * away;
-        d2[j] = tap(lev + 2 * P) * in + f2 * away;
+        d0[j] = bilinear_tap(l0, q00, q01, q10, q11, dx, dy) * in + f0 * away;
+        d1[j] = bilinear_tap(l1, q00, q01, q10, q11, dx, dy) * in + f1 * away;
+        d2[j] = bilinear_tap(l2, q00, q01, q10, q11, dx, dy) * in + f2 * away;
       }
     }
   }
@@ -624,6 +635,73 @@ MXReturnValue policy_forward(const std::unordered_map<std::string, std::string>&
   return MX_SUCCESS;
 }
 
+// ---- AugMix's mixing --------------------------------------------------------------------
+
+int mix_width(const std::unordered_map<std::string, std::string>& attrs) {
+  return static_cast<int>(attr_float(attrs, "width", 0.0f));
+}
+
+MXReturnValue mix_inputs(const std::unordered_map<std::string, std::string>& attrs,
+                         int* num_in, int* num_out) {
+  const int width = mix_width(attrs);
+  if (width < 1) {
+    MX_ERROR_MSG << "gluon_aug_mix: width (the number of chains) must be at least 1";
+    return MX_FAIL;
+  }
+  *num_in = width + 3;
+  *num_out = 1;
+  return MX_SUCCESS;
+}
+
+MXReturnValue mix_shape(const std::unordered_map<std::string, std::string>& attrs,
+                        std::vector<std::vector<unsigned int>>* in,
+                        std::vector<std::vector<unsigned int>>* out) {
+  const int width = mix_width(attrs);
+  const auto& x = in->at(0);
+  bool ok = x.size() >= 1;
+  for (int k = 1; k <= width; ++k) ok = ok && in->at(k) == x;
+  const auto& weights = in->at(width + 1);
+  const auto& m = in->at(width + 2);
+  ok = ok && weights.size() == 2 && weights[0] == x[0] && weights[1] == static_cast<unsigned>(width)
+       && m.size() == 2 && m[0] == x[0] && m[1] == 1;
+  if (!ok) {
+    MX_ERROR_MSG << "gluon_aug_mix: x and each chain (N, ...) alike, weights (N, width), m (N, 1)";
+    return MX_FAIL;
+  }
+  out->at(0) = x;
+  return MX_SUCCESS;
+}
+
+MXReturnValue mix_forward(const std::unordered_map<std::string, std::string>& attrs,
+                          std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
+                          const OpResource& res) {
+  const int width = mix_width(attrs);
+  MXTensor& xt = inputs->at(0);
+  const int64_t N = xt.shape[0];
+  const int64_t S = xt.size() / N;   // values per sample
+  const float* x = xt.data<float>();
+  std::vector<const float*> chains(width);
+  for (int k = 0; k < width; ++k) chains[k] = inputs->at(1 + k).data<float>();
+  const float* weights = inputs->at(width + 1).data<float>();
+  const float* m = inputs->at(width + 2).data<float>();
+  float* out = outputs->at(0).data<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    const float mn = m[n], keep = 1.0f - mn;
+    const float* w = weights + n * width;
+    const float* __restrict xs = x + n * S;
+    float* __restrict o = out + n * S;
+    for (int64_t p = 0; p < S; ++p) o[p] = 0.0f;   // the sum starts at 0, as BatchAugMix's
+    for (int k = 0; k < width; ++k) {   // chain by chain, as BatchAugMix.apply adds them
+      const float* __restrict c = chains[k] + n * S;
+      const float wk = w[k];
+      for (int64_t p = 0; p < S; ++p) o[p] = o[p] + wk * c[p];
+    }
+    for (int64_t p = 0; p < S; ++p) o[p] = keep * xs[p] + mn * o[p];
+  }
+  return MX_SUCCESS;
+}
+
 // MXNet's cached graphs (hybridized blocks) derive a backward graph for every
 // operator, so each registers one; augmentation runs on data outside
 // autograd.record(), and a backward pass through it is refused.
@@ -663,6 +741,13 @@ REGISTER_OP(gluon_aug_policy_stage)
 .setInferType(float_types)
 .setInferShape(policy_shape)
 .setForward(policy_forward, "cpu")
+.setBackward(no_gradient, "cpu");
+
+REGISTER_OP(gluon_aug_mix)
+.setParseAttrs(mix_inputs)
+.setInferType(float_types)
+.setInferShape(mix_shape)
+.setForward(mix_forward, "cpu")
 .setBackward(no_gradient, "cpu");
 
 MXReturnValue initialize(int version) {

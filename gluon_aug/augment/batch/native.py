@@ -33,7 +33,8 @@ from ..._mxnet import mx
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kernels.cc')
 SWITCH = 'GLUON_AUG_NATIVE'      # '0': MXNet's operators only
 CACHE = 'GLUON_AUG_CACHE'        # where the built library is kept
-OPS = ('gluon_aug_resample', 'gluon_aug_erase', 'gluon_aug_color', 'gluon_aug_policy_stage')
+OPS = ('gluon_aug_resample', 'gluon_aug_erase', 'gluon_aug_color', 'gluon_aug_policy_stage',
+       'gluon_aug_mix')
 # -ffp-contract=off: no a * b + c in one rounding, so the policies' ops truncate to the
 # same levels as MXNet's float32 operators; -fno-trapping-math: floor and friends become
 # vector instructions (the same values; only floating-point exception flags may differ)

@@ -239,9 +239,13 @@ class BatchAugMix(BatchPolicy):
 
     def apply(self, F, x, weights, m, *params):
         per_chain = len(params) // self.width
+        chains = [self.stages(F, x, params[i * per_chain:(i + 1) * per_chain])
+                  for i in range(self.width)]
+        if self._native:   # the same sums in one pass (kernels.cc, gluon_aug_mix)
+            return legacy(F, 'gluon_aug_mix', x, *chains, weights, m.reshape(-1, 1),
+                          width=self.width)
         mix = 0
-        for i in range(self.width):
-            chain = self.stages(F, x, params[i * per_chain:(i + 1) * per_chain])
+        for i, chain in enumerate(chains):
             mix = mix + weights[:, i:i + 1].reshape(-1, 1, 1, 1) * chain
         return (1 - m) * x + m * mix
 
