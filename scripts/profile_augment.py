@@ -9,7 +9,9 @@ and says why), at 224x224 (batch 32) and 32x32 (batch 256), NCHW float32:
 1. **Kernels**: what MXNet's CPU operators cost on the batch, in milliseconds
    per batch and as a multiple of a copy of it (``np.copy``: one read and one
    write, the floor of any augmentation that writes a new batch). These decide
-   how the batched twins are written (``augment/batch/``).
+   how the batched twins are written (``augment/batch/``). Below them, the
+   policies' stage kernel (``kernels.cc``) running each op it holds on every image:
+   what a stage of a policy costs, op by op.
 2. **Presets**: each preset's batched twin (``get_batch_preset``, hybridized with
    static_alloc as training runs it), profiled with MXNet's profiler (bulk
    execution off, so every operator is seen): the milliseconds per batch of
@@ -113,7 +115,44 @@ def kernels(x):
             F.npx.reshape(x, (-5, -5)), F.np.ones((h * w, 1))), ()),
         'image means: np.mean over H, W': (lambda F, x: F.np.mean(x, axis=(2, 3)), ()),
         'astype uint8': (lambda F, x: x.astype('uint8'), ()),
+        **stage_kernels(x, legacy),
     }
+
+
+def stage_cases(h, w):
+    """[(name, the policy-stage kernel's op code, value, affine matrix, bilinear)]: each op
+    a policy stage can run, with a typical value (the matrices about the image's centre)."""
+    import math
+    from gluon_aug.augment.batch.policy_ops import AFFINE, KERNEL_OPS
+    cx, cy = w / 2, h / 2
+    identity = [1, 0, 0, 0, 1, 0]
+    cos, sin = math.cos(math.radians(30)), math.sin(math.radians(30))
+    geometric = {'identity matrix': identity, 'ShearX 0.3': [1, 0.3, -0.3 * cy, 0, 1, 0],
+                 'Rotate 30': [cos, sin, cx - cos * cx - sin * cy,
+                               -sin, cos, cy + sin * cx - cos * cy]}
+    values = {'Identity': 0, 'Color': 1.5, 'Contrast': 1.5, 'Brightness': 1.5,
+              'Sharpness': 1.5, 'Posterize': 4, 'Solarize': 128, 'Equalize': 0,
+              'AutoContrast': 0, 'Invert': 0}
+    return ([(name, KERNEL_OPS[name], value, identity, 0) for name, value in values.items()]
+            + [(f'affine, {how}: {name}', AFFINE, 0, m, int(how == 'bilinear'))
+               for how in ('nearest', 'bilinear') for name, m in geometric.items()])
+
+
+def stage_kernels(x, legacy):
+    """The policy-stage kernel (augment/batch/kernels.cc) running one op on every image,
+    as candidate operators; none where the kernels cannot be built here."""
+    import numpy as onp
+    from gluon_aug._mxnet import np
+    from gluon_aug.augment.batch import native
+    if not native.available():
+        return {}
+    n, _, h, w = x.shape
+    out = {}
+    for name, code, value, matrix, bilinear in stage_cases(h, w):
+        params = np.array(onp.tile([code, value] + matrix, (n, 1)).astype('float32'))
+        out[f'policy stage kernel, every image: {name}'] = (legacy(
+            lambda F, x, p, b=bilinear: F.gluon_aug_policy_stage(x, p, bilinear=b)), (params,))
+    return out
 
 
 def stream_time(block, inputs, repeats):
@@ -243,19 +282,19 @@ def main(argv=None):
                          else f'{value:.2f} ms')
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     lines += ['', '### Presets (batched twins)', '',
-              '| preset | size | ms per batch (x copy) | costliest operators: calls per batch, '
-              'ms per batch |', '|---|---|---|---|']
+              '| preset | size | ms per batch (x copy) | operators run per batch | costliest '
+              'operators: calls per batch, ms per batch |', '|---|---|---|---|---|']
     for size in args.sizes:
         for name in args.presets or list(PRESETS):
             result, why = run_child(['--child', 'preset', name, str(size)] + common,
                                     args.limit)
             if result is None:
-                lines.append(f'| {name} | {size}x{size} | not measured: {cell(why)} | |')
+                lines.append(f'| {name} | {size}x{size} | not measured: {cell(why)} | | |')
             else:
                 total, copy, ops = result
                 top = ', '.join(f'`{op}` x{count:g}: {ms:.2f}' for op, count, ms in ops[:TOP])
                 lines.append(f'| {name} | {size}x{size} | {total:.2f} ({total / copy:.1f}x) '
-                             f'| {top} |')
+                             f'| {sum(count for _, count, _ in ops):.0f} | {top} |')
             print(lines[-1], flush=True)
     return benchlib.report('profile_augment', '\n'.join(lines), write=not args.no_write)
 

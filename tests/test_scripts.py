@@ -557,6 +557,20 @@ def test_probe_bf16_measures_each_setting_and_names_its_kernels():
     assert ('bfloat16 with AMX' in rows) == (bf16_support() == 'amx')
 
 
+def test_profile_augment_times_every_op_of_the_policy_stage_kernel():
+    profile = import_script('profile_augment')
+    from gluon_aug.augment.batch.policy_ops import AFFINE, KERNEL_OPS
+    cases = profile.stage_cases(20, 30)
+    codes = {code for _, code, _, _, _ in cases}
+    assert codes == set(KERNEL_OPS.values()) | {AFFINE}
+    for name, code, value, m, bilinear in cases:
+        x, y = 15.0, 10.0   # the centre (w / 2, h / 2) reads itself under every matrix
+        assert abs(m[0] * x + m[1] * y + m[2] - x) < 1e-9, name
+        assert abs(m[3] * x + m[4] * y + m[5] - y) < 1e-9, name
+    affine = [c for c in cases if c[1] == AFFINE]
+    assert {c[4] for c in affine} == {0, 1} and len({tuple(c[3]) for c in affine}) == 3
+
+
 def test_profile_step_sorts_mxnets_operators_into_kinds():
     profile = import_script('profile_step')
     names = {'Convolution': 'convolution', '_backward_Convolution': 'convolution',
