@@ -12,7 +12,7 @@ stopped and run again continues where it stopped. The report: per arm, the final
 accuracy per seed and their mean, and the mean whole-run wall time as a fraction of the
 recipe's (training time scales with the epochs; the accuracy is what a shorter or
 differently paced schedule gives up). Writes its section of docs/RECIPES.md, naming
-the data, so a subset table and a full-scale one are told apart.
+the data: one section for runs on a subset, another for runs on the lossless full set.
 """
 import os
 import sys
@@ -68,7 +68,8 @@ def report(runs, arms, seeds, dtype, write=True):
                    for r in by.values()})
     loads = [r['load'] for by in results.values() for r in by.values() if r['load']]
     load = f" Load averages at the runs' ends: {min(loads):.1f}-{max(loads):.1f}." if loads else ''
-    md = ["### fast94-muon's schedule, tuned", '',
+    full = all(benchlib.lossless(r['data']) for by in results.values() for r in by.values())
+    md = ["### fast94-muon's schedule, tuned" + (' at full scale' if full else ''), '',
           f"Written by `python {PROG} {benchlib.shown_args(sys.argv[1:])}`: "
           f"`python -m train.cifar --recipe fast94-muon --dtype {dtype}` with each arm's "
           f"`--epochs` and `--lr`, one run at a time, on {'; '.join(data)}. Wall time: "
@@ -76,7 +77,9 @@ def report(runs, arms, seeds, dtype, write=True):
           table(results), '']
     text = finish_report(md, g.missing())
     if write:
-        write_report(text, results, os.path.join(runs, 'tune.json'), 'tune-muon', REPORT, '')
+        # a section per scale, so the full-scale table does not replace the subset's
+        write_report(text, results, os.path.join(runs, 'tune.json'),
+                     'tune-muon-full' if full else 'tune-muon', REPORT, '')
     return text
 
 

@@ -656,8 +656,22 @@ def test_tune_muon_reports_each_arm_against_the_recipe(tmp_path, monkeypatch):
     assert '| e7 | 7 | 0.24 | 0, 1 | 0.9300, 0.9360 | 0.9330 | 0.88x |' in text
     assert '| lr0.32 | 8 | 0.32 | 0 | 0.9450 | 0.9450 | 1.01x |' in text
     assert 'Not finished yet: lr0.32, seed 1' in text and "CIFAR-10's original pixels" in text
-    assert '<!-- tune-muon -->' in open(page).read()
+    # the lossless runs get the full-scale section, beside (not over) the subset's
+    written = open(page).read()
+    assert '<!-- tune-muon-full -->' in written and '<!-- tune-muon -->' not in written
+    assert "schedule, tuned at full scale" in text
     assert os.path.exists(os.path.join(runs, 'tune.json'))
+    for arm in arms:   # the same runs on a subset: the subset's section
+        for seed in seeds:
+            path = os.path.join(grid.folder(arm, seed), 'metrics.json')
+            if os.path.exists(path):
+                metrics = json.load(open(path))
+                metrics['config']['data'] = '../shared/data/cifar10-subset'
+                json.dump(metrics, open(path, 'w'))
+    text = tune.report(runs, arms, seeds, 'bfloat16')
+    written = open(page).read()
+    assert '<!-- tune-muon -->' in written and '<!-- tune-muon-full -->' in written
+    assert 'at full scale' not in text
     # each arm trains with its own epochs and peak learning rate, on the recipe
     command = grid.command('D', 'e7', 0, grid.folder('e7', 0))
     assert command[command.index('--recipe') + 1] == 'fast94-muon'
