@@ -39,6 +39,27 @@ def measure(name, size, workers, repeats, quick):
     rng = onp.random.RandomState(0)
     dataset = gluon.data.SimpleDataset(
         [np.array(rng.randint(0, 256, (size, size, 3)), dtype='uint8') for _ in range(n)])
+    X = np.array(rng.uniform(size=(batch, 3, size, size)).astype('float32'))
+    aug = get_batch_preset(name)
+    copy = gluon.nn.HybridLambda(lambda F, x: F.np.copy(x))   # the floor: one read, one write
+    speeds = []
+    # the twins and the copy first, before the per-sample loaders: after a loader with
+    # workers and then one without, this process's copies ran 10x slower and the twins
+    # 1.5x (seen at 224x224, e.g. AutoAugment 9.7 -> 17.6 ms a batch, the copy 0.9 ->
+    # 10.4 ms). The copy before and after the twins, the faster taken; MXNet's operators
+    # only, a reference that takes minutes a call for a policy at 224x224, are timed on
+    # fewer calls
+    for block, fused, calls, times in ((copy, True, CALLS, 15), (aug, True, CALLS, 15),
+                                       (aug, False, 1, 3), (copy, True, CALLS, 15)):
+        native.use(fused)   # the fused kernels where they load, then MXNet's operators only
+        block.hybridize(static_alloc=True, static_shape=True)
+
+        def stream():   # batches one after another, as a training loop feeds them
+            for _ in range(calls):
+                out = block(X)
+            out.wait_to_read()
+        speeds.append(calls * batch / benchlib.median_time(
+            stream, max(times, repeats) if fused else times, warmup=2 if fused else 1))
     per_sample = {}
     # (The colour presets once "hung" here: MXNet 1.x's fused RandomColorJitter
     # segfaults on rare pixels, apache/mxnet#18986; the presets now use
@@ -52,24 +73,6 @@ def measure(name, size, workers, repeats, quick):
                 out.wait_to_read()
         per_sample[w] = n / benchlib.median_time(epoch, repeats)
         del loader
-    X = np.array(rng.uniform(size=(batch, 3, size, size)).astype('float32'))
-    aug = get_batch_preset(name)
-    copy = gluon.nn.HybridLambda(lambda F, x: F.np.copy(x))   # the floor: one read, one write
-    speeds = []
-    # the copy before and after the twins, the faster taken: one of them alone has read
-    # 10x slow in some processes (the colour presets'); MXNet's operators only, a reference
-    # that takes minutes a call for a policy at 224x224, are timed on fewer calls
-    for block, fused, calls, times in ((copy, True, CALLS, 15), (aug, True, CALLS, 15),
-                                       (aug, False, 1, 3), (copy, True, CALLS, 15)):
-        native.use(fused)   # the fused kernels where they load, then MXNet's operators only
-        block.hybridize(static_alloc=True, static_shape=True)
-
-        def stream():   # batches one after another, as a training loop feeds them
-            for _ in range(calls):
-                out = block(X)
-            out.wait_to_read()
-        speeds.append(calls * batch / benchlib.median_time(
-            stream, max(times, repeats) if fused else times, warmup=2 if fused else 1))
     return [per_sample[0], per_sample[workers], speeds[1], speeds[2], max(speeds[0], speeds[3])]
 
 
@@ -145,7 +148,9 @@ def main(argv=None):
         '`np.copy` of the same batch, timed the same way: the memory-bandwidth floor of an '
         'augmentation that writes a new batch, so batched / copy is the fraction of the '
         f'floor reached. Medians over {repeats} repeats (per sample) and 15 (batched and '
-        'copy, cheap to repeat); each row in its own process. '
+        'copy, cheap to repeat); each row in its own process, the twins and the copy '
+        'timed first (after a loader with workers and then one without, a process\'s '
+        'copies ran 10x slower). '
         '`python scripts/profile_augment.py` shows where each twin\'s time goes.', '',
         *table])
     return benchlib.report('bench_augment', md, write=not args.no_write)
