@@ -99,6 +99,11 @@ def recipe_command(config):
         words.append('--without ' + ' '.join(config['without']))
     if config.get('dtype', 'float32') != 'float32':
         words.append(f"--dtype {config['dtype']}")
+    from gluon_aug.run.recipes import RECIPES
+    recipe = RECIPES.get(config.get('recipe', 'book'))
+    for flag in ('epochs', 'lr'):   # where the run departed from its recipe's
+        if recipe and config.get(flag) is not None and config[flag] != getattr(recipe, flag):
+            words.append(f'--{flag} {config[flag]:g}')
     return ' '.join(words + ['--seed S'])
 
 

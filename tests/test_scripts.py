@@ -510,6 +510,17 @@ def test_time_to_accuracy_full_reads_airbench94_json_and_divides_by_the_versus_r
     assert_one_line_error(proc, "is not a file")
 
 
+def test_time_to_accuracy_full_names_the_flags_a_run_changed_from_its_recipe():
+    tta = import_script('time_to_accuracy_full')
+    muon = {'recipe': 'fast94-muon', 'dtype': 'bfloat16', 'epochs': 8, 'lr': 0.24}
+    assert tta.recipe_command(muon) == ('python -m train.cifar --recipe fast94-muon '
+                                        '--dtype bfloat16 --seed S')
+    assert tta.recipe_command(dict(muon, epochs=7)) == (
+        'python -m train.cifar --recipe fast94-muon --dtype bfloat16 --epochs 7 --seed S')
+    assert tta.recipe_command({'aug': 'flip', 'epochs': 10, 'lr': 0.001}) == (
+        'python -m train.cifar --aug flip --seed S')   # the book's own
+
+
 def test_time_to_accuracy_full_judges_the_goal_on_mean_seeds_and_wall(tmp_path, capsys):
     tta = import_script('time_to_accuracy_full')
     runs = {}
