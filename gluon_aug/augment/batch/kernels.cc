@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -605,20 +606,15 @@ MXReturnValue policy_forward(const std::unordered_map<std::string, std::string>&
   const float* params = inputs->at(1).data<float>();
   float* out = outputs->at(0).data<float>();
   const bool bilinear = attr_float(attrs, "bilinear", 0.0f) != 0.0f;
-  float fill[3] = {0, 0, 0};   // levels, one per channel ("r,g,b"), in [0, 1] here
+  double rgb[3] = {0, 0, 0};   // the fill's levels, one per channel ("r,g,b")
   auto it = attrs.find("fill");
-  if (it != attrs.end()) {
-    std::string text = it->second;
-    for (int c = 0, start = 0; c < 3; ++c) {
-      const size_t comma = text.find(',', start);
-      fill[c] = static_cast<float>(std::stod(text.substr(start, comma - start)) / 255.0);
-      if (comma == std::string::npos) {
-        for (int k = c + 1; k < 3; ++k) fill[k] = fill[c];
-        break;
-      }
-      start = static_cast<int>(comma) + 1;
-    }
+  if (it != attrs.end() &&
+      std::sscanf(it->second.c_str(), "%lf,%lf,%lf", rgb, rgb + 1, rgb + 2) != 3) {
+    MX_ERROR_MSG << "gluon_aug_policy_stage: fill is \"r,g,b\", three levels";
+    return MX_FAIL;
   }
+  const float fill[3] = {static_cast<float>(rgb[0] / 255.0), static_cast<float>(rgb[1] / 255.0),
+                         static_cast<float>(rgb[2] / 255.0)};   // in [0, 1], as x
 #pragma omp parallel
   {
     // each thread's scratch for one image's levels, kept between calls (no allocation and

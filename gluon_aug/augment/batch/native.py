@@ -7,9 +7,10 @@ is a dozen passes, most of them for the hue. ``kernels.cc`` does each in one
 pass, as an MXNet custom-operator library (``mxnet/lib_api.h``, shipped in
 MXNet's wheel): ``gluon_aug_resample`` (every whole-pixel move and bilinear
 resize of a chain, ``geometry.remap``), ``gluon_aug_erase`` (``BatchErasing``),
-``gluon_aug_color`` (``BatchColorJitter``) and ``gluon_aug_policy_stage`` (a stage of
+``gluon_aug_color`` (``BatchColorJitter``), ``gluon_aug_policy_stage`` (a stage of
 the batched policies: each image its own op, where MXNet's operators compute every
-op a stage can hold for the whole batch).
+op a stage can hold for the whole batch) and ``gluon_aug_mix`` (``BatchAugMix``'s
+mixing of its chains).
 
 The library is compiled once per source, MXNet version, compiler and CPU (for its
 vector units: ``-march=native``) with the system's C++ compiler (``CXX``, else
