@@ -60,4 +60,13 @@ def legacy(F, op, *xs, **kwargs):
     return getattr(F, op)(*(x.as_nd_ndarray() for x in xs), **kwargs).as_np_ndarray()
 
 
-__all__ = ['mx', 'autograd', 'gluon', 'image', 'init', 'np', 'npx', 'nn', 'legacy']
+def legacy_outputs(F, op, *xs, **kwargs):
+    """``legacy`` for an operator of several outputs: the list of them."""
+    numpy_mode = isinstance(xs[0], (mx.numpy.ndarray, mx.symbol.numpy._Symbol))
+    out = getattr(F, op)(*(x.as_nd_ndarray() if numpy_mode else x for x in xs), **kwargs)
+    outs = list(out) if isinstance(out, (list, tuple)) else [out[k] for k in range(len(out))]
+    return [o.as_np_ndarray() for o in outs] if numpy_mode else outs
+
+
+__all__ = ['mx', 'autograd', 'gluon', 'image', 'init', 'np', 'npx', 'nn', 'legacy',
+           'legacy_outputs']

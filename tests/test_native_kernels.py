@@ -102,6 +102,66 @@ def test_erasing_fills_the_same_boxes(value):
     assert (fused == value).sum() > 0 and not onp.array_equal(fused, x.asnumpy())
 
 
+BOXES = {   # the box draws, where tries fail often (small images, wide ranges) and not
+    'crop': BatchResizedCrop(32, (0.08, 1.0)),
+    'crop, book': BatchResizedCrop(32, (0.1, 1), (0.5, 2)),
+    'erasing': BatchErasing(),
+    'erasing, large': BatchErasing(p=1.0, scale=(0.3, 0.9), ratio=(0.2, 5)),
+    'erasing, rare': BatchErasing(p=0.3),
+}
+
+
+@pytest.mark.parametrize('name', list(BOXES))
+@pytest.mark.parametrize('shape', [(20000, 1, 5, 7), (20000, 1, 1, 9), (4000, 1, 36, 40),
+                                   (200, 1, 224, 224)])
+def test_the_box_draws_are_the_same_values_to_the_bit(name, shape):
+    block = BOXES[name]
+    x = np.zeros(shape)
+    draws = {}
+    for fused in (False, True):
+        block._native = fused
+        mx.random.seed(11)
+        draws[fused] = [v.asnumpy() for v in block.draw(F, x)]
+    assert len(draws[True]) == len(draws[False])
+    for reference, kernel in zip(draws[False], draws[True]):
+        assert kernel.shape == reference.shape == (shape[0], 1, 1, 1)
+        assert onp.array_equal(kernel, reference)
+    if isinstance(block, BatchErasing):   # some boxes fit, some do not
+        assert 0 < draws[True][0].mean() < 1
+
+
+def test_the_box_draws_agree_on_forced_draws_at_their_edges(monkeypatch):
+    """Ties the random draws seldom hit: a side of exactly 2.5 (numpy rounds half to even),
+    a coin equal to p, a box the image's size, no fit at all."""
+    from gluon_aug.augment.batch import blocks
+    tries = 10
+    # 5x5 images, aspect 1 (ratio (1, 1)), area u x 25: u = 0.25 gives sides sqrt(6.25) = 2.5
+    rows = [[0.25] + [0.0] * (2 * tries - 1) + [0.5, 0.3, 0.7],    # 2.5 -> 2; coin = p
+            [0.49] + [0.0] * (2 * tries - 1) + [0.49, 0.99, 0.0],  # 3.5 -> 4; coin < p
+            [0.9999] * tries + [0.0] * tries + [0.2, 0.5, 0.5],   # sides 5: the whole image
+            [0.01] * tries + [0.0] * tries + [0.2, 0.5, 0.5]]     # sides 0.5 -> 0: no fit
+    forced = onp.array(rows, dtype='float32')
+    x = np.zeros((len(rows), 1, 5, 5))
+    got = {}
+    for block in (BatchErasing(p=0.5, scale=(0.0, 1.0), ratio=(1.0, 1.0)),
+                  BatchResizedCrop(5, (0.0, 1.0), (1.0, 1.0))):
+        erasing = isinstance(block, BatchErasing)
+        u = np.array(forced if erasing else onp.delete(forced, 2 * tries, axis=1))  # no coin
+        monkeypatch.setattr(blocks, 'uniform', lambda F, like, k=1, u=u: u)
+        draws = {}
+        for fused in (False, True):
+            block._native = fused
+            draws[fused] = [v.asnumpy().ravel() for v in block.draw(F, x)]
+        for reference, kernel in zip(draws[False], draws[True]):
+            assert onp.array_equal(kernel, reference)
+        got[erasing] = draws[True]
+    erase, top, left, h, w = got[True]
+    assert list(erase) == [0, 1, 1, 0] and list(h) == list(w) == [2, 4, 5, 0]
+    assert list(top) == [1, 1, 0, 3] and list(left) == [2, 0, 0, 3]
+    top, left, h, w = got[False]   # the crop: no fit is the whole image
+    assert list(h) == list(w) == [2, 4, 5, 5] and list(top) == [1, 1, 0, 0]
+
+
 JITTERS = {
     'all four in random order': BatchColorJitter(0.5, 0.5, 0.5, 0.5),
     'hue last': BatchColorJitter(0.4, 0.4, 0.4, 0.1, hue_last=True),

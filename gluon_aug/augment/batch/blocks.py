@@ -37,7 +37,7 @@ from ..._mxnet import legacy, nn
 from ..presets import CIFAR10_MEAN, CIFAR10_STD
 from . import native
 from .base import BatchAugmenter, check_nchw_batch, uniform
-from .geometry import (TRIES, draw_boxes, gather_cols, gather_rows, image_size, offsets,
+from .geometry import (TRIES, draw_boxes, draw_boxes_fused, gather_cols, gather_rows, image_size, offsets,
                        remap, times_plane)
 
 __all__ = ['BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom',
@@ -185,8 +185,10 @@ class BatchResizedCrop(BatchAugmenter):
         self.scale, self.ratio = tuple(scale), tuple(ratio)
 
     def draw(self, F, x):
-        H, W = image_size(F, x)
         u = uniform(F, x, k=2 * TRIES + 2)   # the block's one random tensor: boxes, offsets
+        if self._native:
+            return tuple(draw_boxes_fused(F, x, self.scale, self.ratio, u, whole=True)[1:])
+        H, W = image_size(F, x)
         h, w, fits = draw_boxes(F, x, self.scale, self.ratio, u[:, :2 * TRIES])
         h = F.np.where(fits > 0, h, H.reshape(1, 1, 1, 1))
         w = F.np.where(fits > 0, w, W.reshape(1, 1, 1, 1))
@@ -223,6 +225,8 @@ class BatchErasing(BatchAugmenter):
 
     def draw(self, F, x):
         u = uniform(F, x, k=2 * TRIES + 3)   # one random tensor: boxes, coin, offsets
+        if self._native:
+            return tuple(draw_boxes_fused(F, x, self.scale, self.ratio, u, tall=True, p=self.p))
         h, w, fits = draw_boxes(F, x, self.scale, self.ratio, u[:, :2 * TRIES], tall=True)
         coin = u[:, 2 * TRIES:2 * TRIES + 1].reshape(-1, 1, 1, 1)
         erase = (coin < self.p).astype('float32') * fits

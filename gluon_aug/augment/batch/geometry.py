@@ -10,7 +10,7 @@ resized crop) into one separable gather or one separable resampling.
 """
 import math
 
-from ..._mxnet import legacy
+from ..._mxnet import legacy, legacy_outputs
 from .base import between
 
 
@@ -237,6 +237,18 @@ def draw_boxes(F, x, scale, ratio, u, tall=False):
     h, w = (long, short) if tall else (short, long)
     fits = ((w >= 1) * (w <= W) * (h >= 1) * (h <= H)).astype('float32')
     return first_valid(F, fits, h, w)
+
+
+def draw_boxes_fused(F, x, scale, ratio, u, tall=False, whole=False, p=None):
+    """``draw_boxes``, ``first_valid`` and ``offsets`` as one fused CPU kernel call
+    (``native``): the same values from the same draws `u` (N, 2 TRIES [+ 1] + 2): the
+    tries, [the coin of probability `p`,] the offsets. `whole`: a sample with no fit
+    gets the whole image (a resized crop). Returns (N, 1, 1, 1) tensors (fits, or
+    fits and coin < p; top, left, h, w)."""
+    lo, hi = math.log(ratio[0]), math.log(ratio[1])
+    return legacy_outputs(F, 'gluon_aug_boxes', x, u, scale_low=scale[0],
+                          scale_span=scale[1] - scale[0], ratio_low=lo, ratio_span=hi - lo,
+                          tall=int(tall), whole=int(whole), p=-1 if p is None else p)
 
 
 def offsets(F, x, h, w, u):

@@ -24,6 +24,14 @@
 //       op, computed on that image only, as policy_ops.py computes it with MXNet's
 //       operators (float32, in the same order of operations: built without contracting
 //       a * b + c into one rounding, the results agree to the level).
+//   gluon_aug_boxes(x, u, scale_low, scale_span, ratio_low, ratio_span, tall=0, whole=0,
+//                   p=-1) -> erase, top, left, height, width (each (N, 1, 1, 1))
+//       The box draw of BatchResizedCrop and BatchErasing (geometry.draw_boxes,
+//       first_valid and offsets) from their uniform draws u (N, 2 T [+ 1] + 2): T tries of
+//       area and log-aspect, [a coin if p >= 0], the two offsets; x gives the image size
+//       only. `whole`: no fit means the whole image (a resized crop), else try 0's box;
+//       erase = the box fits (and coin < p). The same float32 operations in the same order
+//       as MXNet's operators there (expf, sqrtf, round half to even, floorf).
 //   gluon_aug_mix(x, chain_0, ..., chain_{K-1}, weights, m, width=K) -> out
 //       AugMix's mixing (policies.py, BatchAugMix.apply) in one pass: weights (N, K),
 //       m (N, 1); out = (1 - m) x + m (w_0 chain_0 + ... + w_{K-1} chain_{K-1}), summed
@@ -220,6 +228,104 @@ MXReturnValue erase_forward(const std::unordered_map<std::string, std::string>& 
       const int64_t from = std::max<int64_t>(left, 0), to = std::min<int64_t>(left + w, W);
       for (int64_t j = from; j < to; ++j) out[line * W + j] = value;
     }
+  }
+  return MX_SUCCESS;
+}
+
+// ---- boxes -----------------------------------------------------------------------------
+
+double attr_double(const std::unordered_map<std::string, std::string>& attrs,
+                   const std::string& key, double fallback) {
+  auto it = attrs.find(key);
+  return it == attrs.end() ? fallback : std::stod(it->second);
+}
+
+MXReturnValue boxes_outputs(const std::unordered_map<std::string, std::string>& attrs,
+                            int* num_in, int* num_out) {
+  *num_in = 2;
+  *num_out = 5;
+  return MX_SUCCESS;
+}
+
+MXReturnValue boxes_types(const std::unordered_map<std::string, std::string>& attrs,
+                          std::vector<int>* in_types, std::vector<int>* out_types) {
+  for (int t : *in_types) {
+    if (t != kFloat32) {
+      MX_ERROR_MSG << "gluon_aug kernels take float32 inputs only";
+      return MX_FAIL;
+    }
+  }
+  for (auto& t : *out_types) t = kFloat32;
+  return MX_SUCCESS;
+}
+
+// the number of tries T in u's columns (2 T, a coin when p >= 0, two offsets), or -1
+int box_tries(const std::unordered_map<std::string, std::string>& attrs, int64_t columns) {
+  const int64_t rest = columns - 2 - (attr_double(attrs, "p", -1.0) >= 0.0 ? 1 : 0);
+  return rest >= 2 && rest % 2 == 0 ? static_cast<int>(rest / 2) : -1;
+}
+
+MXReturnValue boxes_shape(const std::unordered_map<std::string, std::string>& attrs,
+                          std::vector<std::vector<unsigned int>>* in,
+                          std::vector<std::vector<unsigned int>>* out) {
+  const auto& x = in->at(0);
+  const auto& u = in->at(1);
+  if (x.size() != 4 || u.size() != 2 || u[0] != x[0] || box_tries(attrs, u[1]) < 1) {
+    MX_ERROR_MSG << "gluon_aug_boxes: x (N, C, H, W), u (N, 2 T + 2), or (N, 2 T + 3) with p";
+    return MX_FAIL;
+  }
+  for (auto& o : *out) o = {x[0], 1, 1, 1};
+  return MX_SUCCESS;
+}
+
+MXReturnValue boxes_forward(const std::unordered_map<std::string, std::string>& attrs,
+                            std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
+                            const OpResource& res) {
+  const MXTensor& xt = inputs->at(0);
+  const int64_t N = xt.shape[0];
+  const float H = static_cast<float>(xt.shape[2]), W = static_cast<float>(xt.shape[3]);
+  const int64_t columns = inputs->at(1).shape[1];
+  const int T = box_tries(attrs, columns);
+  const float* u = inputs->at(1).data<float>();
+  // the scalars as MXNet's scalar operators take them: a double, then float32
+  const float scale_low = static_cast<float>(attr_double(attrs, "scale_low", 0.0));
+  const float scale_span = static_cast<float>(attr_double(attrs, "scale_span", 1.0));
+  const float ratio_low = static_cast<float>(attr_double(attrs, "ratio_low", 0.0));
+  const float ratio_span = static_cast<float>(attr_double(attrs, "ratio_span", 0.0));
+  const bool tall = attr_double(attrs, "tall", 0.0) != 0.0;
+  const bool whole = attr_double(attrs, "whole", 0.0) != 0.0;
+  const double p_attr = attr_double(attrs, "p", -1.0);
+  const bool coin = p_attr >= 0.0;
+  const float p = static_cast<float>(p_attr);
+  float* out[5];
+  for (int k = 0; k < 5; ++k) out[k] = outputs->at(k).data<float>();
+  for (int64_t n = 0; n < N; ++n) {
+    const float* un = u + n * columns;
+    float h = 0.0f, w = 0.0f, h0 = 0.0f, w0 = 0.0f;
+    bool fits = false;
+    for (int t = 0; t < T && !fits; ++t) {
+      const float area = (scale_low + scale_span * un[t]) * H * W;
+      const float aspect = std::exp(ratio_low + ratio_span * un[T + t]);
+      // np.round: half to even, as nearbyint in the default rounding mode
+      const float longer = std::nearbyint(std::sqrt(area * aspect));
+      const float shorter = std::nearbyint(std::sqrt(area / aspect));
+      h = tall ? longer : shorter;
+      w = tall ? shorter : longer;
+      if (t == 0) h0 = h, w0 = w;
+      fits = w >= 1.0f && w <= W && h >= 1.0f && h <= H;
+    }
+    if (!fits) {   // first_valid picks try 0 (argmax of all zeros); a crop uses it all
+      h = whole ? H : h0;
+      w = whole ? W : w0;
+    }
+    const float* offsets = un + 2 * T + (coin ? 1 : 0);
+    float erase = fits ? 1.0f : 0.0f;
+    if (coin) erase = (un[2 * T] < p ? 1.0f : 0.0f) * erase;
+    out[0][n] = erase;
+    out[1][n] = std::floor(offsets[0] * ((H - h) + 1.0f));
+    out[2][n] = std::floor(offsets[1] * ((W - w) + 1.0f));
+    out[3][n] = h;
+    out[4][n] = w;
   }
   return MX_SUCCESS;
 }
@@ -723,6 +829,13 @@ REGISTER_OP(gluon_aug_erase)
 .setInferType(float_types)
 .setInferShape(erase_shape)
 .setForward(erase_forward, "cpu")
+.setBackward(no_gradient, "cpu");
+
+REGISTER_OP(gluon_aug_boxes)
+.setParseAttrs(boxes_outputs)
+.setInferType(boxes_types)
+.setInferShape(boxes_shape)
+.setForward(boxes_forward, "cpu")
 .setBackward(no_gradient, "cpu");
 
 REGISTER_OP(gluon_aug_color)
