@@ -1,7 +1,9 @@
 """gluon_aug: the MXNet Gluon path of d2l.ai's "Image Augmentation", as a package.
 
 Importing it switches MXNet to numpy mode (``npx.set_np()``), as the book's
-MXNet chapters do, and changes nothing else. The book's names are re-exported
+MXNet chapters do, and gives glibc's malloc one arena (``_mxnet.ONE_ARENA``; off with
+``GLUON_AUG_ONE_ARENA=0``: large batches then run up to 4x slower in some processes,
+docs/PERFORMANCE.md). It changes nothing else. The book's names are re-exported
 here; the code lives in subpackages by role (docs/CODE_MAP.md).
 """
 from ._version import __version__  # noqa: F401

@@ -10,6 +10,32 @@ _HINT = ("gluon_aug needs an MXNet build: install the CPU build with "
          "NVIDIA driver, the GPU build with `pip install -e \".[gpu]\"` "
          "(never both)")
 
+ARENAS = 'GLUON_AUG_ONE_ARENA'   # '0': leave glibc's malloc arenas as they are
+
+
+def _one_malloc_arena():
+    """glibc's malloc with one arena for every thread, as ``MALLOC_ARENA_MAX=1``, unless
+    ``GLUON_AUG_ONE_ARENA=0`` or MALLOC_ARENA_MAX is set; True if set here.
+
+    With its default arenas, some processes (about half, at random) return the memory of
+    every large freed NDArray to the kernel and fault it back in page by page at the next
+    call: a hybridized 224x224 augmentation then ran 2.5-4x slower, and a copy of the batch
+    ten times (docs/PERFORMANCE.md). One arena keeps that memory for reuse. It only acts on
+    threads that have not allocated yet, so it runs before MXNet starts its own; other
+    C libraries (no glibc) have no such call, and are left alone."""
+    import os
+    if os.environ.get(ARENAS, '1').strip() == '0' or 'MALLOC_ARENA_MAX' in os.environ:
+        return False
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        return bool(libc.gnu_get_libc_version and libc.mallopt(-8, 1))   # M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
+
+
+ONE_ARENA = _one_malloc_arena()
+
 try:
     import mxnet as mx
 except ModuleNotFoundError as err:
