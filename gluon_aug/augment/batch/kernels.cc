@@ -17,13 +17,15 @@
 //       factors and the hue shift in turns; order (N, K): the ops to run per sample
 //       (0 brightness, 1 contrast, 2 saturation, 3 hue, -1 none), in that order, each
 //       on the whole image (in cache) before the next, as color.py's formulas.
-//   gluon_aug_policy_stage(x, params, bilinear=0, fill="0,0,0") -> out
+//   gluon_aug_policy_stage(x, params, bilinear=0, fill="0,0,0"[, ops="c0,c1,..."]) -> out
 //       x (N, 3, H, W) in [0, 1] on the levels (ToTensor of uint8); params (N, 8): each
 //       sample's op (POLICY_OPS below), its value, and the affine matrix a..f of a
 //       geometric op. One stage of a batched policy (policies.py): every sample its own
 //       op, computed on that image only, as policy_ops.py computes it with MXNet's
 //       operators (float32, in the same order of operations: built without contracting
-//       a * b + c into one rounding, the results agree to the level).
+//       a * b + c into one rounding, the results agree to the level). With `ops` (each op
+//       index's code, -1 .. -5 for the geometric ops), params (N, 2): each sample's op index
+//       and value; the codes and matrices are computed here, as policies.py computes them.
 //   gluon_aug_boxes(x, u, scale_low, scale_span, ratio_low, ratio_span, tall=0, whole=0,
 //                   p=-1) -> erase, top, left, height, width (each (N, 1, 1, 1))
 //       The box draw of BatchResizedCrop and BatchErasing (geometry.draw_boxes,
@@ -689,14 +691,48 @@ void policy_image(int op, float value, const float* m, bool bilinear, const floa
   }
 }
 
+// One sample's (code, value, a..f) from its op index and value, as policies.py's stage and
+// policy_ops.geometry_matrix compute them with MXNet's operators (float32, the same order):
+// table[index] is the op's code, or -1 .. -5 for ShearX, ShearY, TranslateX, TranslateY and
+// Rotate, whose value goes into the matrix (mask x value; 0 for a kind the stage lacks).
+bool stage_params(const std::vector<float>& table, float index, float value, float H,
+                  float W, float* q) {
+  const long k = std::lround(index);
+  if (k < 0 || k >= static_cast<long>(table.size())) return false;
+  const int code = static_cast<int>(table[k]);
+  bool present[6] = {false, false, false, false, false, false};
+  for (float t : table)
+    if (t < 0.0f && t >= -5.0f) present[static_cast<int>(-t)] = true;
+  const bool geometric = present[1] || present[2] || present[3] || present[4] || present[5];
+  q[0] = static_cast<float>(code < 0 ? kAffine : code);
+  q[1] = value;
+  for (int j = 2; j < 8; ++j) q[j] = 0.0f;
+  if (!geometric) return true;
+  float shift[6];   // per kind: mask x value, as the masks path
+  for (int kind = 1; kind <= 5; ++kind)
+    shift[kind] = present[kind] ? (code == -kind ? 1.0f : 0.0f) * value : 0.0f;
+  const float theta = shift[5] * static_cast<float>(-3.141592653589793 / 180);
+  const float c = std::cos(theta), s = std::sin(theta);
+  const float cx = W / 2.0f, cy = H / 2.0f;
+  q[2] = c;
+  q[3] = s + shift[1];
+  q[4] = c * -cx + s * -cy + cx + shift[3];
+  q[5] = -s + shift[2];
+  q[6] = c;
+  q[7] = -s * -cx + c * -cy + cy + shift[4];
+  return true;
+}
+
 MXReturnValue policy_shape(const std::unordered_map<std::string, std::string>& attrs,
                            std::vector<std::vector<unsigned int>>* in,
                            std::vector<std::vector<unsigned int>>* out) {
   const auto& x = in->at(0);
   const auto& params = in->at(1);
+  const bool by_index = attrs.count("ops") > 0;
   if (x.size() != 4 || x[1] != 3 || params.size() != 2 || params[0] != x[0] ||
-      params[1] != 8) {
-    MX_ERROR_MSG << "gluon_aug_policy_stage: x (N, 3, H, W), params (N, 8)";
+      params[1] != (by_index ? 2u : 8u)) {
+    MX_ERROR_MSG << "gluon_aug_policy_stage: x (N, 3, H, W), params (N, 8), or (N, 2) "
+                    "with ops";
     return MX_FAIL;
   }
   out->at(0) = x;
@@ -721,6 +757,26 @@ MXReturnValue policy_forward(const std::unordered_map<std::string, std::string>&
   }
   const float fill[3] = {static_cast<float>(rgb[0] / 255.0), static_cast<float>(rgb[1] / 255.0),
                          static_cast<float>(rgb[2] / 255.0)};   // in [0, 1], as x
+  std::vector<float> table;   // with `ops`: each op index's code (geometric: -1 .. -5)
+  if (attrs.count("ops")) {
+    std::string list = attrs.at("ops");
+    for (size_t start = 0; start <= list.size();) {
+      const size_t end = std::min(list.find(',', start), list.size());
+      table.push_back(std::stof(list.substr(start, end - start)));
+      start = end + 1;
+    }
+  }
+  std::vector<float> resolved;   // (N, 8) from (N, 2) op indices and values
+  if (!table.empty()) {
+    resolved.resize(8 * N);
+    for (int64_t n = 0; n < N; ++n)
+      if (!stage_params(table, params[2 * n], params[2 * n + 1], static_cast<float>(H),
+                        static_cast<float>(W), resolved.data() + 8 * n)) {
+        MX_ERROR_MSG << "gluon_aug_policy_stage: an op index outside ops";
+        return MX_FAIL;
+      }
+    params = resolved.data();
+  }
 #pragma omp parallel
   {
     // each thread's scratch for one image's levels, kept between calls (no allocation and

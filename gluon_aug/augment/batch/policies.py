@@ -81,6 +81,8 @@ class BatchPolicy(BatchAugmenter):
 
     def stage(self, F, x, op, value):
         """Every sample's op `op` (an index into ``names``) at `value`."""
+        if self._native:
+            return self.fused_stage(F, x, op, value)
         mask = masks(op, self.names)
         out = x
         geometric = any(name in mask for name in GEOMETRIC)
@@ -88,9 +90,6 @@ class BatchPolicy(BatchAugmenter):
             shifts = {name: mask[name] * value if name in mask else 0 for name in GEOMETRIC}
             matrix = geometry_matrix(F, x, shifts['ShearX'], shifts['ShearY'],
                                      shifts['TranslateX'], shifts['TranslateY'], shifts['Rotate'])
-        if self._native:
-            return self.fused_stage(F, x, mask, value, matrix if geometric else None)
-        if geometric:
             out = affine(F, x, matrix, self.fill, self.bilinear)
         for name in self.names:
             if name in GEOMETRIC or name == 'Identity':
@@ -100,17 +99,25 @@ class BatchPolicy(BatchAugmenter):
             out = out * (1 - m) + OPS[name](F, x, own) * m   # exact for m in {0, 1}
         return out
 
-    def fused_stage(self, F, x, mask, value, matrix):
+    def fused_stage(self, F, x, op, value):
         """The stage as one kernel pass: each sample's op (``KERNEL_OPS``; the geometric
-        ops, and Identity beside them, the affine resampling by `matrix`) on its image."""
-        codes = {name: AFFINE if name in GEOMETRIC or (name == 'Identity' and matrix is not None)
-                 else KERNEL_OPS[name] for name in self.names}
-        zero = value * 0   # + zero: an (N, 1, 1, 1) tensor of each column, numbers too
-        columns = [select(mask, codes), value] + list(matrix if matrix is not None else (0,) * 6)
-        params = F.np.concatenate([(v + zero).reshape(-1, 1) for v in columns], axis=1)
+        ops, and Identity beside them, the affine resampling by the matrix the masks path
+        computes, computed in the kernel) on its image. One operator where the masks, the
+        matrix and the codes took ~100 small ones."""
+        params = F.np.concatenate([op.reshape(-1, 1), value.reshape(-1, 1)], axis=1)
         fill = self.fill if isinstance(self.fill, (tuple, list)) else (self.fill,) * 3
         return legacy(F, 'gluon_aug_policy_stage', x, params, bilinear=int(self.bilinear),
-                      fill=','.join(str(float(v)) for v in fill))
+                      fill=','.join(str(float(v)) for v in fill), ops=self.kernel_codes())
+
+    def kernel_codes(self):
+        """Each op index's code in the kernel: ``KERNEL_OPS``, -1 .. -5 for the geometric
+        ops (their value goes into the matrix), and Identity the affine resampling by the
+        identity matrix in a stage that holds geometric ops."""
+        geometric = any(name in GEOMETRIC for name in self.names)
+        codes = [-1 - GEOMETRIC.index(name) if name in GEOMETRIC
+                 else AFFINE if name == 'Identity' and geometric else KERNEL_OPS[name]
+                 for name in self.names]
+        return ','.join(str(c) for c in codes)
 
     def stages(self, F, x, params):
         """Run the stages [op, value, op, value, ...] in order."""
