@@ -293,6 +293,25 @@ def test_a_policy_on_drawn_parameters_gives_the_same_batch_either_way(policy):
     assert onp.array_equal(fused, reference)
 
 
+@pytest.mark.parametrize('policy', [BatchAutoAugment, BatchRandAugment, BatchTrivialAugmentWide,
+                                    BatchAugMix])
+def test_a_policy_draws_the_same_parameters_either_way(policy):
+    # with the kernels, a draw looks its choices up in tables (gluon_aug_lookup, a gather)
+    # where MXNet's operators take a mask per choice and a sum: the same float32 values
+    block = policy()
+    x = levels_batch(n=3000, h=2, w=2, seed=13)
+    draws = {}
+    for fused in (False, True):
+        block._native = fused
+        mx.random.seed(14)
+        draws[fused] = [v.asnumpy() if hasattr(v, 'asnumpy') else v for v in block.draw(F, x)]
+    assert len(draws[True]) == len(draws[False])
+    for reference, kernel in zip(draws[False], draws[True]):
+        assert onp.array_equal(onp.asarray(kernel), onp.asarray(reference))
+    ops = onp.concatenate([onp.ravel(v) for v in draws[True][-2::-2]])
+    assert len(onp.unique(ops)) > 5   # many ops drawn, not one
+
+
 def test_augmix_mixes_its_chains_in_one_pass_to_the_bit():
     # AugMix's mixing as one kernel pass (gluon_aug_mix): the same float32 sums as
     # MXNet's elementwise operators, on drawn chains and weights forced to their edges

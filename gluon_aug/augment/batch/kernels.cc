@@ -34,6 +34,11 @@
 //       only. `whole`: no fit means the whole image (a resized crop), else try 0's box;
 //       erase = the box fits (and coin < p). The same float32 operations in the same order
 //       as MXNet's operators there (expf, sqrtf, round half to even, floorf).
+//   gluon_aug_lookup(index, table="v0,v1,...") -> out
+//       out = table[index], elementwise (index holds integers as float32): a per-sample
+//       choice from a fixed table (policies.py's lookup), where MXNet's operators take a
+//       mask per entry and a sum. Each entry is parsed as a double, then rounded to
+//       float32, as MXNet's scalar operators take their scalar.
 //   gluon_aug_mix(x, chain_0, ..., chain_{K-1}, weights, m, width=K) -> out
 //       AugMix's mixing (policies.py, BatchAugMix.apply) in one pass: weights (N, K),
 //       m (N, 1); out = (1 - m) x + m (w_0 chain_0 + ... + w_{K-1} chain_{K-1}), summed
@@ -328,6 +333,52 @@ MXReturnValue boxes_forward(const std::unordered_map<std::string, std::string>& 
     out[2][n] = std::floor(offsets[1] * ((W - w) + 1.0f));
     out[3][n] = h;
     out[4][n] = w;
+  }
+  return MX_SUCCESS;
+}
+
+// ---- lookup ----------------------------------------------------------------------------
+
+bool lookup_table(const std::unordered_map<std::string, std::string>& attrs,
+                  std::vector<float>* table) {
+  auto it = attrs.find("table");
+  if (it == attrs.end()) return false;
+  const std::string& list = it->second;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t end = std::min(list.find(',', start), list.size());
+    table->push_back(static_cast<float>(std::stod(list.substr(start, end - start))));
+    start = end + 1;
+  }
+  return !table->empty();
+}
+
+MXReturnValue lookup_shape(const std::unordered_map<std::string, std::string>& attrs,
+                           std::vector<std::vector<unsigned int>>* in,
+                           std::vector<std::vector<unsigned int>>* out) {
+  std::vector<float> table;
+  if (!lookup_table(attrs, &table)) {
+    MX_ERROR_MSG << "gluon_aug_lookup: table=\"v0,v1,...\" is needed";
+    return MX_FAIL;
+  }
+  out->at(0) = in->at(0);
+  return MX_SUCCESS;
+}
+
+MXReturnValue lookup_forward(const std::unordered_map<std::string, std::string>& attrs,
+                             std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
+                             const OpResource& res) {
+  std::vector<float> table;
+  lookup_table(attrs, &table);
+  const float* index = inputs->at(0).data<float>();
+  float* out = outputs->at(0).data<float>();
+  const int64_t size = inputs->at(0).size();
+  for (int64_t i = 0; i < size; ++i) {
+    const long k = std::lround(index[i]);
+    if (k < 0 || k >= static_cast<long>(table.size())) {
+      MX_ERROR_MSG << "gluon_aug_lookup: an index outside the table";
+      return MX_FAIL;
+    }
+    out[i] = table[k];
   }
   return MX_SUCCESS;
 }
@@ -892,6 +943,13 @@ REGISTER_OP(gluon_aug_boxes)
 .setInferType(boxes_types)
 .setInferShape(boxes_shape)
 .setForward(boxes_forward, "cpu")
+.setBackward(no_gradient, "cpu");
+
+REGISTER_OP(gluon_aug_lookup)
+.setParseAttrs(inputs_and_one_output<1>)
+.setInferType(float_types)
+.setInferShape(lookup_shape)
+.setForward(lookup_forward, "cpu")
 .setBackward(no_gradient, "cpu");
 
 REGISTER_OP(gluon_aug_color)

@@ -50,10 +50,33 @@ def select(mask, values):
     return sum(mask[name] * v for name, v in values.items() if v is not None)
 
 
-def signed(F, x, value, mask):
-    """`value` with a random sign (p = 0.5) for the samples whose op is geometric,
-    as the per-sample ``base.signed``."""
-    geometric = sum(mask[name] for name in GEOMETRIC if name in mask)
+def lookup(F, index, keys, values, fused=False, mask=None):
+    """Per sample, values[keys[index]] for fixed numbers `values` (0 for a key it lacks or
+    holds None): one kernel call when `fused` (``native``), else ``select`` over the
+    masks of `index` (`mask`, if made already). The same float32 values either way."""
+    if fused:
+        table = ','.join(repr(float(values.get(k) or 0)) for k in keys)
+        return legacy(F, 'gluon_aug_lookup', index, table=table)
+    return select(mask if mask is not None else masks(index, keys), values)
+
+
+def pick(F, index, keys, values, fused=False, mask=None):
+    """Per sample, values[keys[index]] for per-sample (N, 1, 1, 1) tensors `values` (0
+    for a key it lacks or holds None): one gather from their columns when `fused`, else
+    ``select``. The same values (a gather copies them)."""
+    if not fused:
+        return select(mask if mask is not None else masks(index, keys), values)
+    zero = F.np.zeros_like(index)
+    columns = [values[k] if values.get(k) is not None else zero for k in keys]
+    table = F.np.concatenate([v.reshape(-1, 1) for v in columns], axis=1)
+    return F.npx.pick(table, index.reshape(-1), axis=1).reshape(-1, 1, 1, 1)
+
+
+def signed(F, x, value, op, names, fused=False, mask=None):
+    """`value` with a random sign (p = 0.5) for the samples whose op (an index into
+    `names`) is geometric, as the per-sample ``base.signed``."""
+    geometric = lookup(F, op, names, {name: 1.0 for name in GEOMETRIC if name in names},
+                       fused, mask)
     return value * (1 - 2 * coin(F, x, 0.5) * geometric)
 
 
@@ -142,17 +165,20 @@ class BatchAutoAugment(BatchPolicy):
         self.names = ('Identity',) + tuple(dict.fromkeys(n for n in seen if n != 'Identity'))
 
     def draw(self, F, x):
-        row = masks(choice(F, x, len(self.table)), range(len(self.table)))
+        row = choice(F, x, len(self.table))
+        rows, fused = range(len(self.table)), self._native
+        mask = None if fused else masks(row, rows)
         params = []
         for slot in range(2):
             ops = [r[slot] for r in self.table]
-            op = select(row, {k: self.names.index(o) for k, (o, _, _) in enumerate(ops)})
-            p = select(row, {k: prob for k, (_, prob, _) in enumerate(ops)})
-            value = select(row, {k: autoaugment.level_value(o, level)
-                                 for k, (o, _, level) in enumerate(ops)})
+            op = lookup(F, row, rows, {k: self.names.index(o) for k, (o, _, _) in enumerate(ops)},
+                        fused, mask)
+            p = lookup(F, row, rows, {k: prob for k, (_, prob, _) in enumerate(ops)}, fused, mask)
+            value = lookup(F, row, rows, {k: autoaugment.level_value(o, level)
+                                          for k, (o, _, level) in enumerate(ops)}, fused, mask)
             fires = coin(F, x, p)
             op = op * fires                     # Identity (index 0) where it does not fire
-            params += [op, signed(F, x, value, masks(op, self.names))]
+            params += [op, signed(F, x, value, op, self.names, fused)]
         return params
 
     def __repr__(self):
@@ -173,10 +199,12 @@ class BatchRandAugment(BatchPolicy):
     def draw(self, F, x):
         values = {name: autoaugment.level_value(name, self.magnitude) for name in self.names}
         params = []
+        fused = self._native
         for _ in range(self.num_ops):
             op = choice(F, x, len(self.names))
-            mask = masks(op, self.names)
-            params += [op, signed(F, x, select(mask, values), mask)]
+            mask = None if fused else masks(op, self.names)
+            value = lookup(F, op, self.names, values, fused, mask)
+            params += [op, signed(F, x, value, op, self.names, fused, mask)]
         return params
 
     def __repr__(self):
@@ -197,9 +225,11 @@ class BatchTrivialAugmentWide(BatchPolicy):
     def draw(self, F, x):
         op = choice(F, x, len(self.names))
         level = choice(F, x, trivialaugment.STRENGTHS)
-        mask = masks(op, self.names)
-        value = select(mask, level_values(F, trivialaugment.WIDE, self.names, level))
-        return [op, signed(F, x, value, mask)]
+        fused = self._native
+        mask = None if fused else masks(op, self.names)
+        value = pick(F, op, self.names, level_values(F, trivialaugment.WIDE, self.names, level),
+                     fused, mask)
+        return [op, signed(F, x, value, op, self.names, fused, mask)]
 
     def __repr__(self):
         return f'{type(self).__name__}()'
@@ -237,9 +267,11 @@ class BatchAugMix(BatchPolicy):
             for j in range(stages):
                 op = choice(F, x, len(self.names) - 1) + 1       # not Identity
                 level = uniform(F, x, 0.1, self.severity, k=None)
-                mask = masks(op, self.names)
-                value = signed(F, x, select(mask, level_values(
-                    F, augmix.LEVELS, self.names, level)), mask)
+                fused = self._native
+                mask = None if fused else masks(op, self.names)
+                value = signed(F, x, pick(F, op, self.names, level_values(
+                    F, augmix.LEVELS, self.names, level), fused, mask), op, self.names, fused,
+                    mask)
                 active = (depth > j).astype('float32') if self.depth <= 0 else 1
                 params += [op * active, value]
         return params
