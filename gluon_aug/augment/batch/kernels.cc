@@ -17,15 +17,17 @@
 //       factors and the hue shift in turns; order (N, K): the ops to run per sample
 //       (0 brightness, 1 contrast, 2 saturation, 3 hue, -1 none), in that order, each
 //       on the whole image (in cache) before the next, as color.py's formulas.
-//   gluon_aug_policy_stage(x, params, bilinear=0, fill="0,0,0"[, ops="c0,c1,..."]) -> out
+//   gluon_aug_policy_stage(x, params, bilinear=0, fill="0,0,0") -> out, or
+//   gluon_aug_policy_stage(x, op, value, bilinear=0, fill="0,0,0", ops="c0,c1,...") -> out
 //       x (N, 3, H, W) in [0, 1] on the levels (ToTensor of uint8); params (N, 8): each
 //       sample's op (POLICY_OPS below), its value, and the affine matrix a..f of a
 //       geometric op. One stage of a batched policy (policies.py): every sample its own
 //       op, computed on that image only, as policy_ops.py computes it with MXNet's
 //       operators (float32, in the same order of operations: built without contracting
 //       a * b + c into one rounding, the results agree to the level). With `ops` (each op
-//       index's code, -1 .. -5 for the geometric ops), params (N, 2): each sample's op index
-//       and value; the codes and matrices are computed here, as policies.py computes them.
+//       index's code, -1 .. -5 for the geometric ops): each sample's op index and value
+//       (N values each, any shape); the codes and matrices are computed here, as
+//       policies.py computes them.
 //   gluon_aug_boxes(x, u, scale_low, scale_span, ratio_low, ratio_span, tall=0, whole=0,
 //                   p=-1) -> erase, top, left, height, width (each (N, 1, 1, 1))
 //       The box draw of BatchResizedCrop and BatchErasing (geometry.draw_boxes,
@@ -39,6 +41,10 @@
 //       choice from a fixed table (policies.py's lookup), where MXNet's operators take a
 //       mask per entry and a sum. Each entry is parsed as a double, then rounded to
 //       float32, as MXNet's scalar operators take their scalar.
+//   gluon_aug_pick(index, v_0, ..., v_{K-1}, width=K) -> out
+//       out[n] = v_{index[n]}[n]: per sample, one of K per-sample values (each N values, as
+//       index), a copy (policies.py's pick), where MXNet's operators take a concatenation
+//       of the K and a pick, or a mask per value and a sum.
 //   gluon_aug_mix(x, chain_0, ..., chain_{K-1}, weights, m, width=K) -> out
 //       AugMix's mixing (policies.py, BatchAugMix.apply) in one pass: weights (N, K),
 //       m (N, 1); out = (1 - m) x + m (w_0 chain_0 + ... + w_{K-1} chain_{K-1}), summed
@@ -379,6 +385,56 @@ MXReturnValue lookup_forward(const std::unordered_map<std::string, std::string>&
       return MX_FAIL;
     }
     out[i] = table[k];
+  }
+  return MX_SUCCESS;
+}
+
+int pick_width(const std::unordered_map<std::string, std::string>& attrs) {
+  return static_cast<int>(attr_float(attrs, "width", 0.0f));
+}
+
+MXReturnValue pick_inputs(const std::unordered_map<std::string, std::string>& attrs,
+                          int* num_in, int* num_out) {
+  if (pick_width(attrs) < 1) {
+    MX_ERROR_MSG << "gluon_aug_pick: width (the number of values) must be at least 1";
+    return MX_FAIL;
+  }
+  *num_in = pick_width(attrs) + 1;
+  *num_out = 1;
+  return MX_SUCCESS;
+}
+
+MXReturnValue pick_shape(const std::unordered_map<std::string, std::string>& attrs,
+                         std::vector<std::vector<unsigned int>>* in,
+                         std::vector<std::vector<unsigned int>>* out) {
+  auto count = [](const std::vector<unsigned int>& shape) {
+    int64_t n = 1;
+    for (unsigned int d : shape) n *= d;
+    return n;
+  };
+  for (size_t k = 1; k < in->size(); ++k)
+    if (count(in->at(k)) != count(in->at(0))) {
+      MX_ERROR_MSG << "gluon_aug_pick: each value holds as many values as index";
+      return MX_FAIL;
+    }
+  out->at(0) = in->at(0);
+  return MX_SUCCESS;
+}
+
+MXReturnValue pick_forward(const std::unordered_map<std::string, std::string>& attrs,
+                           std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
+                           const OpResource& res) {
+  const int width = pick_width(attrs);
+  const float* index = inputs->at(0).data<float>();
+  float* out = outputs->at(0).data<float>();
+  const int64_t size = inputs->at(0).size();
+  for (int64_t n = 0; n < size; ++n) {
+    const long k = std::lround(index[n]);
+    if (k < 0 || k >= width) {
+      MX_ERROR_MSG << "gluon_aug_pick: an index outside the values";
+      return MX_FAIL;
+    }
+    out[n] = inputs->at(1 + k).data<float>()[n];
   }
   return MX_SUCCESS;
 }
@@ -829,14 +885,28 @@ MXReturnValue policy_shape(const std::unordered_map<std::string, std::string>& a
                            std::vector<std::vector<unsigned int>>* out) {
   const auto& x = in->at(0);
   const auto& params = in->at(1);
-  const bool by_index = attrs.count("ops") > 0;
-  if (x.size() != 4 || x[1] != 3 || params.size() != 2 || params[0] != x[0] ||
-      params[1] != (by_index ? 2u : 8u)) {
-    MX_ERROR_MSG << "gluon_aug_policy_stage: x (N, 3, H, W), params (N, 8), or (N, 2) "
-                    "with ops";
+  auto count = [](const std::vector<unsigned int>& shape) {
+    int64_t n = 1;
+    for (unsigned int d : shape) n *= d;
+    return n;
+  };
+  const bool ok = attrs.count("ops")
+      ? x.size() == 4 && x[1] == 3 && count(in->at(1)) == x[0] && count(in->at(2)) == x[0]
+      : x.size() == 4 && x[1] == 3 && params.size() == 2 && params[0] == x[0] &&
+        params[1] == 8;
+  if (!ok) {
+    MX_ERROR_MSG << "gluon_aug_policy_stage: x (N, 3, H, W) and params (N, 8), or with ops "
+                    "an op index and a value per sample (N values each)";
     return MX_FAIL;
   }
   out->at(0) = x;
+  return MX_SUCCESS;
+}
+
+MXReturnValue policy_inputs(const std::unordered_map<std::string, std::string>& attrs,
+                            int* num_in, int* num_out) {
+  *num_in = attrs.count("ops") ? 3 : 2;   // x and params, or x, op indices and values
+  *num_out = 1;
   return MX_SUCCESS;
 }
 
@@ -867,11 +937,12 @@ MXReturnValue policy_forward(const std::unordered_map<std::string, std::string>&
       start = end + 1;
     }
   }
-  std::vector<float> resolved;   // (N, 8) from (N, 2) op indices and values
+  std::vector<float> resolved;   // (N, 8) from the op indices (params) and values
+  const float* values = table.empty() ? nullptr : inputs->at(2).data<float>();
   if (!table.empty()) {
     resolved.resize(8 * N);
     for (int64_t n = 0; n < N; ++n)
-      if (!stage_params(table, params[2 * n], params[2 * n + 1], static_cast<float>(H),
+      if (!stage_params(table, params[n], values[n], static_cast<float>(H),
                         static_cast<float>(W), resolved.data() + 8 * n)) {
         MX_ERROR_MSG << "gluon_aug_policy_stage: an op index outside ops";
         return MX_FAIL;
@@ -1002,6 +1073,13 @@ REGISTER_OP(gluon_aug_lookup)
 .setForward(lookup_forward, "cpu")
 .setBackward(no_gradient, "cpu");
 
+REGISTER_OP(gluon_aug_pick)
+.setParseAttrs(pick_inputs)
+.setInferType(float_types)
+.setInferShape(pick_shape)
+.setForward(pick_forward, "cpu")
+.setBackward(no_gradient, "cpu");
+
 REGISTER_OP(gluon_aug_color)
 .setParseAttrs(inputs_and_one_output<3>)
 .setInferType(float_types)
@@ -1010,7 +1088,7 @@ REGISTER_OP(gluon_aug_color)
 .setBackward(no_gradient, "cpu");
 
 REGISTER_OP(gluon_aug_policy_stage)
-.setParseAttrs(inputs_and_one_output<2>)
+.setParseAttrs(policy_inputs)
 .setInferType(float_types)
 .setInferShape(policy_shape)
 .setForward(policy_forward, "cpu")

@@ -9,7 +9,8 @@ MXNet's wheel): ``gluon_aug_resample`` (every whole-pixel move and bilinear
 resize of a chain, ``geometry.remap``), ``gluon_aug_erase`` (``BatchErasing``),
 ``gluon_aug_boxes`` (the box draws of ``BatchResizedCrop`` and ``BatchErasing``: ten
 tries per sample, the first fit and its offsets, ~60 small operators in MXNet's),
-``gluon_aug_lookup`` (a per-sample choice from a fixed table: the policies' draws),
+``gluon_aug_lookup`` and ``gluon_aug_pick`` (a per-sample choice from a fixed table or
+from per-sample values: the policies' draws),
 ``gluon_aug_color`` (``BatchColorJitter``), ``gluon_aug_policy_stage`` (a stage of
 the batched policies: each image its own op, where MXNet's operators compute every
 op a stage can hold for the whole batch) and ``gluon_aug_mix`` (``BatchAugMix``'s
@@ -38,7 +39,7 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kernels.cc')
 SWITCH = 'GLUON_AUG_NATIVE'      # '0': MXNet's operators only
 CACHE = 'GLUON_AUG_CACHE'        # where the built library is kept
 OPS = ('gluon_aug_resample', 'gluon_aug_erase', 'gluon_aug_boxes', 'gluon_aug_lookup',
-       'gluon_aug_color', 'gluon_aug_policy_stage', 'gluon_aug_mix')
+       'gluon_aug_pick', 'gluon_aug_color', 'gluon_aug_policy_stage', 'gluon_aug_mix')
 # -ffp-contract=off: no a * b + c in one rounding, so the policies' ops truncate to the
 # same levels as MXNet's float32 operators; -fno-trapping-math: floor and friends become
 # vector instructions (the same values; only floating-point exception flags may differ)

@@ -62,14 +62,13 @@ def lookup(F, index, keys, values, fused=False, mask=None):
 
 def pick(F, index, keys, values, fused=False, mask=None):
     """Per sample, values[keys[index]] for per-sample (N, 1, 1, 1) tensors `values` (0
-    for a key it lacks or holds None): one gather from their columns when `fused`, else
-    ``select``. The same values (a gather copies them)."""
+    for a key it lacks or holds None): one kernel call when `fused` (a copy of the
+    value), else ``select``. The same values either way."""
     if not fused:
         return select(mask if mask is not None else masks(index, keys), values)
     zero = F.np.zeros_like(index)
     columns = [values[k] if values.get(k) is not None else zero for k in keys]
-    table = F.np.concatenate([v.reshape(-1, 1) for v in columns], axis=1)
-    return F.npx.pick(table, index.reshape(-1), axis=1).reshape(-1, 1, 1, 1)
+    return legacy(F, 'gluon_aug_pick', index, *columns, width=len(columns))
 
 
 def signed(F, x, value, op, names, fused=False, mask=None):
@@ -127,9 +126,8 @@ class BatchPolicy(BatchAugmenter):
         ops, and Identity beside them, the affine resampling by the matrix the masks path
         computes, computed in the kernel) on its image. One operator where the masks, the
         matrix and the codes took ~100 small ones."""
-        params = F.np.concatenate([op.reshape(-1, 1), value.reshape(-1, 1)], axis=1)
         fill = self.fill if isinstance(self.fill, (tuple, list)) else (self.fill,) * 3
-        return legacy(F, 'gluon_aug_policy_stage', x, params, bilinear=int(self.bilinear),
+        return legacy(F, 'gluon_aug_policy_stage', x, op, value, bilinear=int(self.bilinear),
                       fill=','.join(str(float(v)) for v in fill), ops=self.kernel_codes())
 
     def kernel_codes(self):
