@@ -82,15 +82,15 @@ def step_seconds(spec, dtype, steps):
     return benchlib.median_time(step, steps, warmup=2), gflop, batch
 
 
-def make_step(spec, dtype):
+def make_step(spec, dtype, build=None):
     """(a function taking one training step of `spec` in `dtype` and waiting for it, GFLOP
-    per training image, batch size)."""
+    per training image, batch size); `build`: makes the net instead of `spec`'s name."""
     import gluon_aug as ga
     from gluon_aug._mxnet import gluon, init, nn, np
     from gluon_aug.models.precision import compute_in
     model, batch = model_and_batch(spec)
     ga.seed_everything(0)
-    net = ga.get_model(model)
+    net = build() if build else ga.get_model(model)
     net.initialize(init.Xavier())
     gflop = 6 * macs_per_image(net, nn, np) / 1e9
     compute_in(net, dtype)

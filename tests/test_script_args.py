@@ -59,6 +59,8 @@ CASES = [
     ('bench_dtype', ['--no-write', '--models', 'fastnet', '--steps', '0'], ['--steps']),
     ('bench_dtype', ['--no-write', '--models', 'bogus'], ['--models', "unknown model"]),
     ('bench_dtype', ['--no-write', '--models', 'fastnet:0'], ['--models', 'positive integer']),
+    ('bench_activation', ['--no-write', '--batch', '0'], ['--batch', 'positive integer']),
+    ('bench_activation', ['--no-write', '--rounds', 'two'], ['--rounds', 'positive integer']),
     ('profile_step', ['--no-write', '--models', 'fastnet:-3'], ['--models', 'positive integer']),
     ('profile_step', ['--no-write', '--models', 'nonet'], ['--models', 'unknown model']),
     ('reproduce', ['--data', '{data}', '--docs', '{out}', '--work', '{out}', '--augs', 'bogus'],

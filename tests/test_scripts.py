@@ -626,6 +626,34 @@ def test_bench_dtype_takes_a_batch_size_after_the_model():
     assert bench.model_and_batch('cifar_resnet20_v1') == ('cifar_resnet20_v1', 256)
 
 
+def test_bench_activation_fuses_batchnorm_and_relu_into_one_operator():
+    # the fused variant against fastnet with the same weights and a ReLU of its own after
+    # each BatchNorm, in training (batch statistics, the forward pass: its float32 backward
+    # fails inside oneDNN for some layouts, which the benchmark reports) and in evaluation
+    # after a step updated the running statistics; Gluon's nn.BatchNormReLU leaves the ReLU
+    # out in numpy mode and fails this
+    bench = import_script('bench_activation')
+    from gluon_aug._mxnet import autograd, init, mx, np
+    from gluon_aug.models.fastnet import FastNet
+    x = np.random.uniform(-1, 1, size=(8, 3, 32, 32))
+    nets = {'fused': bench.fused_net(widths=(8, 16, 16)),
+            'separate': FastNet(act='relu', widths=(8, 16, 16))}
+    for net in nets.values():
+        mx.random.seed(3)
+        net.initialize(init.Xavier())
+    for p, q in zip(nets['separate'].collect_params().values(),
+                    nets['fused'].collect_params().values()):
+        q.set_data(p.data())
+    ops = [b for blk in nets['fused'].blocks for b in blk._children.values()]
+    assert sum(type(b).__name__ == 'BatchNormReLU' for b in ops) == 6
+    with autograd.record():
+        train = {k: net(x).asnumpy() for k, net in nets.items()}
+    evaluation = {k: net(x).asnumpy() for k, net in nets.items()}
+    for got in (train, evaluation):
+        assert abs(got['fused'] - got['separate']).max() <= 1e-5 * abs(got['separate']).max()
+    assert abs(evaluation['fused'] - train['fused']).max() > 1e-4   # running statistics
+
+
 def test_bench_dtype_counts_the_multiply_adds_by_hand():
     bench = import_script('bench_dtype')
     from gluon_aug._mxnet import init, nn, np

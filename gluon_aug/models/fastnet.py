@@ -12,17 +12,19 @@ from .._mxnet import mx, nn, np
 
 
 class ConvBlock(nn.HybridBlock):
-    """conv3x3 -> maxpool 2 -> BN -> act -> conv3x3 -> BN -> act (fastnet's stage)."""
+    """conv3x3 -> maxpool 2 -> BN -> act -> conv3x3 -> BN -> act (fastnet's stage).
 
-    def __init__(self, c_in, c_out, act='gelu', bn_momentum=0.6, **kwargs):
+    `norm`: the BatchNorm class (one holding its activation goes with act=None)."""
+
+    def __init__(self, c_in, c_out, act='gelu', bn_momentum=0.6, norm=nn.BatchNorm, **kwargs):
         super().__init__(**kwargs)
         self.conv1 = nn.Conv2D(c_out, 3, padding=1, use_bias=False, in_channels=c_in)
         self.conv2 = nn.Conv2D(c_out, 3, padding=1, use_bias=False, in_channels=c_out)
         self.pool = nn.MaxPool2D(2)
         # no scale (gamma fixed at 1), as airbench; MXNet's momentum keeps `m` of the
         # running statistics per step
-        self.norm1, self.norm2 = (nn.BatchNorm(momentum=bn_momentum, scale=False,
-                                               in_channels=c_out) for _ in range(2))
+        self.norm1, self.norm2 = (norm(momentum=bn_momentum, scale=False, in_channels=c_out)
+                                  for _ in range(2))
         self.act1, self.act2 = _activation(act), _activation(act)
 
     def hybrid_forward(self, F, x):
@@ -31,14 +33,24 @@ class ConvBlock(nn.HybridBlock):
 
 
 def _activation(kind):
+    """'gelu', an ``nn.Activation`` kind, or None: none (the norm before it may hold one)."""
+    if kind is None:
+        return _Identity()
     return nn.GELU() if kind == 'gelu' else nn.Activation(kind)
 
 
+class _Identity(nn.HybridBlock):
+    def hybrid_forward(self, F, x):
+        return x
+
+
 class FastNet(nn.HybridBlock):
-    """whiten (2x2, 3 -> 24, frozen) -> act -> 3 ConvBlocks -> maxpool 3 -> linear x scale."""
+    """whiten (2x2, 3 -> 24, frozen) -> act -> 3 ConvBlocks -> maxpool 3 -> linear x scale.
+
+    `block`: the stages' class, called as ``block(c_in, c_out, act)`` (``ConvBlock``)."""
 
     def __init__(self, num_classes=10, widths=(48, 192, 192), act='gelu', scale=1 / 9,
-                 **kwargs):
+                 block=None, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.width = scale, widths[-1]
         self.init_kind = 'kaiming'   # or 'fan-in': see ``initialize``
@@ -47,7 +59,7 @@ class FastNet(nn.HybridBlock):
         self.act0 = _activation(act)
         self.blocks = nn.HybridSequential()
         for c_in, c_out in zip((24,) + tuple(widths[:-1]), widths):
-            self.blocks.add(ConvBlock(c_in, c_out, act))
+            self.blocks.add((block or ConvBlock)(c_in, c_out, act))
         self.pool = nn.MaxPool2D(3)
         self.head = nn.Dense(num_classes, use_bias=False, in_units=widths[-1])
 
@@ -110,9 +122,9 @@ def fastnet(num_classes=10, **kwargs):
     return FastNet(num_classes, **kwargs)
 
 
-def fastnet_wide(num_classes=10):
+def fastnet_wide(num_classes=10, **kwargs):
     """fastnet at airbench94's widths (64, 256, 256): the fast94 recipe's network."""
-    return FastNet(num_classes, widths=(64, 256, 256))
+    return FastNet(num_classes, widths=(64, 256, 256), **kwargs)
 
 
 FASTNETS = {'fastnet': fastnet, 'fastnet-wide': fastnet_wide}   # by model name
