@@ -233,11 +233,15 @@ class BatchErasing(BatchAugmenter):
         top, left = offsets(F, x, h, w, u[:, 2 * TRIES + 1:])
         return erase, top, left, h, w
 
+    @staticmethod
+    def boxes(F, erase, top, left, h, w):
+        """The parameters as the kernels take them: (N, 5) rows of erase, top, left, h, w."""
+        return F.np.concatenate([v.reshape(-1, 1) for v in (erase, top, left, h, w)], axis=1)
+
     def apply(self, F, x, erase, top, left, h, w):
         if self._native:   # one pass: the batch copied, each erased box filled
-            boxes = F.np.concatenate([v.reshape(-1, 1) for v in (erase, top, left, h, w)],
-                                     axis=1)
-            return legacy(F, 'gluon_aug_erase', x, boxes, value=float(self.value))
+            return legacy(F, 'gluon_aug_erase', x, self.boxes(F, erase, top, left, h, w),
+                          value=float(self.value))
         r = F.npx.arange_like(x, axis=2).reshape(1, 1, -1, 1)
         c = F.npx.arange_like(x, axis=3).reshape(1, 1, 1, -1)
         inside = ((r >= top) * (r < top + h) * erase) * ((c >= left) * (c < left + w))
@@ -299,6 +303,16 @@ class BatchPipeline(nn.HybridSequential):
                 # draws see the chain's input: index maps keep the size, and a
                 # step after the resize draws only per-sample values
                 chain.append((block, block.draw(F, x)))
+                continue
+            if (isinstance(block, BatchErasing) and block._native and chain
+                    and not any(getattr(b, 'resizes', False) for b, _ in chain)):
+                # erasing after whole-pixel moves: its boxes filled in the moves' kernel
+                # pass (one pass over the batch, not two); its draws come after the
+                # chain's, as when it runs alone, and see the same image size
+                boxes = block.boxes(F, *block.draw(F, x))
+                x = remap(F, x, chain, block._channels, block._height, True,
+                          erase=(boxes, block.value))
+                chain = []
                 continue
             x, chain = run(x, chain), []
             x = block(x)

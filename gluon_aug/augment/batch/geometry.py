@@ -156,7 +156,7 @@ def taps(F, coords, size, keep=None, whole=False):
                             axis=1)
 
 
-def remap(F, x, steps, channels=None, height=None, native_kernels=False):
+def remap(F, x, steps, channels=None, height=None, native_kernels=False, erase=None):
     """Run a chain of geometric steps as one separable gather, or as one resampling.
 
     `steps`: (block, params) in the order they apply, all ``BatchIndexMap``
@@ -170,7 +170,9 @@ def remap(F, x, steps, channels=None, height=None, native_kernels=False):
     `channels`: the batch's C, if known (``resample``, ``times_plane``); `height`:
     its H, if known, which picks the faster way to resample (the result is the same).
     `native_kernels`: run the gather or the resampling as one fused CPU kernel
-    (``native``; the same result, but for float rounding in a resampling).
+    (``native``; the same result, but for float rounding in a resampling). `erase`:
+    (boxes (N, 5), value) of a ``BatchErasing`` after the chain, filled in the same
+    kernel pass (whole-pixel chains with the kernels only).
     """
     crops = [k for k, (block, _) in enumerate(steps) if getattr(block, 'resizes', False)]
     if len(crops) > 1:
@@ -201,10 +203,16 @@ def remap(F, x, steps, channels=None, height=None, native_kernels=False):
             cols = F.np.minimum(F.np.maximum(cols, 0), W - 1)
     if not crops:
         if native_kernels:   # one pass over the batch (``native``)
-            return legacy(F, 'gluon_aug_resample', x,
-                                 taps(F, rows, H, keep_rows, whole=True),
-                                 taps(F, cols, W, keep_cols, whole=True))
+            boxes, value = erase if erase else (None, 0.0)
+            return legacy(F, 'gluon_aug_resample', x, taps(F, rows, H, keep_rows, whole=True),
+                          taps(F, cols, W, keep_cols, whole=True),
+                          *([boxes] if erase else []), **(
+                              {'erase': 1, 'value': float(value)} if erase else {}))
+        if erase:
+            raise ValueError('remap: erase= needs the fused kernels')
         return gather_separable(F, x, rows, cols, keep_rows, keep_cols, channels)
+    if erase:
+        raise ValueError('remap: erase= needs a chain of whole-pixel moves')
     rows, cols = crop.coords(F, rows, cols, *crop_params)
     H, W = image_size(F, x)
     H, W = H.reshape(1, 1, 1, 1), W.reshape(1, 1, 1, 1)

@@ -4,11 +4,13 @@
 // They compute what geometry.py and color.py compute with MXNet's operators, which
 // stay the reference: tests/test_native_kernels.py checks the two agree.
 //
-//   gluon_aug_resample(x, rows, cols) -> out
+//   gluon_aug_resample(x, rows, cols[, boxes], erase=0, value=0) -> out
 //       x (N, C, H, W); rows (N, 4, Ho): source rows r0, r1 and their weights w0, w1;
 //       cols (N, 4, Wo) the same for columns. out[n, c, i, j] =
 //       sum over the taps (a, b) of wy_a[n, i] wx_b[n, j] x[n, c, r_a[n, i], c_b[n, j]];
-//       a tap of weight 0 is skipped (so a whole-pixel move is an exact copy).
+//       a tap of weight 0 is skipped (so a whole-pixel move is an exact copy). With
+//       erase=1 and boxes (N, 5) (as gluon_aug_erase's), value=v: each erased box of the
+//       output is then set to v, in the same pass (a move followed by erasing).
 //   gluon_aug_erase(x, boxes, value=0) -> out
 //       boxes (N, 5): erase (0/1), top, left, height, width; out = x with each erased
 //       sample's box (all channels) set to `value`.
@@ -92,15 +94,25 @@ float attr_float(const std::unordered_map<std::string, std::string>& attrs,
 
 // ---- resample --------------------------------------------------------------------------
 
+MXReturnValue resample_inputs(const std::unordered_map<std::string, std::string>& attrs,
+                              int* num_in, int* num_out) {
+  *num_in = attrs.count("erase") ? 4 : 3;   // x, rows, cols[, boxes]
+  *num_out = 1;
+  return MX_SUCCESS;
+}
+
 MXReturnValue resample_shape(const std::unordered_map<std::string, std::string>& attrs,
                              std::vector<std::vector<unsigned int>>* in,
                              std::vector<std::vector<unsigned int>>* out) {
   const auto& x = in->at(0);
   const auto& rows = in->at(1);
   const auto& cols = in->at(2);
+  const bool erase = attrs.count("erase") > 0;
   if (x.size() != 4 || rows.size() != 3 || cols.size() != 3 || rows[1] != 4 || cols[1] != 4 ||
-      rows[0] != x[0] || cols[0] != x[0]) {
-    MX_ERROR_MSG << "gluon_aug_resample: x (N, C, H, W), rows (N, 4, Ho), cols (N, 4, Wo)";
+      rows[0] != x[0] || cols[0] != x[0] ||
+      (erase && (in->at(3).size() != 2 || in->at(3)[0] != x[0] || in->at(3)[1] != 5))) {
+    MX_ERROR_MSG << "gluon_aug_resample: x (N, C, H, W), rows (N, 4, Ho), cols (N, 4, Wo), "
+                    "and with erase=1 boxes (N, 5)";
     return MX_FAIL;
   }
   out->at(0) = {x[0], x[1], rows[2], cols[2]};
@@ -133,6 +145,17 @@ ColumnRun column_run(const int64_t* c0, const float* wx0, const float* wx1, int6
   return run;
 }
 
+// output row i of a sample whose box is b (erase, top, left, height, width): the box's
+// columns set to `value` if it is erased and covers row i (gluon_aug_erase, row by row)
+inline void erase_line(const float* b, int64_t i, float value, float* d, int64_t W) {
+  const int64_t top = static_cast<int64_t>(b[1]), left = static_cast<int64_t>(b[2]);
+  const int64_t h = static_cast<int64_t>(b[3]), w = static_cast<int64_t>(b[4]);
+  if (b[0] != 0.0f && i >= top && i < top + h) {
+    const int64_t from = std::max<int64_t>(left, 0), to = std::min<int64_t>(left + w, W);
+    for (int64_t j = from; j < to; ++j) d[j] = value;
+  }
+}
+
 inline int64_t clamp_index(float v, int64_t size) {
   return std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(v), 0), size - 1);
 }
@@ -147,6 +170,9 @@ MXReturnValue resample_forward(const std::unordered_map<std::string, std::string
   const float* rows = inputs->at(1).data<float>();
   const float* cols = inputs->at(2).data<float>();
   float* out = outputs->at(0).data<float>();
+  // with erase=1: each output's erasing box (boxes (N, 5), filled with `value` afterwards)
+  const float* boxes = attrs.count("erase") ? inputs->at(3).data<float>() : nullptr;
+  const float value = attr_float(attrs, "value", 0.0f);
   // the columns' source indices, and their runs, once per sample
   std::vector<int64_t> c0(N * Wo), c1(N * Wo);
   std::vector<ColumnRun> runs(N);
@@ -201,6 +227,7 @@ MXReturnValue resample_forward(const std::unordered_map<std::string, std::string
         d[j] = v;
       }
     }
+    if (boxes) erase_line(boxes + 5 * n, i, value, d, Wo);
   }
   return MX_SUCCESS;
 }
@@ -233,14 +260,8 @@ MXReturnValue erase_forward(const std::unordered_map<std::string, std::string>& 
 #pragma omp parallel for schedule(static)
   for (int64_t line = 0; line < lines; ++line) {
     const int64_t n = line / (C * H), i = line % H;
-    const float* b = boxes + 5 * n;
     std::memcpy(out + line * W, x + line * W, W * sizeof(float));
-    const int64_t top = static_cast<int64_t>(b[1]), left = static_cast<int64_t>(b[2]);
-    const int64_t h = static_cast<int64_t>(b[3]), w = static_cast<int64_t>(b[4]);
-    if (b[0] != 0.0f && i >= top && i < top + h) {
-      const int64_t from = std::max<int64_t>(left, 0), to = std::min<int64_t>(left + w, W);
-      for (int64_t j = from; j < to; ++j) out[line * W + j] = value;
-    }
+    erase_line(boxes + 5 * n, i, value, out + line * W, W);
   }
   return MX_SUCCESS;
 }
@@ -1046,7 +1067,7 @@ MXReturnValue no_gradient(const std::unordered_map<std::string, std::string>& at
 }  // namespace
 
 REGISTER_OP(gluon_aug_resample)
-.setParseAttrs(inputs_and_one_output<3>)
+.setParseAttrs(resample_inputs)
 .setInferType(float_types)
 .setInferShape(resample_shape)
 .setForward(resample_forward, "cpu")
