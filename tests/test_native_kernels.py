@@ -162,6 +162,43 @@ def test_the_box_draws_agree_on_forced_draws_at_their_edges(monkeypatch):
     assert list(h) == list(w) == [2, 4, 5, 5] and list(top) == [1, 1, 0, 0]
 
 
+def reference_taps(coords, size, keep=None, whole=False):
+    """The taps as MXNet's operators compute them (what geometry.taps computed before its
+    kernel): the independent reference of gluon_aug_taps."""
+    if whole:
+        weight = np.ones_like(coords) if keep is None else keep
+        parts = (coords, coords, weight, np.zeros_like(coords))
+    else:
+        first = np.floor(coords)
+        frac = coords - first
+        w0 = (1 - frac) * ((first >= 0) * (first < size))
+        w1 = frac * ((first + 1 >= 0) * (first + 1 < size))
+        if keep is not None:
+            w0, w1 = w0 * keep, w1 * keep
+        parts = (first, first + 1, w0, w1)
+    return onp.concatenate([v.astype('float32').asnumpy().reshape(coords.shape[0], 1, -1)
+                            for v in parts], axis=1)
+
+
+@pytest.mark.parametrize('whole', [False, True])
+@pytest.mark.parametrize('axis', [2, 3])
+def test_the_taps_are_mxnets_to_the_bit(axis, whole):
+    from gluon_aug.augment.batch.geometry import taps
+    rng = onp.random.RandomState(15)
+    x = batch(n=6, h=9, w=13)
+    side = x.shape[axis]
+    shape = (6, 1, 7, 1) if axis == 2 else (6, 1, 1, 7)
+    values = rng.uniform(-2, side + 1, size=shape)
+    values.flat[:6] = [-1, 0, side - 1, side - 0.5, side, -0.5]   # the edges
+    coords = np.array((onp.round(values) if whole else values).astype('float32'))
+    keep = np.array(rng.randint(0, 2, size=shape).astype(bool))
+    for k in (None, keep):
+        want = reference_taps(coords, float(side), k, whole)
+        got = taps(F, x, axis, coords, k, whole).asnumpy()
+        assert got.shape == want.shape == (6, 4, 7)
+        assert onp.array_equal(got, want)
+
+
 JITTERS = {
     'all four in random order': BatchColorJitter(0.5, 0.5, 0.5, 0.5),
     'hue last': BatchColorJitter(0.4, 0.4, 0.4, 0.1, hue_last=True),

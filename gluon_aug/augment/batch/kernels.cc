@@ -11,6 +11,12 @@
 //       a tap of weight 0 is skipped (so a whole-pixel move is an exact copy). With
 //       erase=1 and boxes (N, 5) (as gluon_aug_erase's), value=v: each erased box of the
 //       output is then set to v, in the same pass (a move followed by erasing).
+//   gluon_aug_taps(coords, x[, keep], axis=2, whole=0, keep=0) -> taps (N, 4, K)
+//       The taps gluon_aug_resample reads, from source coordinates (N values of K each,
+//       as (N, 1, K, 1) rows or (N, 1, 1, K) columns) along x's `axis` (its size is the
+//       image side): whole=1, integer coordinates: (c, c, keep or 1, 0); else bilinear:
+//       (floor c, floor c + 1, (1 - frac) in0, frac in1), in0/in1 whether each index is
+//       inside the side, times keep (geometry.taps, the same float32 operations).
 //   gluon_aug_erase(x, boxes, value=0) -> out
 //       boxes (N, 5): erase (0/1), top, left, height, width; out = x with each erased
 //       sample's box (all channels) set to `value`.
@@ -228,6 +234,70 @@ MXReturnValue resample_forward(const std::unordered_map<std::string, std::string
       }
     }
     if (boxes) erase_line(boxes + 5 * n, i, value, d, Wo);
+  }
+  return MX_SUCCESS;
+}
+
+// ---- taps ------------------------------------------------------------------------------
+
+MXReturnValue taps_inputs(const std::unordered_map<std::string, std::string>& attrs,
+                          int* num_in, int* num_out) {
+  *num_in = attr_float(attrs, "keep", 0.0f) != 0.0f ? 3 : 2;   // coords, x[, keep]
+  *num_out = 1;
+  return MX_SUCCESS;
+}
+
+MXReturnValue taps_shape(const std::unordered_map<std::string, std::string>& attrs,
+                         std::vector<std::vector<unsigned int>>* in,
+                         std::vector<std::vector<unsigned int>>* out) {
+  const auto& c = in->at(0);
+  const auto& x = in->at(1);
+  const int axis = static_cast<int>(attr_float(attrs, "axis", 2.0f));
+  const bool ok = c.size() == 4 && x.size() == 4 && c[0] == x[0] && c[1] == 1 &&
+                  (c[2] == 1 || c[3] == 1) && (axis == 2 || axis == 3) &&
+                  (in->size() < 3 || in->at(2) == c);
+  if (!ok) {
+    MX_ERROR_MSG << "gluon_aug_taps: coords (N, 1, K, 1) or (N, 1, 1, K), x (N, C, H, W), "
+                    "axis 2 or 3, keep shaped as coords";
+    return MX_FAIL;
+  }
+  out->at(0) = {c[0], 4, c[2] * c[3]};
+  return MX_SUCCESS;
+}
+
+MXReturnValue taps_forward(const std::unordered_map<std::string, std::string>& attrs,
+                           std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
+                           const OpResource& res) {
+  MXTensor& ct = inputs->at(0);
+  const int axis = static_cast<int>(attr_float(attrs, "axis", 2.0f));
+  const bool whole = attr_float(attrs, "whole", 0.0f) != 0.0f;
+  const float size = static_cast<float>(inputs->at(1).shape[axis]);
+  const int64_t N = ct.shape[0], K = ct.shape[2] * ct.shape[3];
+  const float* c = ct.data<float>();
+  const float* keep = inputs->size() > 2 ? inputs->at(2).data<float>() : nullptr;
+  float* out = outputs->at(0).data<float>();
+  for (int64_t n = 0; n < N; ++n) {
+    float* t = out + n * 4 * K;
+    for (int64_t k = 0; k < K; ++k) {
+      const float v = c[n * K + k];
+      const float kv = keep ? keep[n * K + k] : 1.0f;
+      if (whole) {
+        t[k] = v;
+        t[K + k] = v;
+        t[2 * K + k] = kv;
+        t[3 * K + k] = 0.0f;
+      } else {
+        const float first = std::floor(v), frac = v - first;
+        const float in0 = (first >= 0.0f && first < size) ? 1.0f : 0.0f;
+        const float in1 = (first + 1.0f >= 0.0f && first + 1.0f < size) ? 1.0f : 0.0f;
+        float w0 = (1.0f - frac) * in0, w1 = frac * in1;
+        if (keep) w0 = w0 * kv, w1 = w1 * kv;
+        t[k] = first;
+        t[K + k] = first + 1.0f;
+        t[2 * K + k] = w0;
+        t[3 * K + k] = w1;
+      }
+    }
   }
   return MX_SUCCESS;
 }
@@ -1071,6 +1141,13 @@ REGISTER_OP(gluon_aug_resample)
 .setInferType(float_types)
 .setInferShape(resample_shape)
 .setForward(resample_forward, "cpu")
+.setBackward(no_gradient, "cpu");
+
+REGISTER_OP(gluon_aug_taps)
+.setParseAttrs(taps_inputs)
+.setInferType(float_types)
+.setInferShape(taps_shape)
+.setForward(taps_forward, "cpu")
 .setBackward(no_gradient, "cpu");
 
 REGISTER_OP(gluon_aug_erase)

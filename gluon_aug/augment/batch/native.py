@@ -6,7 +6,8 @@ erased box is a mask, its repeat over the channels and a product; colour jitter
 is a dozen passes, most of them for the hue. ``kernels.cc`` does each in one
 pass, as an MXNet custom-operator library (``mxnet/lib_api.h``, shipped in
 MXNet's wheel): ``gluon_aug_resample`` (every whole-pixel move and bilinear
-resize of a chain, ``geometry.remap``), ``gluon_aug_erase`` (``BatchErasing``),
+resize of a chain, ``geometry.remap``, with the taps it reads from ``gluon_aug_taps``),
+``gluon_aug_erase`` (``BatchErasing``),
 ``gluon_aug_boxes`` (the box draws of ``BatchResizedCrop`` and ``BatchErasing``: ten
 tries per sample, the first fit and its offsets, ~60 small operators in MXNet's),
 ``gluon_aug_lookup`` and ``gluon_aug_pick`` (a per-sample choice from a fixed table or
@@ -38,7 +39,8 @@ from ..._mxnet import mx
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kernels.cc')
 SWITCH = 'GLUON_AUG_NATIVE'      # '0': MXNet's operators only
 CACHE = 'GLUON_AUG_CACHE'        # where the built library is kept
-OPS = ('gluon_aug_resample', 'gluon_aug_erase', 'gluon_aug_boxes', 'gluon_aug_lookup',
+OPS = ('gluon_aug_resample', 'gluon_aug_taps', 'gluon_aug_erase', 'gluon_aug_boxes',
+       'gluon_aug_lookup',
        'gluon_aug_pick', 'gluon_aug_color', 'gluon_aug_policy_stage', 'gluon_aug_mix')
 # -ffp-contract=off: no a * b + c in one rounding, so the policies' ops truncate to the
 # same levels as MXNet's float32 operators; -fno-trapping-math: floor and friends become
