@@ -45,10 +45,10 @@ def measure(name, size, workers, repeats, quick):
     speeds = []
     # the twins and the copy first, before the per-sample loaders: after a loader with
     # workers and then one without, this process's copies ran 10x slower and the twins
-    # 1.5x (seen at 224x224, e.g. AutoAugment 9.7 -> 17.6 ms a batch, the copy 0.9 ->
-    # 10.4 ms). The copy before and after the twins, the faster taken; MXNet's operators
-    # only, a reference that takes minutes a call for a policy at 224x224, are timed on
-    # fewer calls
+    # 1.5x (seen at 224x224 with glibc's default malloc arenas, before gluon_aug set
+    # one: docs/PERFORMANCE.md#memory). The copy before and after the twins, the faster
+    # taken; MXNet's operators only, a reference that takes minutes a call for a policy
+    # at 224x224, are timed on fewer calls
     for block, fused, calls, times in ((copy, True, CALLS, 15), (aug, True, CALLS, 15),
                                        (aug, False, 1, 3), (copy, True, CALLS, 15)):
         native.use(fused)   # the fused kernels where they load, then MXNet's operators only
@@ -149,8 +149,8 @@ def main(argv=None):
         'augmentation that writes a new batch, so batched / copy is the fraction of the '
         f'floor reached. Medians over {repeats} repeats (per sample) and 15 (batched and '
         'copy, cheap to repeat); each row in its own process, the twins and the copy '
-        'timed first (after a loader with workers and then one without, a process\'s '
-        'copies ran 10x slower). '
+        'timed first (with glibc\'s default malloc arenas, after a loader with workers '
+        'and then one without, a process\'s copies ran 10x slower: PERFORMANCE.md). '
         '`python scripts/profile_augment.py` shows where each twin\'s time goes.', '',
         *table])
     return benchlib.report('bench_augment', md, write=not args.no_write)
