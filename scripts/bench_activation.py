@@ -49,13 +49,12 @@ def fused_net(**kwargs):
     return FastNet(act='relu', block=block, **{'widths': (64, 256, 256), **kwargs})
 
 
-NETS = {'gelu': lambda: _fastnet_wide(), 'relu': lambda: _fastnet_wide(act='relu'),
-        'bn-relu': fused_net}
-
-
 def _fastnet_wide(**kwargs):
     from gluon_aug.models.fastnet import fastnet_wide
     return fastnet_wide(**kwargs)
+
+
+NETS = {'gelu': _fastnet_wide, 'relu': lambda: _fastnet_wide(act='relu'), 'bn-relu': fused_net}
 
 
 def child(variant, dtype, batch, steps):

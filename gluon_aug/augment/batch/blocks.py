@@ -37,8 +37,8 @@ from ..._mxnet import legacy, nn
 from ..presets import CIFAR10_MEAN, CIFAR10_STD
 from . import native
 from .base import BatchAugmenter, check_nchw_batch, uniform
-from .geometry import (TRIES, draw_boxes, draw_boxes_fused, gather_cols, gather_rows, image_size, offsets,
-                       remap, times_plane)
+from .geometry import (TRIES, draw_boxes, draw_boxes_fused, gather_cols, gather_rows,
+                       image_size, offsets, remap, times_plane)
 
 __all__ = ['BatchIndexMap', 'BatchPipeline', 'BatchFlipLeftRight', 'BatchFlipTopBottom',
            'BatchAlternatingFlip', 'BatchPadCrop', 'BatchResizedCrop', 'BatchErasing',

@@ -195,11 +195,10 @@ def remap(F, x, steps, channels=None, height=None, native_kernels=False, erase=N
             cols = F.np.minimum(F.np.maximum(cols, 0), W - 1)
     if not crops:
         if native_kernels:   # one pass over the batch (``native``)
-            boxes, value = erase if erase else (None, 0.0)
+            boxes, attrs = ([erase[0]], {'erase': 1, 'value': float(erase[1])}) if erase \
+                else ([], {})
             return legacy(F, 'gluon_aug_resample', x, taps(F, x, 2, rows, keep_rows, True),
-                          taps(F, x, 3, cols, keep_cols, True),
-                          *([boxes] if erase else []), **(
-                              {'erase': 1, 'value': float(value)} if erase else {}))
+                          taps(F, x, 3, cols, keep_cols, True), *boxes, **attrs)
         if erase:
             raise ValueError('remap: erase= needs the fused kernels')
         return gather_separable(F, x, rows, cols, keep_rows, keep_cols, channels)

@@ -98,6 +98,38 @@ float attr_float(const std::unordered_map<std::string, std::string>& attrs,
   return it == attrs.end() ? fallback : std::stof(it->second);
 }
 
+double attr_double(const std::unordered_map<std::string, std::string>& attrs,
+                   const std::string& key, double fallback) {
+  auto it = attrs.find(key);
+  return it == attrs.end() ? fallback : std::stod(it->second);
+}
+
+// attribute `key` as a list "v0,v1,..." into `values`, each a double rounded to float32 (as
+// MXNet's scalar operators take their scalar); false if it is absent or empty
+bool attr_list(const std::unordered_map<std::string, std::string>& attrs,
+               const std::string& key, std::vector<float>* values) {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) return false;
+  const std::string& list = it->second;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t end = std::min(list.find(',', start), list.size());
+    values->push_back(static_cast<float>(std::stod(list.substr(start, end - start))));
+    start = end + 1;
+  }
+  return !values->empty();
+}
+
+// the `width` attribute of the operators with a variable number of inputs
+int attr_width(const std::unordered_map<std::string, std::string>& attrs) {
+  return static_cast<int>(attr_float(attrs, "width", 0.0f));
+}
+
+int64_t element_count(const std::vector<unsigned int>& shape) {
+  int64_t n = 1;
+  for (unsigned int d : shape) n *= d;
+  return n;
+}
+
 // ---- resample --------------------------------------------------------------------------
 
 MXReturnValue resample_inputs(const std::unordered_map<std::string, std::string>& attrs,
@@ -338,12 +370,6 @@ MXReturnValue erase_forward(const std::unordered_map<std::string, std::string>& 
 
 // ---- boxes -----------------------------------------------------------------------------
 
-double attr_double(const std::unordered_map<std::string, std::string>& attrs,
-                   const std::string& key, double fallback) {
-  auto it = attrs.find(key);
-  return it == attrs.end() ? fallback : std::stod(it->second);
-}
-
 MXReturnValue boxes_outputs(const std::unordered_map<std::string, std::string>& attrs,
                             int* num_in, int* num_out) {
   *num_in = 2;
@@ -436,24 +462,11 @@ MXReturnValue boxes_forward(const std::unordered_map<std::string, std::string>& 
 
 // ---- lookup ----------------------------------------------------------------------------
 
-bool lookup_table(const std::unordered_map<std::string, std::string>& attrs,
-                  std::vector<float>* table) {
-  auto it = attrs.find("table");
-  if (it == attrs.end()) return false;
-  const std::string& list = it->second;
-  for (size_t start = 0; start <= list.size();) {
-    const size_t end = std::min(list.find(',', start), list.size());
-    table->push_back(static_cast<float>(std::stod(list.substr(start, end - start))));
-    start = end + 1;
-  }
-  return !table->empty();
-}
-
 MXReturnValue lookup_shape(const std::unordered_map<std::string, std::string>& attrs,
                            std::vector<std::vector<unsigned int>>* in,
                            std::vector<std::vector<unsigned int>>* out) {
   std::vector<float> table;
-  if (!lookup_table(attrs, &table)) {
+  if (!attr_list(attrs, "table", &table)) {
     MX_ERROR_MSG << "gluon_aug_lookup: table=\"v0,v1,...\" is needed";
     return MX_FAIL;
   }
@@ -465,7 +478,7 @@ MXReturnValue lookup_forward(const std::unordered_map<std::string, std::string>&
                              std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
                              const OpResource& res) {
   std::vector<float> table;
-  lookup_table(attrs, &table);
+  attr_list(attrs, "table", &table);
   const float* index = inputs->at(0).data<float>();
   float* out = outputs->at(0).data<float>();
   const int64_t size = inputs->at(0).size();
@@ -480,17 +493,13 @@ MXReturnValue lookup_forward(const std::unordered_map<std::string, std::string>&
   return MX_SUCCESS;
 }
 
-int pick_width(const std::unordered_map<std::string, std::string>& attrs) {
-  return static_cast<int>(attr_float(attrs, "width", 0.0f));
-}
-
 MXReturnValue pick_inputs(const std::unordered_map<std::string, std::string>& attrs,
                           int* num_in, int* num_out) {
-  if (pick_width(attrs) < 1) {
+  if (attr_width(attrs) < 1) {
     MX_ERROR_MSG << "gluon_aug_pick: width (the number of values) must be at least 1";
     return MX_FAIL;
   }
-  *num_in = pick_width(attrs) + 1;
+  *num_in = attr_width(attrs) + 1;
   *num_out = 1;
   return MX_SUCCESS;
 }
@@ -498,13 +507,8 @@ MXReturnValue pick_inputs(const std::unordered_map<std::string, std::string>& at
 MXReturnValue pick_shape(const std::unordered_map<std::string, std::string>& attrs,
                          std::vector<std::vector<unsigned int>>* in,
                          std::vector<std::vector<unsigned int>>* out) {
-  auto count = [](const std::vector<unsigned int>& shape) {
-    int64_t n = 1;
-    for (unsigned int d : shape) n *= d;
-    return n;
-  };
   for (size_t k = 1; k < in->size(); ++k)
-    if (count(in->at(k)) != count(in->at(0))) {
+    if (element_count(in->at(k)) != element_count(in->at(0))) {
       MX_ERROR_MSG << "gluon_aug_pick: each value holds as many values as index";
       return MX_FAIL;
     }
@@ -515,7 +519,7 @@ MXReturnValue pick_shape(const std::unordered_map<std::string, std::string>& att
 MXReturnValue pick_forward(const std::unordered_map<std::string, std::string>& attrs,
                            std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
                            const OpResource& res) {
-  const int width = pick_width(attrs);
+  const int width = attr_width(attrs);
   const float* index = inputs->at(0).data<float>();
   float* out = outputs->at(0).data<float>();
   const int64_t size = inputs->at(0).size();
@@ -976,13 +980,9 @@ MXReturnValue policy_shape(const std::unordered_map<std::string, std::string>& a
                            std::vector<std::vector<unsigned int>>* out) {
   const auto& x = in->at(0);
   const auto& params = in->at(1);
-  auto count = [](const std::vector<unsigned int>& shape) {
-    int64_t n = 1;
-    for (unsigned int d : shape) n *= d;
-    return n;
-  };
   const bool ok = attrs.count("ops")
-      ? x.size() == 4 && x[1] == 3 && count(in->at(1)) == x[0] && count(in->at(2)) == x[0]
+      ? x.size() == 4 && x[1] == 3 && element_count(in->at(1)) == x[0] &&
+        element_count(in->at(2)) == x[0]
       : x.size() == 4 && x[1] == 3 && params.size() == 2 && params[0] == x[0] &&
         params[1] == 8;
   if (!ok) {
@@ -1020,14 +1020,7 @@ MXReturnValue policy_forward(const std::unordered_map<std::string, std::string>&
   const float fill[3] = {static_cast<float>(rgb[0] / 255.0), static_cast<float>(rgb[1] / 255.0),
                          static_cast<float>(rgb[2] / 255.0)};   // in [0, 1], as x
   std::vector<float> table;   // with `ops`: each op index's code (geometric: -1 .. -5)
-  if (attrs.count("ops")) {
-    std::string list = attrs.at("ops");
-    for (size_t start = 0; start <= list.size();) {
-      const size_t end = std::min(list.find(',', start), list.size());
-      table.push_back(std::stof(list.substr(start, end - start)));
-      start = end + 1;
-    }
-  }
+  attr_list(attrs, "ops", &table);
   std::vector<float> resolved;   // (N, 8) from the op indices (params) and values
   const float* values = table.empty() ? nullptr : inputs->at(2).data<float>();
   if (!table.empty()) {
@@ -1058,13 +1051,9 @@ MXReturnValue policy_forward(const std::unordered_map<std::string, std::string>&
 
 // ---- AugMix's mixing --------------------------------------------------------------------
 
-int mix_width(const std::unordered_map<std::string, std::string>& attrs) {
-  return static_cast<int>(attr_float(attrs, "width", 0.0f));
-}
-
 MXReturnValue mix_inputs(const std::unordered_map<std::string, std::string>& attrs,
                          int* num_in, int* num_out) {
-  const int width = mix_width(attrs);
+  const int width = attr_width(attrs);
   if (width < 1) {
     MX_ERROR_MSG << "gluon_aug_mix: width (the number of chains) must be at least 1";
     return MX_FAIL;
@@ -1077,7 +1066,7 @@ MXReturnValue mix_inputs(const std::unordered_map<std::string, std::string>& att
 MXReturnValue mix_shape(const std::unordered_map<std::string, std::string>& attrs,
                         std::vector<std::vector<unsigned int>>* in,
                         std::vector<std::vector<unsigned int>>* out) {
-  const int width = mix_width(attrs);
+  const int width = attr_width(attrs);
   const auto& x = in->at(0);
   bool ok = x.size() >= 1;
   for (int k = 1; k <= width; ++k) ok = ok && in->at(k) == x;
@@ -1096,7 +1085,7 @@ MXReturnValue mix_shape(const std::unordered_map<std::string, std::string>& attr
 MXReturnValue mix_forward(const std::unordered_map<std::string, std::string>& attrs,
                           std::vector<MXTensor>* inputs, std::vector<MXTensor>* outputs,
                           const OpResource& res) {
-  const int width = mix_width(attrs);
+  const int width = attr_width(attrs);
   MXTensor& xt = inputs->at(0);
   const int64_t N = xt.shape[0];
   const int64_t S = xt.size() / N;   // values per sample

@@ -65,7 +65,7 @@ def pick(F, index, keys, values, fused=False, mask=None):
     for a key it lacks or holds None): one kernel call when `fused` (a copy of the
     value), else ``select``. The same values either way."""
     if not fused:
-        return select(mask if mask is not None else masks(index, keys), values)
+        return lookup(F, index, keys, values, mask=mask)   # the same masks and sum
     zero = F.np.zeros_like(index)
     columns = [values[k] if values.get(k) is not None else zero for k in keys]
     return legacy(F, 'gluon_aug_pick', index, *columns, width=len(columns))
@@ -260,12 +260,12 @@ class BatchAugMix(BatchPolicy):
         m = (pair[:, :1] / pair.sum(axis=1, keepdims=True)).reshape(-1, 1, 1, 1)
         params = [weights, m]
         stages = self.depth if self.depth > 0 else self.MAX_DEPTH
+        fused = self._native
         for _ in range(self.width):
             depth = self.depth if self.depth > 0 else choice(F, x, self.MAX_DEPTH) + 1
             for j in range(stages):
                 op = choice(F, x, len(self.names) - 1) + 1       # not Identity
                 level = uniform(F, x, 0.1, self.severity, k=None)
-                fused = self._native
                 mask = None if fused else masks(op, self.names)
                 value = signed(F, x, pick(F, op, self.names, level_values(
                     F, augmix.LEVELS, self.names, level), fused, mask), op, self.names, fused,
