@@ -315,7 +315,9 @@ def test_worker_failing_after_joining_ends_the_job_promptly(tmp_path):
 
 # -- distributed runs repeat and resume ------------------------------------------------------
 
-DIST_RUN = ['--kvstore', 'dist_sync', '--model', 'cifar_resnet20_v1', '--epochs', '2', '-b', '8',
+DIST_EPOCHS = 4   # enough steps after the first checkpoint for a kill to land mid-run
+DIST_RUN = ['--kvstore', 'dist_sync', '--model', 'cifar_resnet20_v1', '--epochs', str(DIST_EPOCHS),
+            '-b', '8',
             '--devices', 'cpu', '-j', '0', '--seed', '11', '--no-progress',
             '--checkpoint-every', '1']
 
@@ -377,8 +379,7 @@ def test_dist_run_killed_and_resumed_ends_bitwise_identical(victim, data_dir, di
         while not (out / 'checkpoint.npz').exists():   # one step done and saved
             assert time.monotonic() < deadline and job.poll() is None, job.communicate()
             time.sleep(0.05)
-        time.sleep(0.3)
-        workers = worker_pids(job.pid)
+        workers = worker_pids(job.pid)   # at once: a step takes ~50 ms on a fast CPU
         assert len(workers) == 2
         victims = workers[-1:] if victim == 'one worker' else [job.pid] + descendants(job.pid)
         for pid in victims:
@@ -395,7 +396,7 @@ def test_dist_run_killed_and_resumed_ends_bitwise_identical(victim, data_dir, di
                 pass
     assert job.returncode != 0 and not (out / 'metrics.json').exists()
     state = json.loads(__import__('numpy').load(out / 'checkpoint.npz')['state'].tobytes())
-    assert (state['epoch'], state['batch']) != (2, 0)   # killed before the end
+    assert (state['epoch'], state['batch']) != (DIST_EPOCHS, 0)   # killed before the end
     proc = run_module('train.launch', '-n', '2', '--', sys.executable, '-m', 'train.cifar',
                       '--data', data_dir, *DIST_RUN, '--resume', str(out), timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
